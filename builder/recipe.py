@@ -1,0 +1,205 @@
+"""The recipe: one YAML file that says everything about a run.
+
+Defaults live here and only here. Loading validates with pydantic and turns every
+error into a message that names the file, the dotted key and what was expected.
+``--set dotted.key=value`` overrides are applied to the raw YAML before validation,
+so an override is checked exactly like a value written in the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+UseCaseName = Literal["support", "translation", "sentiment", "content", "retrieval"]
+Quantization = Literal["auto", "4bit", "8bit", "none"]
+
+BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be used; the message names the file and the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def parse_role_map(value: str | dict[str, str] | None) -> dict[str, str]:
+    """Accept ``"USER=user,SYSTEM=assistant"`` or a mapping; keys are matched case-insensitively."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, dict):
+        pairs = value.items()
+    else:
+        pairs = []
+        for part in str(value).split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise ValueError(f"role map entry {part.strip()!r} should look like SOURCE=user")
+            source, target = part.split("=", 1)
+            pairs.append((source, target))
+    mapped = {str(k).strip().lower(): str(v).strip().lower() for k, v in pairs}
+    for source, target in mapped.items():
+        if target not in ("system", "user", "assistant", "drop"):
+            raise ValueError(f"role map sends {source!r} to {target!r}; use system, user, assistant or drop")
+    return mapped
+
+
+class FieldMapping(_Section):
+    """How to read records whose shape no reader knows. Shared by the recipe and `builder.data import`."""
+
+    format: str = Field("auto", description="auto, openai, sharegpt, dialogues, csv_messages, csv_pairs, text")
+    messages_field: str | None = None
+    role_field: str | None = None
+    content_field: str | None = None
+    id_field: str | None = None
+    role_map: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("role_map", mode="before")
+    @classmethod
+    def _role_map(cls, value: Any) -> dict[str, str]:
+        return parse_role_map(value)
+
+
+class DataConfig(FieldMapping):
+    train: list[str] = Field(default_factory=list, description="files or folders, relative to the recipe")
+    dev: list[str] = Field(default_factory=list, description="optional dev files; else a split of train")
+    dev_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    max_dev_examples: int = Field(64, ge=0)
+    redact_pii: bool = True
+    dedupe: bool = True
+    min_turns: int = Field(2, ge=1)
+    max_chars: int = Field(20000, ge=1)
+    max_conversations: int | None = Field(None, ge=1, description="cap after cleaning, for quick runs")
+
+    @field_validator("train", "dev", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class LoraConfigSection(_Section):
+    r: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: str | list[str] = "all-linear"
+
+
+class TrainingConfig(_Section):
+    max_steps: int = Field(-1, description="-1: run num_epochs instead")
+    num_epochs: float = Field(1.0, gt=0)
+    learning_rate: float = Field(2e-4, gt=0)
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0)
+    batch_size: int = Field(4, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    max_length: int = Field(1024, ge=16)
+    logging_steps: int = Field(1, ge=1)
+    eval_steps: int = Field(50, ge=1)
+    save_steps: int = Field(50, ge=1)
+    save_total_limit: int = Field(2, ge=1)
+    seed: int = 42
+    group_by_length: bool = Field(True, description="batch examples of similar length: less padding, same result")
+    gradient_checkpointing: bool = False
+    threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores")
+    loss_guard: bool = Field(True, description="stop when the loss is NaN or keeps rising")
+
+
+class EvalConfig(_Section):
+    enabled: bool = Field(True, description="evaluate base vs tuned at the end of training")
+    max_examples: int = Field(32, ge=1)
+    few_shot: int = Field(3, ge=0)
+    max_new_tokens: int = Field(128, ge=1)
+
+
+class Recipe(_Section):
+    name: str = "run"
+    use_case: UseCaseName = "support"
+    base_model: str = BUNDLED_MODEL
+    trust_remote_code: bool = False
+    quantization: Quantization = "auto"
+    system_prompt: str = ""
+    data: DataConfig = Field(default_factory=DataConfig)
+    # Options only one use case reads (labels, languages, knowledge base...); each
+    # use case validates its own part with its own pydantic model.
+    task: dict[str, Any] = Field(default_factory=dict)
+    lora: LoraConfigSection = Field(default_factory=LoraConfigSection)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    # Where the recipe was read from: relative data paths resolve against it.
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    def resolve_path(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def _parse_scalar(text: str) -> Any:
+    """``--set`` values are YAML scalars: 3, 2e-4, true, null, [a, b] all mean what they say."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for item in overrides:
+        if "=" not in item:
+            raise RecipeError(f"--set {item!r}: expected dotted.key=value, e.g. training.max_steps=3")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = raw
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise RecipeError(f"--set {key}: {part!r} is not a section")
+            node = child
+        node[parts[-1]] = _parse_scalar(value)
+    return raw
+
+
+def _format_validation_error(source: str, err: ValidationError) -> str:
+    lines = [f"{source}: the recipe is not valid"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key (check its spelling and section)")
+        else:
+            got = e.get("input")
+            got_text = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"  {key}: {e['msg']}{got_text}")
+    return "\n".join(lines)
+
+
+def recipe_from_dict(raw: dict[str, Any], source: str = "<recipe>", base_dir: Path | None = None) -> Recipe:
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as err:
+        raise RecipeError(_format_validation_error(source, err)) from None
+    recipe.base_dir = (base_dir or Path.cwd()).resolve()
+    return recipe
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"{path}: no such recipe file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise RecipeError(f"{path}{where}: not valid YAML ({getattr(err, 'problem', err)})") from None
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: a recipe is a mapping of keys, not {type(raw).__name__}")
+    raw = apply_overrides(raw, overrides or [])
+    return recipe_from_dict(raw, source=str(path), base_dir=path.parent)

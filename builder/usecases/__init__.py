@@ -1,0 +1,74 @@
+"""Use cases turn conversations into training examples and score generations.
+
+Each module in this package defines one ``UseCase`` and registers it here. The
+trainer and the evaluator only talk to this interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from builder.conversation import Conversation
+    from builder.recipe import Recipe
+
+
+@dataclass(slots=True)
+class Example:
+    """One training example in chat format.
+
+    ``messages`` ends with the assistant turn the model must learn to write; the loss
+    covers every assistant turn in it. For evaluation the last assistant turn is cut
+    off, the rest is the prompt, and ``reference`` is what it should have answered.
+    """
+
+    messages: list[dict[str, str]]
+    reference: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prompt_messages(self) -> list[dict[str, str]]:
+        return self.messages[:-1]
+
+
+class UseCase(Protocol):
+    name: str
+    main_metric: str
+
+    def build_examples(self, conversations: list[Conversation], recipe: Recipe, workdir: Path) -> list[Example]:
+        """Training/dev examples; ``workdir`` is where a use case may keep artefacts (an index...)."""
+        ...
+
+    def score(self, predictions: list[str], examples: list[Example], recipe: Recipe) -> dict[str, Any]:
+        """Metrics for one system's predictions; must include ``main_metric``."""
+        ...
+
+
+_REGISTRY: dict[str, UseCase] = {}
+
+
+def register(usecase: UseCase) -> UseCase:
+    _REGISTRY[usecase.name] = usecase
+    return usecase
+
+
+def get_usecase(name: str) -> UseCase:
+    if not _REGISTRY:
+        _load_builtin()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown use case {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def _load_builtin() -> None:
+    import importlib
+
+    for module in ("support", "translation", "sentiment", "content", "retrieval"):
+        try:
+            importlib.import_module(f"builder.usecases.{module}")
+        except ModuleNotFoundError as err:
+            if err.name != f"builder.usecases.{module}":
+                raise
