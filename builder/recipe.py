@@ -59,11 +59,28 @@ class FieldMapping(_Section):
     content_field: str | None = None
     id_field: str | None = None
     role_map: dict[str, str] = Field(default_factory=dict)
+    # Pair files (one row per exchange, e.g. a helpdesk export or `english<TAB>spanish`): a column
+    # name, or a 0-based column index for files without a header. Other columns go to metadata.
+    prompt_field: str | int | None = Field(None, description="column of the customer message (name or 0-based index)")
+    response_field: str | int | None = Field(None, description="column of the agent reply (name or 0-based index)")
+    system_field: str | int | None = Field(None, description="optional column with a system prompt per row")
+    header: bool | None = Field(None, description="CSV/TSV first row is a header; null: detect")
+    delimiter: str | None = Field(None, description="CSV/TSV delimiter; null: detect")
+    encoding: str | None = Field(None, description="file encoding; null: detect (UTF-8/16 with or without BOM, Latin-1)")
 
     @field_validator("role_map", mode="before")
     @classmethod
     def _role_map(cls, value: Any) -> dict[str, str]:
         return parse_role_map(value)
+
+    @field_validator("delimiter", mode="before")
+    @classmethod
+    def _delimiter(cls, value: Any) -> Any:
+        aliases = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+        value = aliases.get(value, value) if isinstance(value, str) else value
+        if isinstance(value, str) and len(value) != 1:
+            raise ValueError(f"delimiter must be one character (or tab, comma, semicolon, pipe), got {value!r}")
+        return value
 
 
 class DataConfig(FieldMapping):
