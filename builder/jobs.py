@@ -1,0 +1,533 @@
+"""Training jobs: `python -m builder.sft` as detached subprocesses, one per device, in a FIFO queue.
+
+The UI never trains in its own process. A job is launched in a new session, so it goes
+on when the browser closes or the app stops; everything the UI shows is read back from
+files: the job's own state under ``<runs>/.jobs/<run id>.json`` (queued, running, done,
+its pid) and the run directory the trainer writes (``run.json``, ``metrics.jsonl``,
+``train.log``). A page reload or an app restart therefore re-attaches by reading files.
+
+Several app processes may share one runs folder, so every change to the queue happens
+under an exclusive file lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TRAINER_CMD = (sys.executable, "-m", "builder.sft")
+FINAL_STATUSES = ("completed", "failed", "stopped")
+
+JobState = Literal["queued", "running", "done"]
+
+
+@dataclass
+class Job:
+    """What the queue knows about one training job; the run directory holds the rest."""
+
+    id: str
+    run_dir: str
+    recipe_path: str
+    overrides: list[str] = field(default_factory=list)
+    resume: bool = False
+    state: JobState = "queued"
+    device: str | None = None
+    pid: int | None = None
+    pid_start: str | None = None  # /proc start time: a reused pid is not our job
+    queued_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    ended_at: float | None = None
+    outcome: str | None = None  # completed | failed | stopped, once done
+    stop_requested: bool = False
+    error: str | None = None
+
+
+@dataclass
+class RunProgress:
+    """Everything the Train tab shows about one run, read from its files."""
+
+    run_id: str
+    run_dir: str
+    status: str  # queued | running | completed | failed | stopped | unknown
+    queue_position: int | None = None
+    device: str | None = None
+    step: int = 0
+    max_steps: int | None = None
+    loss: float | None = None
+    eval_loss: float | None = None
+    elapsed_s: float | None = None
+    eta_s: float | None = None
+    error: str | None = None
+    train_points: list[tuple[int, float]] = field(default_factory=list)
+    dev_points: list[tuple[int, float]] = field(default_factory=list)
+    log_tail: str = ""
+
+    @property
+    def fraction(self) -> float:
+        if not self.max_steps or self.max_steps <= 0:
+            return 0.0
+        return min(1.0, self.step / self.max_steps)
+
+
+# ---------------------------------------------------------------- reading a run directory
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON file, or None while it is missing or half written."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Replace a file in one step, so that a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """The lines of ``metrics.jsonl``; a half-written last line (training is appending) is skipped."""
+    path = Path(run_dir) / "metrics.jsonl"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    rows = []
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def tail(path: Path, max_lines: int = 40, max_bytes: int = 64_000) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            data = handle.read()
+    except OSError:
+        return ""
+    # tqdm redraws progress bars with carriage returns; keep only the last state of each line.
+    lines = [line.rsplit("\r", 1)[-1] for line in data.decode("utf-8", errors="replace").splitlines()]
+    return "\n".join(lines[-max_lines:])
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
+
+
+def error_from_log(log_path: Path) -> str | None:
+    """The exception a crashed trainer printed: its last traceback, trimmed to what helps."""
+    text = tail(log_path, max_lines=400)
+    if not text:
+        return None
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    if starts:
+        block = [line for line in lines[starts[-1] :] if line.strip()]
+        # The last frames and the message say what went wrong; the top of the stack rarely does.
+        message = [line for line in block if _EXCEPTION_LINE.match(line)]
+        head = message[-1] if message else block[-1]
+        return head + "\n\n" + "\n".join(block[-12:])
+    candidates = [line for line in lines if _EXCEPTION_LINE.match(line) or line.lower().startswith("error")]
+    return candidates[-1] if candidates else None
+
+
+def progress_from_files(run_dir: Path, run_id: str | None = None) -> RunProgress:
+    run_dir = Path(run_dir)
+    info = read_json(run_dir / "run.json") or {}
+    progress = RunProgress(run_id=run_id or run_dir.name, run_dir=str(run_dir), status=info.get("status", "unknown"))
+    progress.error = info.get("error")
+    progress.device = info.get("device")
+    max_steps = info.get("max_steps")
+    progress.max_steps = int(max_steps) if isinstance(max_steps, int | float) and max_steps > 0 else None
+    for row in read_metrics(run_dir):
+        step = row.get("step")
+        if not isinstance(step, int | float):
+            continue
+        if row.get("loss") is not None:
+            progress.train_points.append((int(step), float(row["loss"])))
+            progress.loss = float(row["loss"])
+            progress.step = max(progress.step, int(step))
+            if row.get("elapsed_s") is not None:
+                progress.elapsed_s = float(row["elapsed_s"])
+        if row.get("eval_loss") is not None:
+            progress.dev_points.append((int(step), float(row["eval_loss"])))
+            progress.eval_loss = float(row["eval_loss"])
+    if progress.status == "running" and progress.max_steps and progress.step and progress.elapsed_s:
+        per_step = progress.elapsed_s / progress.step
+        progress.eta_s = max(0.0, per_step * (progress.max_steps - progress.step))
+    progress.log_tail = tail(run_dir / "train.log")
+    return progress
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+# ---------------------------------------------------------------- processes
+
+
+def _proc_start_time(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    # fields[0] is the state (field 3 of stat); the start time is field 22.
+    return fields[19] if len(fields) > 19 else None
+
+
+def _proc_state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def detect_devices() -> list[str]:
+    """One queue slot per GPU, or one for the CPU. Read without importing torch (the UI must start fast)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [d.strip() for d in visible.split(",") if d.strip() and d.strip() != "-1"]
+        return [f"cuda:{d}" for d in ids] or ["cpu"]
+    gpus = Path("/proc/driver/nvidia/gpus")
+    count = len(list(gpus.iterdir())) if gpus.is_dir() else 0
+    return [f"cuda:{i}" for i in range(count)] or ["cpu"]
+
+
+# ---------------------------------------------------------------- the manager
+
+
+class JobManager:
+    """A FIFO queue of training jobs over the devices of this machine, persisted under ``runs_dir/.jobs``."""
+
+    def __init__(
+        self,
+        runs_dir: Path,
+        *,
+        trainer_cmd: Sequence[str] = DEFAULT_TRAINER_CMD,
+        devices: Sequence[str] | None = None,
+        cwd: Path = REPO_ROOT,
+        stop_grace_s: float = 15.0,
+    ) -> None:
+        self.runs_dir = Path(runs_dir).resolve()
+        self.jobs_dir = self.runs_dir / ".jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.trainer_cmd = list(trainer_cmd)
+        self.devices = list(devices) if devices else detect_devices()
+        self.cwd = Path(cwd)
+        self.stop_grace_s = stop_grace_s
+        self._children: dict[int, subprocess.Popen] = {}
+        self._thread: threading.Thread | None = None
+        self._stop_event = threading.Event()
+
+    # -- persistence
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.jobs_dir / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _job_path(self, job_id: str) -> Path:
+        return self.jobs_dir / f"{job_id}.json"
+
+    def _save(self, job: Job) -> None:
+        write_json_atomic(self._job_path(job.id), asdict(job))
+
+    def get(self, job_id: str) -> Job | None:
+        data = read_json(self._job_path(job_id))
+        if data is None:
+            return None
+        known = Job.__dataclass_fields__
+        return Job(**{k: v for k, v in data.items() if k in known})
+
+    def jobs(self) -> list[Job]:
+        found = [self.get(p.stem) for p in self.jobs_dir.glob("*.json")]
+        return sorted((j for j in found if j is not None), key=lambda j: j.queued_at)
+
+    def queue(self) -> list[Job]:
+        return [j for j in self.jobs() if j.state == "queued"]
+
+    # -- user actions
+
+    def new_run_id(self, name: str) -> str:
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "run"
+        base = f"{safe}-{datetime.now():%Y%m%d-%H%M%S}"
+        run_id, n = base, 1
+        while (self.runs_dir / run_id).exists() or self._job_path(run_id).exists():
+            n += 1
+            run_id = f"{base}-{n}"
+        return run_id
+
+    def submit(self, recipe_path: Path | str, overrides: Sequence[str] = (), *, name: str | None = None) -> Job:
+        """Queue a new training run; it starts as soon as a device is free (now, if one is)."""
+        recipe_path = Path(recipe_path).resolve()
+        if not recipe_path.is_file():
+            raise FileNotFoundError(f"{recipe_path}: no such recipe file")
+        with self._locked():
+            run_id = self.new_run_id(name or recipe_path.stem)
+            run_dir = self.runs_dir / run_id
+            run_dir.mkdir(parents=True)
+            job = Job(id=run_id, run_dir=str(run_dir), recipe_path=str(recipe_path), overrides=list(overrides))
+            self._save(job)
+        self.tick()
+        return self.get(run_id) or job
+
+    def resume(self, job_id: str) -> Job:
+        """Queue a stopped or failed run again; the trainer continues from its last checkpoint."""
+        with self._locked():
+            job = self.get(job_id)
+            if job is None:
+                raise KeyError(f"no job {job_id!r} under {self.jobs_dir}")
+            if job.state != "done":
+                raise ValueError(f"{job_id} is {job.state}; only a finished run can be resumed")
+            job.state, job.resume, job.pid, job.device, job.stop_requested = "queued", True, None, None, False
+            job.queued_at, job.started_at, job.ended_at, job.outcome, job.error = time.time(), None, None, None, None
+            self._save(job)
+        self.tick()
+        return self.get(job_id) or job
+
+    def stop(self, job_id: str) -> Job:
+        """A queued job leaves the queue; a running one gets SIGTERM, then SIGKILL after a grace period."""
+        with self._locked():
+            job = self.get(job_id)
+            if job is None:
+                raise KeyError(f"no job {job_id!r} under {self.jobs_dir}")
+            if job.state == "queued":
+                self._finish(job, "stopped", None)
+                return job
+            pid = job.pid if job.state == "running" else None
+            job.stop_requested = True
+            self._save(job)
+        if pid is not None:
+            self._terminate(pid)
+        with self._locked():
+            job = self.get(job_id) or job
+            if job.state == "running":
+                self._finish(job, "stopped", None)
+        self.tick()
+        return self.get(job_id) or job
+
+    # -- scheduling
+
+    def tick(self) -> None:
+        """Notice jobs that ended, then start queued jobs on free devices. Cheap; call it often."""
+        with self._locked():
+            jobs = self.jobs()
+            busy: set[str] = set()
+            for job in jobs:
+                if job.state != "running":
+                    continue
+                if self._alive(job):
+                    busy.add(job.device or "")
+                else:
+                    self._settle(job)
+            for job in jobs:
+                if job.state != "queued":
+                    continue
+                free = [d for d in self.devices if d not in busy]
+                if not free:
+                    break
+                self._launch(job, free[0])
+                busy.add(free[0])
+
+    def start_background(self, interval_s: float = 2.0) -> None:
+        """Keep the queue moving while no browser is open."""
+        if self._thread and self._thread.is_alive():
+            return
+
+        def loop() -> None:
+            while not self._stop_event.wait(interval_s):
+                with contextlib.suppress(Exception):  # a bad file must not kill the scheduler; tick reports
+                    self.tick()
+
+        self._thread = threading.Thread(target=loop, name="job-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop_background(self) -> None:
+        self._stop_event.set()
+
+    # -- reading state for the UI
+
+    def progress(self, job_id: str) -> RunProgress:
+        job = self.get(job_id)
+        run_dir = Path(job.run_dir) if job else self.runs_dir / job_id
+        progress = progress_from_files(run_dir, job_id)
+        if job is None:
+            return progress
+        progress.device = progress.device or job.device
+        if job.state == "queued":
+            progress.status = "queued"
+            ids = [j.id for j in self.queue()]
+            progress.queue_position = ids.index(job.id) + 1 if job.id in ids else None
+            progress.eta_s = None
+        elif job.state == "running":
+            progress.status = "running"
+        else:
+            progress.status = job.outcome or progress.status
+            progress.error = job.error or progress.error
+            progress.eta_s = None
+        return progress
+
+    def list_runs(self) -> list[str]:
+        """Run ids, newest first: every folder with a run.json or a job entry."""
+        ids = {j.id for j in self.jobs()}
+        if self.runs_dir.is_dir():
+            ids.update(p.name for p in self.runs_dir.iterdir() if p.is_dir() and (p / "run.json").is_file())
+        return sorted(ids, key=lambda i: self._sort_key(i), reverse=True)
+
+    def _sort_key(self, run_id: str) -> float:
+        job = self.get(run_id)
+        if job:
+            return job.queued_at
+        with contextlib.suppress(OSError):
+            return (self.runs_dir / run_id / "run.json").stat().st_mtime
+        return 0.0
+
+    def active_job(self) -> Job | None:
+        """The newest running or queued job (what a reloaded page shows first)."""
+        live = [j for j in self.jobs() if j.state in ("running", "queued")]
+        return live[-1] if live else None
+
+    # -- internals
+
+    def _command(self, job: Job) -> list[str]:
+        cmd = [*self.trainer_cmd, job.recipe_path, "--output-dir", job.run_dir]
+        for item in job.overrides:
+            cmd += ["--set", item]
+        if job.resume:
+            cmd.append("--resume")
+        return cmd
+
+    def _launch(self, job: Job, device: str) -> None:
+        env = dict(os.environ)
+        if device.startswith("cuda:"):
+            env["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
+        env["PYTHONUNBUFFERED"] = "1"
+        run_dir = Path(job.run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with open(run_dir / "train.log", "ab") as log:
+            log.write(f"$ {' '.join(self._command(job))}\n".encode())
+            log.flush()
+            try:
+                proc = subprocess.Popen(
+                    self._command(job),
+                    cwd=self.cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group: closing the app or browser does not stop it
+                )
+            except OSError as err:
+                self._finish(job, "failed", f"could not start the trainer ({' '.join(self.trainer_cmd)}): {err}")
+                return
+        self._children[proc.pid] = proc
+        job.state, job.device, job.pid = "running", device, proc.pid
+        job.pid_start = _proc_start_time(proc.pid)
+        job.started_at = time.time()
+        self._save(job)
+
+    def _alive(self, job: Job) -> bool:
+        pid = job.pid
+        if pid is None:
+            return False
+        child = self._children.get(pid)
+        if child is not None:
+            return child.poll() is None
+        if _proc_state(pid) in (None, "Z", "X"):
+            return False
+        return job.pid_start is None or _proc_start_time(pid) == job.pid_start
+
+    def _settle(self, job: Job) -> None:
+        """A running job's process is gone: record how it ended, from run.json or from its log."""
+        run_dir = Path(job.run_dir)
+        info = read_json(run_dir / "run.json") or {}
+        status = info.get("status")
+        child = self._children.pop(job.pid, None) if job.pid else None
+        code = child.returncode if child is not None else None
+        if job.stop_requested and status != "completed":
+            self._finish(job, "stopped", None)
+            return
+        if status in FINAL_STATUSES:
+            self._finish(job, status, info.get("error") if status == "failed" else None)
+            return
+        error = error_from_log(run_dir / "train.log")
+        if not error:
+            error = f"the trainer exited with code {code}" if code is not None else "the trainer process ended"
+            error += " without writing how the run ended; see train.log"
+        self._finish(job, "failed", error)
+        self._mark_run(run_dir, "failed", error)
+
+    def _finish(self, job: Job, outcome: str, error: str | None) -> None:
+        job.state, job.outcome, job.error, job.ended_at = "done", outcome, error, time.time()
+        self._save(job)
+        if outcome == "stopped":
+            self._mark_run(Path(job.run_dir), "stopped", None)
+
+    @staticmethod
+    def _mark_run(run_dir: Path, status: str, error: str | None) -> None:
+        """If the trainer died before writing its ending, say it in run.json so every reader agrees."""
+        path = run_dir / "run.json"
+        info = read_json(path)
+        if info is not None and info.get("status") in FINAL_STATUSES:
+            return
+        info = info or {}
+        info["status"] = status
+        if error:
+            info["error"] = error
+        info["ended_at"] = datetime.now().isoformat(timespec="seconds")
+        write_json_atomic(path, info)
+
+    def _terminate(self, pid: int) -> None:
+        """SIGTERM to the job's process group (the trainer and any workers), SIGKILL if it lingers."""
+        child = self._children.get(pid)
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + self.stop_grace_s
+        while time.monotonic() < deadline:
+            if child is not None:
+                if child.poll() is not None:
+                    return
+            elif _proc_state(pid) in (None, "Z", "X"):
+                return
+            time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=5)
