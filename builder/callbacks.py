@@ -1,0 +1,112 @@
+"""Trainer callbacks: the metrics file the UI watches, a guard against diverging loss, and a clean stop."""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from builder.rundir import METRICS, append_jsonl
+
+
+class MetricsWriter(TrainerCallback):
+    """One line per logging step in ``metrics.jsonl``, written as training goes."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / METRICS
+        self.started = time.monotonic()
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        self.started = time.monotonic()
+
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> None:
+        if not state.is_world_process_zero or not logs:
+            return
+        elapsed = round(time.monotonic() - self.started, 2)
+        if "eval_loss" in logs:
+            append_jsonl(self.path, {"step": state.global_step, "eval_loss": logs["eval_loss"], "elapsed_s": elapsed})
+        elif "loss" in logs:
+            append_jsonl(
+                self.path,
+                {
+                    "step": state.global_step,
+                    "loss": logs["loss"],
+                    "learning_rate": logs.get("learning_rate"),
+                    "tokens_seen": state.num_input_tokens_seen,
+                    "elapsed_s": elapsed,
+                    "epoch": round(state.epoch or 0.0, 4),
+                },
+            )
+
+
+class LossGuard(TrainerCallback):
+    """Stops a run whose loss is NaN or keeps climbing, and says so (see DESIGN.md's bf16 run)."""
+
+    def __init__(self, rise_factor: float = 1.5, patience: int = 5, min_logs: int = 8) -> None:
+        self.rise_factor = rise_factor
+        self.patience = patience
+        self.min_logs = min_logs
+        self.ema: float | None = None
+        self.best_ema = math.inf
+        self.logs_seen = 0
+        self.rising_for = 0
+        self.problem: str | None = None
+
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is None:
+            return
+        if not math.isfinite(loss):
+            self.problem = (
+                f"the training loss became {loss} at step {state.global_step}; "
+                "lower training.learning_rate or use quantization: none"
+            )
+            control.should_training_stop = True
+            return
+        self.logs_seen += 1
+        self.ema = loss if self.ema is None else 0.7 * self.ema + 0.3 * loss
+        self.best_ema = min(self.best_ema, self.ema)
+        if self.logs_seen >= self.min_logs and self.ema > self.best_ema * self.rise_factor:
+            self.rising_for += 1
+        else:
+            self.rising_for = 0
+        if self.rising_for >= self.patience:
+            self.problem = (
+                f"the training loss is rising (smoothed {self.ema:.3f}, lowest {self.best_ema:.3f}) at step "
+                f"{state.global_step}: training diverges; lower training.learning_rate"
+            )
+            control.should_training_stop = True
+
+
+class GracefulStop(TrainerCallback):
+    """SIGTERM (the UI's Stop button) ends training at the next step, saving a checkpoint first."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        signal.signal(signal.SIGTERM, self._request)
+
+    def _request(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        if self.requested:
+            control.should_save = True
+            control.should_training_stop = True

