@@ -1,0 +1,61 @@
+"""Validation of a use case's own options (the recipe's free-form ``task:`` mapping)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from builder.recipe import RecipeError
+
+if TYPE_CHECKING:
+    from builder.conversation import Conversation
+    from builder.recipe import Recipe
+
+log = logging.getLogger(__name__)
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
+def task_options(recipe: Recipe, model: type[OptionsT]) -> OptionsT:
+    """Parse ``recipe.task`` with ``model``; errors name the key as ``task.<key>`` and the use case."""
+    try:
+        return model.model_validate(recipe.task or {})
+    except ValidationError as err:
+        lines = [f"recipe {recipe.name!r}: the task options of the {recipe.use_case!r} use case are not valid"]
+        for e in err.errors():
+            key = ".".join(str(p) for p in ("task", *e["loc"]))
+            if e["type"] == "extra_forbidden":
+                allowed = ", ".join(model.model_fields)
+                lines.append(f"  {key}: unknown key (this use case reads: {allowed})")
+            else:
+                lines.append(f"  {key}: {e['msg']}")
+        raise RecipeError("\n".join(lines)) from None
+
+
+def record_skipped(workdir: Path | None, usecase: str, skipped: list[dict[str, Any]], kept: int) -> None:
+    """Say which conversations a use case could not turn into examples, and why; never drop them silently.
+
+    The list goes to ``<workdir>/skipped_<usecase>.jsonl`` and a warning names the first few by file and line.
+    """
+    if not skipped:
+        return
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        with open(workdir / f"skipped_{usecase}.jsonl", "w", encoding="utf-8") as handle:
+            for item in skipped:
+                handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+    first = "; ".join(f"{s.get('where', '?')}: {s['reason']}" for s in skipped[:3])
+    log.warning("%s: %d conversation(s) skipped, %d example(s) kept. First: %s", usecase, len(skipped), kept, first)
+    if kept == 0:
+        raise ValueError(f"{usecase}: no usable example in the data; {len(skipped)} skipped. First: {first}")
+
+
+def where(conversation: Conversation) -> str:
+    """``file:line`` (or the id) of a conversation, for messages."""
+    if conversation.source:
+        return f"{conversation.source}:{conversation.line}" if conversation.line else str(conversation.source)
+    return conversation.id or "<conversation>"

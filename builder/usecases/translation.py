@@ -1,0 +1,146 @@
+"""Translation: source text in, its translation out, nothing else.
+
+Pairs come from parallel files (``english<TAB>spanish`` rows import as one user turn and
+one assistant turn) or from bilingual transcripts, where each customer turn is followed by
+its translation as the next agent turn. In a transcript, an agent turn that is not in the
+target language is not a translation and is skipped (and listed in ``skipped_translation.jsonl``).
+The source language is ``task.source_lang`` or, when not given, detected per text with
+langdetect among ``task.candidate_langs`` (langdetect alone calls short English lines Somali or Afrikaans).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from builder import metrics
+from builder.usecases import Example, register
+from builder.usecases.options import record_skipped, task_options, where
+
+if TYPE_CHECKING:
+    from builder.conversation import Conversation
+    from builder.recipe import Recipe
+
+LANGUAGE_NAMES = {
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "pt": "Portuguese",
+    "it": "Italian",
+    "ca": "Catalan",
+    "nl": "Dutch",
+}
+DEFAULT_SYSTEM = "You are a translator for a customer-support team. You answer with the translation only."
+
+
+class TranslationOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source_lang: str | None = Field(None, description="ISO 639-1 code; null: detect each text")
+    target_lang: str = Field("es", description="ISO 639-1 code of the language to translate into")
+    candidate_langs: list[str] = Field(default_factory=lambda: ["en", "es", "fr", "de", "pt", "it"])
+    both_directions: bool = Field(False, description="also learn target->source from the same pairs")
+    instruction: str = "Translate from {source} to {target}:\n\n{text}"
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
+
+
+@functools.cache
+def _detector_ready() -> bool:
+    from langdetect import DetectorFactory
+
+    DetectorFactory.seed = 0  # langdetect is random unless seeded: the same text must get the same answer
+    return True
+
+
+def detect_language(text: str, candidates: list[str]) -> str | None:
+    """The most probable of ``candidates`` for ``text``, or None when langdetect finds none of them."""
+    from langdetect import LangDetectException, detect_langs
+
+    _detector_ready()
+    try:
+        guesses = detect_langs(text)
+    except LangDetectException:
+        return None
+    for guess in guesses:  # sorted, most probable first
+        if guess.lang in candidates:
+            return guess.lang
+    return None
+
+
+class TranslationUseCase:
+    name = "translation"
+    main_metric = "chrf"
+
+    def prompt_messages(
+        self, text: str, recipe: Recipe, source: str | None = None, target: str | None = None
+    ) -> list[dict[str, str]]:
+        """The prompt for one text, the same for training, evaluation and the playground."""
+        options = task_options(recipe, TranslationOptions)
+        source = source or options.source_lang or detect_language(text, options.candidate_langs)
+        user = options.instruction.format(
+            source=language_name(source) if source else "the source language",
+            target=language_name(target or options.target_lang),
+            text=text.strip(),
+        )
+        system = recipe.system_prompt or DEFAULT_SYSTEM
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def _pairs(self, conversation: Conversation, options: TranslationOptions) -> tuple[list[tuple[str, str]], str]:
+        turns = [m for m in conversation.messages if m.role != "system"]
+        pairs = [
+            (a.content.strip(), b.content.strip())
+            for a, b in itertools.pairwise(turns)
+            if a.role == "user" and b.role == "assistant"
+        ]
+        if len(pairs) <= 1:
+            return pairs, ""
+        # A transcript: keep the agent turns that really are in the target language.
+        kept = [p for p in pairs if detect_language(p[1], options.candidate_langs) == options.target_lang]
+        dropped = len(pairs) - len(kept)
+        return kept, f"{dropped} agent turn(s) not in {options.target_lang!r}" if dropped else ""
+
+    def build_examples(self, conversations: list[Conversation], recipe: Recipe, workdir: Path) -> list[Example]:
+        options = task_options(recipe, TranslationOptions)
+        examples: list[Example] = []
+        skipped: list[dict[str, Any]] = []
+        for conversation in conversations:
+            pairs, note = self._pairs(conversation, options)
+            if note:
+                skipped.append({"where": where(conversation), "reason": note})
+            for source_text, target_text in pairs:
+                if not source_text or not target_text:
+                    skipped.append({"where": where(conversation), "reason": "empty source or translation"})
+                    continue
+                source = options.source_lang or detect_language(source_text, options.candidate_langs)
+                meta = {"id": conversation.id, "source": where(conversation), "source_lang": source}
+                directions = [(source_text, target_text, source, options.target_lang)]
+                if options.both_directions:
+                    directions.append((target_text, source_text, options.target_lang, source))
+                for text, reference, src, tgt in directions:
+                    answer = {"role": "assistant", "content": reference}
+                    messages = [*self.prompt_messages(text, recipe, src, tgt), answer]
+                    examples.append(Example(messages=messages, reference=reference, meta={**meta, "target_lang": tgt}))
+        record_skipped(workdir, self.name, skipped, kept=len(examples))
+        return examples
+
+    def score(self, predictions: list[str], examples: list[Example], recipe: Recipe) -> dict[str, Any]:
+        references = [e.reference for e in examples]
+        cleaned = [_cut_to_reference_lines(p, r) for p, r in zip(predictions, references, strict=True)]
+        return {"chrf": metrics.chrf(cleaned, references), "bleu": metrics.bleu(cleaned, references)}
+
+
+def _cut_to_reference_lines(prediction: str, reference: str) -> str:
+    """A one-line source gets a one-line translation: text a model adds on later lines is not scored."""
+    lines = [line.strip() for line in prediction.strip().splitlines() if line.strip()]
+    return " ".join(lines[: max(1, len(reference.strip().splitlines()))])
+
+
+register(TranslationUseCase())
