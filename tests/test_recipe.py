@@ -1,0 +1,58 @@
+from pathlib import Path
+
+import pytest
+
+from builder.recipe import RecipeError, load_recipe, parse_role_map, recipe_from_dict
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_support_recipe_loads_with_defaults_filled_in():
+    recipe = load_recipe(REPO / "recipes" / "support.yaml")
+    assert recipe.use_case == "support"
+    assert recipe.quantization == "4bit"
+    assert recipe.training.seed == 42
+    assert recipe.resolve_path(recipe.data.train[0]).is_relative_to(REPO / "sample_data")
+
+
+def test_set_overrides_are_typed_and_validated(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: x\ntraining:\n  max_steps: 100\n")
+    recipe = load_recipe(path, ["training.max_steps=3", "training.learning_rate=1e-4", "quantization=none"])
+    assert recipe.training.max_steps == 3
+    assert recipe.training.learning_rate == pytest.approx(1e-4)
+    assert recipe.quantization == "none"
+
+
+def test_errors_name_the_file_and_the_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("training:\n  max_step: 3\n  batch_size: -1\nquantization: 3bit\n")
+    with pytest.raises(RecipeError) as err:
+        load_recipe(path)
+    text = str(err.value)
+    assert str(path) in text
+    assert "training.max_step: unknown key" in text
+    assert "training.batch_size" in text
+    assert "quantization" in text and "3bit" in text
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\ntraining: [unclosed\n")
+    with pytest.raises(RecipeError, match=r"broken.yaml:\d+: not valid YAML"):
+        load_recipe(path)
+
+
+def test_bad_set_syntax_is_explained(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: x\n")
+    with pytest.raises(RecipeError, match="dotted.key=value"):
+        load_recipe(path, ["training.max_steps"])
+
+
+def test_role_map_parsing():
+    assert parse_role_map("USER=user, SYSTEM=assistant") == {"user": "user", "system": "assistant"}
+    with pytest.raises(ValueError, match="bot"):
+        parse_role_map("agent=bot")
+    recipe = recipe_from_dict({"data": {"role_map": "Agent=assistant"}})
+    assert recipe.data.role_map == {"agent": "assistant"}
