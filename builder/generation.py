@@ -1,0 +1,103 @@
+"""Batched greedy generation for chat prompts, with a PEFT adapter switched on or off.
+
+Evaluation and the playground hold ONE base model with the run's adapter attached; the
+base side is the same weights under ``model.disable_adapter()``, so comparing base and
+tuned never needs two copies of the model in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+Messages = list[dict[str, str]]
+
+
+@dataclass(slots=True)
+class Generations:
+    texts: list[str]
+    prompt_tokens: list[int]  # tokenized chat prompt length, per request
+    new_tokens: list[int]  # generated tokens, per request (up to the end-of-sequence token)
+    seconds: float
+
+    @property
+    def mean_prompt_tokens(self) -> float:
+        return sum(self.prompt_tokens) / len(self.prompt_tokens) if self.prompt_tokens else 0.0
+
+
+def render_prompt(tokenizer: PreTrainedTokenizerBase, messages: Messages) -> str:
+    """The chat template applied to a conversation that ends where the assistant should speak."""
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def count_prompt_tokens(tokenizer: PreTrainedTokenizerBase, messages: Messages) -> int:
+    return len(tokenizer(render_prompt(tokenizer, messages), add_special_tokens=False)["input_ids"])
+
+
+@contextlib.contextmanager
+def adapter_state(model: Any, enabled: bool) -> Iterator[None]:
+    """Run the block with the adapter on (the tuned model) or off (the base model)."""
+    if enabled or not hasattr(model, "disable_adapter"):
+        if not enabled:
+            raise ValueError("the base side needs a PEFT model (one with an adapter to switch off)")
+        yield
+        return
+    with model.disable_adapter():
+        yield
+
+
+def generate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[Messages],
+    *,
+    max_new_tokens: int = 128,
+    batch_size: int = 8,
+    adapter: bool = True,
+) -> Generations:
+    """Greedy answers for ``prompts``; batched with left padding, longest prompts first (less padding)."""
+    import torch
+
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    rendered = [render_prompt(tokenizer, list(p)) for p in prompts]
+    lengths = [len(tokenizer(r, add_special_tokens=False)["input_ids"]) for r in rendered]
+    order = sorted(range(len(rendered)), key=lambda i: -lengths[i])
+    texts: list[str] = [""] * len(rendered)
+    new_tokens: list[int] = [0] * len(rendered)
+    device = next(model.parameters()).device
+    started = time.perf_counter()
+    previous_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"  # generation continues from the right end of every row
+    try:
+        with adapter_state(model, adapter), torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                batch = order[start : start + batch_size]
+                encoded = tokenizer(
+                    [rendered[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False
+                ).to(device)
+                output = model.generate(
+                    **encoded,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=tokenizer.pad_token_id,
+                    eos_token_id=tokenizer.eos_token_id,
+                )
+                generated = output[:, encoded["input_ids"].shape[1] :]
+                for row, index in enumerate(batch):
+                    ids = generated[row].tolist()
+                    if tokenizer.eos_token_id in ids:
+                        ids = ids[: ids.index(tokenizer.eos_token_id)]
+                    while ids and ids[-1] == tokenizer.pad_token_id:
+                        ids.pop()
+                    new_tokens[index] = len(ids)
+                    texts[index] = tokenizer.decode(ids, skip_special_tokens=True).strip()
+    finally:
+        tokenizer.padding_side = previous_side
+    return Generations(texts, lengths, new_tokens, time.perf_counter() - started)
