@@ -1,0 +1,278 @@
+"""The chat engine behind the playground: base and tuned answers from ONE model in memory.
+
+A run is loaded with ``builder.models.load_tuned``: the base model with the run's LoRA
+adapter attached. The tuned side generates with the adapter on; the base side generates
+inside ``model.disable_adapter()``. That switch is global to the model, so two generations
+must never overlap: every generation holds ``_generate_lock`` from its first to its last
+token. Two browsers chatting at once therefore take turns a whole answer at a time, and
+both get their answers; a reader that goes away cancels its generation at the next token.
+
+Votes from the blind mode are appended to ``votes.jsonl`` in the run directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gc
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from builder.recipe import Recipe
+
+Side = Literal["base", "tuned"]
+VOTES = "votes.jsonl"
+WINNERS = ("base", "tuned", "tie")
+
+
+@dataclass
+class Sampling:
+    max_new_tokens: int = 128
+    temperature: float = 0.7  # 0 means greedy decoding
+    top_p: float = 0.9
+    repetition_penalty: float = 1.1
+    seed: int | None = None  # the same seed gives both sides the same random draws
+
+    def generate_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": int(self.max_new_tokens),
+            "repetition_penalty": float(self.repetition_penalty),
+        }
+        if self.temperature and self.temperature > 0:
+            kwargs.update(do_sample=True, temperature=float(self.temperature), top_p=float(self.top_p))
+        else:
+            kwargs["do_sample"] = False
+        return kwargs
+
+
+@dataclass
+class LoadedRun:
+    run_dir: Path
+    model: Any  # peft.PeftModel
+    tokenizer: Any
+    recipe: Recipe
+    load_seconds: float
+    retriever: Any = None
+
+
+@dataclass
+class ChatTurn:
+    """One step of a side-by-side answer, as the UI shows it."""
+
+    base: str = ""
+    tuned: str = ""
+    context: str | None = None  # retrieved passages, for a retrieval run
+    done: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class ChatEngine:
+    """Holds at most one run's model; generation is serialised because the adapter switch is model-global."""
+
+    def __init__(self, loader: Callable[[Path], tuple[Any, Any, Recipe]] | None = None) -> None:
+        self._loader = loader
+        self._load_lock = threading.Lock()
+        self._generate_lock = threading.Lock()
+        self._loaded: LoadedRun | None = None
+
+    @property
+    def loaded(self) -> LoadedRun | None:
+        return self._loaded
+
+    def load(self, run_dir: Path | str) -> LoadedRun:
+        """The run's model, loaded once; switching runs frees the previous model first."""
+        run_dir = Path(run_dir).resolve()
+        with self._load_lock:
+            if self._loaded is not None and self._loaded.run_dir == run_dir:
+                return self._loaded
+            with self._generate_lock:  # never free a model while it generates
+                self._loaded = None
+                gc.collect()
+            loader = self._loader
+            if loader is None:
+                from builder.models import load_tuned
+
+                loader = load_tuned
+            started = time.perf_counter()
+            model, tokenizer, recipe = loader(run_dir)
+            loaded = LoadedRun(run_dir, model, tokenizer, recipe, time.perf_counter() - started)
+            loaded.retriever = _open_retriever(run_dir, recipe)
+            self._loaded = loaded
+            return loaded
+
+    def unload(self) -> None:
+        with self._load_lock, self._generate_lock:
+            self._loaded = None
+            gc.collect()
+
+    # -- prompts
+
+    @staticmethod
+    def build_messages(
+        history: list[dict[str, str]], message: str, system_prompt: str, context: str | None = None
+    ) -> list[dict[str, str]]:
+        messages: list[dict[str, str]] = []
+        system = system_prompt.strip()
+        if context:
+            system = (system + "\n\n" if system else "") + "Use these passages to answer:\n" + context
+        if system:
+            messages.append({"role": "system", "content": system})
+        for turn in history:
+            if turn.get("role") in ("user", "assistant") and isinstance(turn.get("content"), str):
+                messages.append({"role": turn["role"], "content": turn["content"]})
+        messages.append({"role": "user", "content": message})
+        return messages
+
+    def _encode(self, loaded: LoadedRun, messages: list[dict[str, str]]) -> dict[str, Any]:
+        tokenizer = loaded.tokenizer
+        if getattr(tokenizer, "chat_template", None):
+            encoded = tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
+        else:  # a base model without a chat template: a plain transcript
+            text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+            encoded = tokenizer(text, return_tensors="pt")
+        device = next(loaded.model.parameters()).device
+        return {k: v.to(device) for k, v in encoded.items() if k in ("input_ids", "attention_mask")}
+
+    # -- generation
+
+    def stream(
+        self, run_dir: Path | str, side: Side, messages: list[dict[str, str]], sampling: Sampling | None = None
+    ) -> Iterator[str]:
+        """The answer of one side, growing token by token (each value is the whole text so far)."""
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        loaded = self.load(run_dir)
+        sampling = sampling or Sampling()
+        inputs = self._encode(loaded, messages)
+        streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        cancelled = threading.Event()
+
+        class _Cancelled(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+                return cancelled.is_set()
+
+        tokenizer = loaded.tokenizer
+        kwargs = dict(
+            **inputs,
+            **sampling.generate_kwargs(),
+            streamer=streamer,
+            stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+            pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+        )
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                with self._generate_lock:
+                    if cancelled.is_set():
+                        return
+                    if sampling.seed is not None:
+                        torch.manual_seed(sampling.seed)
+                    switch = loaded.model.disable_adapter() if side == "base" else contextlib.nullcontext()
+                    with torch.inference_mode(), switch:
+                        loaded.model.generate(**kwargs)
+            except BaseException as err:  # re-raised in the reader's thread, where the UI can show it
+                failure.append(err)
+            finally:
+                streamer.end()
+
+        worker = threading.Thread(target=work, name=f"generate-{side}", daemon=True)
+        worker.start()
+        text = ""
+        try:
+            for piece in streamer:
+                text += piece
+                yield text
+        finally:
+            # The reader stopped early (a closed browser tab, a new message): stop generating now.
+            cancelled.set()
+            worker.join()
+        if failure:
+            raise failure[0]
+        if text == "":
+            yield text
+
+    def stream_pair(
+        self,
+        run_dir: Path | str,
+        message: str,
+        base_history: list[dict[str, str]],
+        tuned_history: list[dict[str, str]],
+        system_prompt: str = "",
+        sampling: Sampling | None = None,
+    ) -> Iterator[ChatTurn]:
+        """The same message to both sides: the base answer streams first, then the tuned one."""
+        loaded = self.load(run_dir)
+        context = self.retrieve(loaded, message)
+        turn = ChatTurn(context=context)
+        base_messages = self.build_messages(base_history, message, system_prompt, context)
+        tuned_messages = self.build_messages(tuned_history, message, system_prompt, context)
+        for text in self.stream(run_dir, "base", base_messages, sampling):
+            turn.base = text
+            yield turn
+        for text in self.stream(run_dir, "tuned", tuned_messages, sampling):
+            turn.tuned = text
+            yield turn
+        turn.done = True
+        yield turn
+
+    @staticmethod
+    def retrieve(loaded: LoadedRun, query: str) -> str | None:
+        if loaded.retriever is None:
+            return None
+        return loaded.retriever(query)
+
+
+def _open_retriever(run_dir: Path, recipe: Recipe) -> Callable[[str], str] | None:
+    """For a retrieval run, passages come from ``builder.retrieval`` at chat time, as in training."""
+    if recipe.use_case != "retrieval":
+        return None
+    from builder import retrieval
+
+    return retrieval.chat_retriever(run_dir, recipe)
+
+
+# ---------------------------------------------------------------- blind-mode votes
+
+
+def record_vote(run_dir: Path | str, *, prompt: str, winner: str, base: str, tuned: str, blind: bool = True) -> None:
+    """Append one vote to ``votes.jsonl``; a file lock keeps lines whole when two browsers vote at once."""
+    if winner not in WINNERS:
+        raise ValueError(f"winner must be one of {', '.join(WINNERS)}, not {winner!r}")
+    record = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "prompt": prompt,
+        "winner": winner,
+        "base": base,
+        "tuned": tuned,
+        "blind": blind,
+    }
+    path = Path(run_dir) / VOTES
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def vote_summary(run_dir: Path | str) -> dict[str, Any]:
+    """Counts and the tuned model's win rate (a tie counts half), over the run's votes."""
+    counts = dict.fromkeys(WINNERS, 0)
+    path = Path(run_dir) / VOTES
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(ValueError, AttributeError):
+                winner = json.loads(line).get("winner")
+                if winner in counts:
+                    counts[winner] += 1
+    total = sum(counts.values())
+    rate = (counts["tuned"] + 0.5 * counts["tie"]) / total if total else None
+    return {"votes": total, **counts, "tuned_win_rate": rate}

@@ -1,0 +1,201 @@
+"""The chat engine: one base model, the adapter on for the tuned side only, safe under concurrency.
+
+A tiny random Llama with a character tokenizer and a random (non-zero) LoRA adapter make
+a real run directory in a second; it is loaded through the real ``builder.models.load_tuned``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from builder.chat import ChatEngine, Sampling, record_vote, vote_summary  # noqa: E402
+
+CHARS = list(" abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?'¿¡áéíóúñ:\n")
+SPECIALS = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+GREEDY = Sampling(max_new_tokens=12, temperature=0, repetition_penalty=1.0)
+
+
+def char_tokenizer():
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {t: i for i, t in enumerate(SPECIALS + CHARS)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    tok.add_special_tokens(SPECIALS)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<|im_start|>", eos_token="<|im_end|>"
+    )
+    tokenizer.chat_template = CHATML
+    return tokenizer
+
+
+def make_tiny_run(root: Path) -> Path:
+    """A run directory as `builder.sft` leaves it, around a tiny random model and a random adapter."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    tokenizer = char_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+    )
+    base_dir = root / "tiny-base"
+    LlamaForCausalLM(config).save_pretrained(base_dir, safe_serialization=True)
+    tokenizer.save_pretrained(base_dir)
+
+    run = root / "runs" / "tiny-run"
+    base = LlamaForCausalLM.from_pretrained(base_dir)
+    # init_lora_weights=False: a random, non-zero adapter, so that tuned answers differ from base ones.
+    lora = LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False)
+    get_peft_model(base, lora).save_pretrained(run / "adapter")
+    tokenizer.save_pretrained(run / "tokenizer")
+    (run / "recipe.yaml").write_text(
+        f"name: tiny\nbase_model: {base_dir}\nquantization: none\nsystem_prompt: Be brief.\n", encoding="utf-8"
+    )
+    (run / "run.json").write_text(json.dumps({"status": "completed", "quantization": "none"}))
+    return run
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_run(tmp_path_factory.mktemp("chat"))
+
+
+@pytest.fixture(scope="module")
+def engine() -> ChatEngine:
+    return ChatEngine()
+
+
+def reference_answers(run: Path, messages: list[dict[str, str]]) -> tuple[str, str]:
+    """What a separate plain base model, and base+adapter, answer greedily: the truth to compare with."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from builder.recipe import load_recipe
+
+    tokenizer = char_tokenizer()
+    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    base = AutoModelForCausalLM.from_pretrained(load_recipe(run / "recipe.yaml").base_model)
+    kwargs = dict(**inputs, max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    with torch.inference_mode():
+        plain = base.generate(**kwargs)
+        tuned = PeftModel.from_pretrained(base, run / "adapter").generate(**kwargs)
+    n = inputs["input_ids"].shape[1]
+    return (
+        tokenizer.decode(plain[0, n:], skip_special_tokens=True),
+        tokenizer.decode(tuned[0, n:], skip_special_tokens=True),
+    )
+
+
+def final(turns) -> tuple[str, str]:
+    last = None
+    for step in turns:
+        last = step
+    assert last is not None and last.done
+    return last.base, last.tuned
+
+
+def test_base_side_is_the_plain_model_and_tuned_side_has_the_adapter(engine: ChatEngine, tiny_run: Path) -> None:
+    steps = list(engine.stream_pair(tiny_run, "hola", [], [], "Be brief.", GREEDY))
+    # Streamed: the base answer grows first, then the tuned one, token by token.
+    assert len(steps) > 3
+    base, tuned = steps[-1].base, steps[-1].tuned
+    messages = engine.build_messages([], "hola", "Be brief.")
+    expected_base, expected_tuned = reference_answers(tiny_run, messages)
+    assert (base, tuned) == (expected_base, expected_tuned)
+    assert base != tuned, "the random adapter must change the answer"
+
+
+def test_one_model_in_memory_shared_by_both_sides(engine: ChatEngine, tiny_run: Path) -> None:
+    from peft import PeftModel
+
+    loaded = engine.load(tiny_run)
+    assert isinstance(loaded.model, PeftModel)
+    assert engine.load(tiny_run) is loaded, "a second load of the same run reuses the model"
+    # The parameters are the base's plus the small LoRA matrices: no second copy of the base.
+    total = sum(p.numel() for p in loaded.model.parameters())
+    lora = sum(p.numel() for n, p in loaded.model.named_parameters() if "lora_" in n)
+    base_dir = Path(loaded.recipe.base_model)
+    from transformers import AutoModelForCausalLM
+
+    assert total - lora == sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(base_dir).parameters())
+
+
+def test_two_conversations_at_once_both_get_their_own_answers(engine: ChatEngine, tiny_run: Path) -> None:
+    alone = {msg: final(engine.stream_pair(tiny_run, msg, [], [], "", GREEDY)) for msg in ("hello", "buenas")}
+    results: dict[str, tuple[str, str]] = {}
+    errors: list[BaseException] = []
+
+    def chat(msg: str) -> None:
+        try:
+            results[msg] = final(engine.stream_pair(tiny_run, msg, [], [], "", GREEDY))
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=chat, args=(m,)) for m in alone]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    # Interleaved requests never see the adapter in the wrong state.
+    assert results == alone
+
+
+def test_a_reader_that_leaves_early_frees_the_model_for_others(engine: ChatEngine, tiny_run: Path) -> None:
+    long = Sampling(max_new_tokens=400, temperature=0, repetition_penalty=1.0)
+    stream = engine.stream(tiny_run, "tuned", engine.build_messages([], "hi", ""), long)
+    next(stream)
+    stream.close()  # a closed tab: the generation stops at its next token
+    acquired = engine._generate_lock.acquire(timeout=10)
+    assert acquired
+    engine._generate_lock.release()
+
+
+def test_history_and_system_prompt_reach_the_prompt() -> None:
+    history = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+        {"role": "tool", "content": "x"},
+    ]
+    messages = ChatEngine.build_messages(history, "c", "Sé breve.", context="[1] Returns within 30 days.")
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[0]["content"].startswith("Sé breve.") and "Returns within 30 days." in messages[0]["content"]
+
+
+def test_a_run_without_adapter_says_so(engine: ChatEngine, tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="no adapter"):
+        engine.load(tmp_path)
+
+
+def test_votes_are_saved_in_the_run_and_give_a_win_rate(tmp_path: Path) -> None:
+    assert vote_summary(tmp_path)["tuned_win_rate"] is None
+    for winner in ("tuned", "tuned", "base", "tie"):
+        record_vote(tmp_path, prompt="¿Dónde está mi pedido?", winner=winner, base="b", tuned="t")
+    summary = vote_summary(tmp_path)
+    assert summary == {"votes": 4, "base": 1, "tuned": 2, "tie": 1, "tuned_win_rate": pytest.approx(0.625)}
+    line = json.loads((tmp_path / "votes.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert line["prompt"] == "¿Dónde está mi pedido?" and line["blind"] is True
+    with pytest.raises(ValueError, match="winner must be one of"):
+        record_vote(tmp_path, prompt="x", winner="left", base="b", tuned="t")
