@@ -8,9 +8,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers import ProgressCallback, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from builder.rundir import METRICS, append_jsonl
+
+
+class LossInProgressBar(ProgressCallback):
+    """The terminal's progress bar, with the latest losses beside it instead of a dict printed per log."""
+
+    def on_log(self, args: Any, state: TrainerState, control: TrainerControl, logs: Any = None, **kw: Any) -> None:
+        if not state.is_world_process_zero or self.training_bar is None or not logs:
+            return
+        shown = {k: f"{logs[k]:.4g}" for k in ("loss", "eval_loss") if isinstance(logs.get(k), (int, float))}
+        if shown:
+            self.training_bar.set_postfix(shown, refresh=False)
 
 
 class MetricsWriter(TrainerCallback):
@@ -19,9 +30,11 @@ class MetricsWriter(TrainerCallback):
     def __init__(self, run_dir: Path) -> None:
         self.path = Path(run_dir) / METRICS
         self.started = time.monotonic()
+        self.start_step = 0
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
         self.started = time.monotonic()
+        self.start_step = state.global_step  # non-zero when resuming from a checkpoint
 
     def on_log(
         self,

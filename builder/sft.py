@@ -137,8 +137,10 @@ def build_trainer(
 ) -> tuple[Any, str, Any]:
     import torch
     from peft import LoraConfig, get_peft_model
+    from transformers import ProgressCallback
     from trl import SFTConfig, SFTTrainer
 
+    from builder.callbacks import LossInProgressBar
     from builder.dataset import to_dataset
     from builder.models import load_model, load_tokenizer, pick_device
 
@@ -202,6 +204,8 @@ def build_trainer(
         processing_class=tokenizer,
         callbacks=callbacks,
     )
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(LossInProgressBar)
     return trainer, quantization, tokenizer
 
 
@@ -264,7 +268,8 @@ def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
             rundir.write_jsonl(output_dir / rundir.DEV_EXAMPLES, [example_to_record(e) for e in splits.dev])
             for warning in warnings:
                 print(f"Data warning: {warning}", flush=True)
-        callbacks = [MetricsWriter(output_dir), stop] + ([guard] if guard else [])
+        metrics = MetricsWriter(output_dir)
+        callbacks = [metrics, stop] + ([guard] if guard else [])
         trainer, quantization, _ = build_trainer(recipe, output_dir, train_rows, dev_rows, callbacks)
         total_steps = trainer.args.max_steps if trainer.args.max_steps > 0 else planned_steps(recipe, len(train_rows))
         if main:
@@ -286,7 +291,7 @@ def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
         result = trainer.train(resume_from_checkpoint=str(last_checkpoint) if last_checkpoint else None)
         seconds = time.monotonic() - t0
         if main:
-            _finish(output_dir, trainer, tokenizer, result, seconds, stop, guard)
+            _finish(output_dir, trainer, tokenizer, result, seconds, stop, guard, metrics.start_step)
     except KeyboardInterrupt:
         if main:
             rundir.update_run_json(output_dir, status="stopped", ended_at=_now(), error="interrupted")
@@ -305,7 +310,9 @@ def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def _finish(output_dir: Path, trainer: Any, tokenizer: Any, result: Any, seconds: float, stop: Any, guard: Any) -> None:
+def _finish(
+    output_dir: Path, trainer: Any, tokenizer: Any, result: Any, seconds: float, stop: Any, guard: Any, start_step: int
+) -> None:
     trainer.model.save_pretrained(output_dir / rundir.ADAPTER, safe_serialization=True)
     tokenizer.save_pretrained(output_dir / rundir.TOKENIZER)
     step = trainer.state.global_step
@@ -315,7 +322,7 @@ def _finish(output_dir: Path, trainer: Any, tokenizer: Any, result: Any, seconds
         "train_loss": result.training_loss,
         "tokens_seen": trainer.state.num_input_tokens_seen,
         "elapsed_s": round(seconds, 2),
-        "seconds_per_step": round(seconds / max(1, step - _first_step(trainer)), 3),
+        "seconds_per_step": round(seconds / max(1, step - start_step), 3),
     }
     eval_losses = [h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h]
     if eval_losses:
@@ -332,12 +339,6 @@ def _finish(output_dir: Path, trainer: Any, tokenizer: Any, result: Any, seconds
         output_dir, status=status, error=error, ended_at=_now(), final_step=step, train_seconds=round(seconds, 1)
     )
     print(f"{status}: {step} steps in {seconds:.0f} s; adapter in {output_dir / rundir.ADAPTER}", flush=True)
-
-
-def _first_step(trainer: Any) -> int:
-    """Steps done before this process started (a resumed run), so the per-step time is honest."""
-    history = [h.get("step", 0) for h in trainer.state.log_history if "loss" in h]
-    return max(0, min(history) - 1) if history else 0
 
 
 def _evaluate(run_dir: Path) -> None:
