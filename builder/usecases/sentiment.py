@@ -46,6 +46,8 @@ class SentimentOptions(BaseModel):
 
     def check_maps(self) -> None:
         for key, mapping in (("label_map", self.label_map), ("score_map", self.score_map)):
+            if key not in self.model_fields_set:  # the default score map fits the default labels only
+                continue
             for raw, label in mapping.items():
                 if label not in self.labels:
                     raise ValueError(f"task.{key}: {raw!r} maps to {label!r}, not one of task.labels {self.labels}")
