@@ -1,0 +1,106 @@
+"""The web app: ``python app.py [--host 127.0.0.1] [--port 7860] [--share] [--auth USER:PASS]``.
+
+It listens on the loopback interface unless told otherwise. ``--share`` asks Gradio for a
+public link, which needs the internet; when none can be made the app says so and keeps
+serving locally. A public link (or a non-loopback host) without a password gets a warning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+AUTH_ENV = "BUILDER_APP_AUTH"
+RUNS_ENV = "BUILDER_RUNS_DIR"
+REPO_ROOT = Path(__file__).resolve().parent
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python app.py",
+        description="The domain assistant builder's web app: data, recipe, training, playground, evaluation, export.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: loopback only)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    parser.add_argument("--share", action="store_true", help="also make a public Gradio link (needs the internet)")
+    parser.add_argument(
+        "--auth", default=None, metavar="USER:PASS", help=f"require a login (or set {AUTH_ENV}=USER:PASS)"
+    )
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=Path(os.environ.get(RUNS_ENV) or REPO_ROOT / "runs"),
+        help=f"where runs, saved recipes and uploads go (default: ./runs, or {RUNS_ENV})",
+    )
+    return parser.parse_args(argv)
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise SystemExit(f"--auth / {AUTH_ENV}: expected USER:PASS, got {value!r}")
+    return user, password
+
+
+def exposure_warnings(host: str, share: bool, auth: tuple[str, str] | None) -> list[str]:
+    warnings = []
+    if share and auth is None:
+        warnings.append(
+            f"WARNING: --share without --auth: anyone with the link can use this app, its data and its models. "
+            f"Add --auth USER:PASS (or set {AUTH_ENV})."
+        )
+    if host not in LOOPBACK and auth is None:
+        warnings.append(f"WARNING: listening on {host} without --auth: other machines on the network can use this app.")
+    return warnings
+
+
+def main(argv: list[str] | None = None, *, block: bool = True):
+    args = parse_args(argv)
+    auth = parse_auth(args.auth or os.environ.get(AUTH_ENV))
+    for warning in exposure_warnings(args.host, args.share, auth):
+        print(warning, file=sys.stderr, flush=True)
+    # No usage reports to the internet (there is none here, and users' data stays private).
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from builder.ui import CSS, build_app
+
+    runs_dir = args.runs_dir.resolve()
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    demo, ctx = build_app(runs_dir)
+    # Chats stream concurrently (the engine serialises the model itself); other handlers are light.
+    demo.queue(default_concurrency_limit=4)
+    ctx.jobs.start_background()
+    _, local_url, share_url = demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        auth=auth,
+        prevent_thread_lock=True,
+        allowed_paths=[str(runs_dir)],
+        max_file_size="200mb",
+        show_error=True,
+        css=CSS,
+        footer_links=[],
+        quiet=True,
+    )
+    print(f"Serving on {local_url} (runs in {runs_dir})", flush=True)
+    if args.share:
+        if share_url:
+            print(f"Public link: {share_url}", flush=True)
+        else:
+            print(
+                "Could not create the public share link (it needs the internet to reach Gradio's share server). "
+                f"Still serving locally at {local_url}.",
+                flush=True,
+            )
+    if block:
+        demo.block_thread()
+    return demo
+
+
+if __name__ == "__main__":
+    main()

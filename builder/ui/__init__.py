@@ -1,0 +1,83 @@
+"""The web app: one module per tab, assembled here. ``app.py`` parses the flags and launches it.
+
+Nothing heavy is imported at module level (no torch, no transformers): the first screen
+must be up in seconds; the chat engine and the exporters import them on first use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from builder.jobs import JobManager
+from builder.ui import data_tab, evaluate_tab, export_tab, playground_tab, recipe_tab, train_tab
+from builder.ui.common import AppContext
+from builder.ui.i18n import DEFAULT_LANG, LANGUAGES, language_from_header, t
+
+CSS = """
+#header-row { align-items: center; }
+#lang-select { max-width: 260px; }
+"""
+
+
+def build_app(runs_dir: Path, *, jobs: JobManager | None = None) -> tuple[gr.Blocks, AppContext]:
+    runs_dir = Path(runs_dir).resolve()
+    ctx = AppContext(runs_dir=runs_dir, jobs=jobs or JobManager(runs_dir))
+    labels = ctx.labels
+    with gr.Blocks(title="Domain assistant builder") as demo:
+        with gr.Row(elem_id="header-row"):
+            with gr.Column(scale=4):
+                labels.add(gr.Markdown(t("title")), value="title")
+                labels.add(gr.Markdown(t("subtitle")), value="subtitle")
+            lang = labels.add(
+                gr.Radio(LANGUAGES, value=DEFAULT_LANG, label=t("language"), elem_id="lang-select", scale=1),
+                label="language",
+            )
+        with gr.Row():
+            run_select = labels.add(
+                gr.Dropdown(ctx.run_choices(), value=None, label=t("run"), elem_id="run-select", scale=4),
+                label="run",
+            )
+            refresh_runs = labels.add(gr.Button(t("refresh"), scale=1, elem_id="run-refresh"), value="refresh")
+        data_state = gr.State(data_tab.empty_data_state())
+        recipe_path = gr.State(None)
+        with gr.Tabs(elem_id="tabs"):
+            with labels.add(gr.Tab(t("tab_data"), id="data", elem_id="tab-data"), label="tab_data"):
+                data_tab.build(ctx, lang, data_state)
+            with labels.add(gr.Tab(t("tab_recipe"), id="recipe", elem_id="tab-recipe"), label="tab_recipe"):
+                recipe_tab.build(ctx, lang, data_state, recipe_path)
+            with labels.add(gr.Tab(t("tab_train"), id="train", elem_id="tab-train"), label="tab_train"):
+                train_tab.build(ctx, lang, run_select, recipe_path)
+            with labels.add(
+                gr.Tab(t("tab_playground"), id="playground", elem_id="tab-playground"), label="tab_playground"
+            ):
+                playground_tab.build(ctx, lang, run_select)
+            with labels.add(gr.Tab(t("tab_evaluate"), id="evaluate", elem_id="tab-evaluate"), label="tab_evaluate"):
+                evaluate_tab.build(ctx, lang, run_select)
+            with labels.add(gr.Tab(t("tab_export"), id="export", elem_id="tab-export"), label="tab_export"):
+                export_tab.build(ctx, lang, run_select)
+
+        lang.change(labels.updates, [lang], labels.components, show_progress="hidden")
+
+        def refresh_choices(current: str | None) -> Any:
+            choices = ctx.run_choices()
+            return gr.update(choices=choices, value=current if current in choices else None)
+
+        refresh_runs.click(refresh_choices, [run_select], [run_select])
+
+        def first_screen(request: gr.Request) -> tuple[Any, Any]:
+            """A reload re-attaches: the running (or queued) job first, else the newest run."""
+            header = request.headers.get("accept-language") if request is not None else None
+            active = ctx.jobs.active_job()
+            choices = ctx.run_choices()
+            run = active.id if active else (choices[0] if choices else None)
+            return language_from_header(header), gr.update(choices=choices, value=run)
+
+        demo.load(first_screen, None, [lang, run_select])
+        for event, follow_up in ctx.on_load:
+            loaded = demo.load(**event)
+            if follow_up:
+                loaded.then(**follow_up)
+    return demo, ctx

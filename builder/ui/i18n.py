@@ -1,0 +1,242 @@
+"""English and Spanish for the web app, and the language selector that switches them live.
+
+Every visible text goes through ``t(key, lang)``. Components are registered with
+``Labels.add(component, label=key, ...)``; changing the selector returns one update per
+registered component, so the whole page changes language without a reload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGUAGES: list[tuple[str, str]] = [("English", "en"), ("Español", "es")]
+DEFAULT_LANG = "en"
+
+# key: (English, Spanish)
+_STRINGS: dict[str, tuple[str, str]] = {
+    "title": ("# Domain assistant builder", "# Constructor de asistentes de dominio"),
+    "subtitle": (
+        "Import support chats, pick a recipe, fine-tune, and compare base and tuned models side by side.",
+        "Importa chats de soporte, elige una receta, ajusta el modelo y compara el modelo base con el ajustado.",
+    ),
+    "language": ("Language", "Idioma"),
+    "run": ("Run", "Ejecución"),
+    "refresh": ("Refresh", "Actualizar"),
+    # tabs
+    "tab_data": ("Data", "Datos"),
+    "tab_recipe": ("Recipe", "Receta"),
+    "tab_train": ("Train", "Entrenar"),
+    "tab_playground": ("Playground", "Pruebas"),
+    "tab_evaluate": ("Evaluate", "Evaluar"),
+    "tab_export": ("Export", "Exportar"),
+    # data
+    "data_intro": (
+        "Upload transcripts (JSONL, JSON, CSV/TSV, text) or pick a sample, check the field mapping, then import.",
+        "Sube transcripciones (JSONL, JSON, CSV/TSV, texto) o elige un ejemplo, revisa el mapeo de campos e importa.",
+    ),
+    "sample": ("Sample data", "Datos de ejemplo"),
+    "upload": ("Upload files", "Subir archivos"),
+    "use_sample": ("Use this sample", "Usar este ejemplo"),
+    "mapping": ("Field mapping", "Mapeo de campos"),
+    "format": ("Format", "Formato"),
+    "detected": ("Detected format", "Formato detectado"),
+    "messages_field": ("Messages field", "Campo de mensajes"),
+    "role_field": ("Role field", "Campo de rol"),
+    "content_field": ("Content field", "Campo de contenido"),
+    "role_map": ("Role map (SOURCE=user, ...)", "Mapa de roles (ORIGEN=user, ...)"),
+    "import": ("Import and check", "Importar y revisar"),
+    "files": ("Files in use", "Archivos en uso"),
+    "report": ("Import report", "Informe de importación"),
+    "advice": ("Readiness advisor", "Asesor de preparación"),
+    "preview": ("Conversation preview", "Vista previa de conversaciones"),
+    "conversation_n": ("Conversation", "Conversación"),
+    "no_files": ("Choose a sample or upload files first.", "Primero elige un ejemplo o sube archivos."),
+    "no_samples": ("(no sample data found)", "(no hay datos de ejemplo)"),
+    "imported": (
+        "{kept} conversations ready, {quarantined} set aside, from {files} file(s).",
+        "{kept} conversaciones listas, {quarantined} apartadas, de {files} archivo(s).",
+    ),
+    "quarantine": ("Set aside (quarantine)", "Apartadas (cuarentena)"),
+    # recipe
+    "recipe_intro": (
+        "Pick a use case, adjust the main settings, check the YAML and save the recipe.",
+        "Elige un caso de uso, ajusta los parámetros principales, revisa el YAML y guarda la receta.",
+    ),
+    "use_case": ("Use case", "Caso de uso"),
+    "name": ("Name", "Nombre"),
+    "base_model": ("Base model", "Modelo base"),
+    "quantization": ("Quantization", "Cuantización"),
+    "system_prompt": ("System prompt", "Instrucción de sistema"),
+    "data_paths": ("Training data (one path a line)", "Datos de entrenamiento (una ruta por línea)"),
+    "max_steps": ("Max steps (-1: use epochs)", "Pasos máximos (-1: usar épocas)"),
+    "epochs": ("Epochs", "Épocas"),
+    "learning_rate": ("Learning rate", "Tasa de aprendizaje"),
+    "batch_size": ("Batch size", "Tamaño de lote"),
+    "max_length": ("Max length (tokens)", "Longitud máxima (tokens)"),
+    "lora_r": ("LoRA rank", "Rango LoRA"),
+    "eval_enabled": ("Evaluate after training", "Evaluar al terminar"),
+    "yaml": ("Recipe YAML (editable)", "YAML de la receta (editable)"),
+    "validate": ("Validate", "Validar"),
+    "save": ("Save recipe", "Guardar receta"),
+    "valid": ("The recipe is valid.", "La receta es válida."),
+    "saved": ("Saved to `{path}`.", "Guardada en `{path}`."),
+    "not_saved": ("Not saved: fix the errors first.", "No se guardó: corrige antes los errores."),
+    # train
+    "recipe_file": ("Recipe file", "Archivo de receta"),
+    "overrides": (
+        "Overrides (one dotted.key=value a line)",
+        "Cambios puntuales (uno por línea: clave.con.puntos=valor)",
+    ),
+    "start": ("Start training", "Empezar a entrenar"),
+    "stop": ("Stop", "Detener"),
+    "resume": ("Resume", "Reanudar"),
+    "status": ("Status", "Estado"),
+    "loss_plot": ("Loss (train and dev)", "Pérdida (entrenamiento y validación)"),
+    "log_tail": ("Log (last lines)", "Registro (últimas líneas)"),
+    "queue": ("Queue", "Cola"),
+    "error": ("Error", "Error"),
+    "no_run": ("No run selected.", "Ninguna ejecución seleccionada."),
+    "queued_at": ("queued, position {pos} in the queue", "en cola, posición {pos}"),
+    "started": ("Started `{run}`.", "Iniciada `{run}`."),
+    "queued_msg": (
+        "`{run}` is queued: another job is using the device.",
+        "`{run}` está en cola: otro trabajo usa el dispositivo.",
+    ),
+    "stopped_msg": ("Stopped `{run}`.", "`{run}` detenida."),
+    "resumed_msg": (
+        "Resuming `{run}` from its last checkpoint.",
+        "Reanudando `{run}` desde su último punto de control.",
+    ),
+    "pick_recipe": ("Pick or save a recipe first.", "Primero elige o guarda una receta."),
+    "st_queued": ("queued", "en cola"),
+    "st_running": ("running", "entrenando"),
+    "st_preparing": ("preparing", "preparando"),
+    "st_completed": ("completed", "terminada"),
+    "st_failed": ("failed", "fallida"),
+    "st_stopped": ("stopped", "detenida"),
+    "st_unknown": ("unknown", "desconocido"),
+    "step": ("step", "paso"),
+    "eta": ("ETA", "tiempo restante"),
+    "loss": ("loss", "pérdida"),
+    "dev_loss": ("dev loss", "pérdida de validación"),
+    "device": ("device", "dispositivo"),
+    # playground
+    "play_intro": (
+        "The same message goes to the base model and to the tuned one (one model in memory; the adapter "
+        "is switched on for the tuned side only).",
+        "El mismo mensaje va al modelo base y al ajustado (un solo modelo en memoria; el adaptador se activa "
+        "solo en el lado ajustado).",
+    ),
+    "base": ("Base", "Base"),
+    "tuned": ("Tuned", "Ajustado"),
+    "side_a": ("Model A", "Modelo A"),
+    "side_b": ("Model B", "Modelo B"),
+    "message": ("Message", "Mensaje"),
+    "message_ph": ("Type a customer message…", "Escribe un mensaje de cliente…"),
+    "send": ("Send to both", "Enviar a los dos"),
+    "clear": ("Clear", "Borrar"),
+    "blind": ("Blind mode (sides shuffled, vote)", "Modo ciego (lados mezclados, votar)"),
+    "sampling": ("Sampling", "Muestreo"),
+    "temperature": ("Temperature (0: greedy)", "Temperatura (0: voraz)"),
+    "top_p": ("Top-p", "Top-p"),
+    "max_new_tokens": ("Max new tokens", "Máximo de tokens nuevos"),
+    "repetition_penalty": ("Repetition penalty", "Penalización por repetición"),
+    "seed": ("Seed (-1: random)", "Semilla (-1: aleatoria)"),
+    "vote_a": ("A is better", "A es mejor"),
+    "vote_b": ("B is better", "B es mejor"),
+    "vote_tie": ("Tie", "Empate"),
+    "votes": ("Votes", "Votos"),
+    "win_rate": (
+        "Tuned win rate: **{rate}** over {n} vote(s) (tuned {tuned}, base {base}, ties {tie}).",
+        "Tasa de victorias del ajustado: **{rate}** en {n} voto(s) (ajustado {tuned}, base {base}, empates {tie}).",
+    ),
+    "no_votes": ("No votes yet.", "Aún no hay votos."),
+    "loading_model": (
+        "Loading `{run}` (the first time, the bundled model is converted once)…",
+        "Cargando `{run}` (la primera vez, el modelo incluido se convierte una vez)…",
+    ),
+    "generating": ("Generating…", "Generando…"),
+    "answered": ("Done.", "Listo."),
+    "vote_saved": ("Vote saved: A was {a}, B was {b}.", "Voto guardado: A era {a}, B era {b}."),
+    "vote_first": ("Send a message first, then vote.", "Envía primero un mensaje y luego vota."),
+    "no_adapter": (
+        "`{run}` has no adapter yet: pick a finished run.",
+        "`{run}` aún no tiene adaptador: elige una ejecución terminada.",
+    ),
+    "context": ("Retrieved passages", "Pasajes recuperados"),
+    # evaluate
+    "eval_intro": (
+        "Base, base with few-shot examples, and tuned, on the run's dev split.",
+        "Base, base con ejemplos en el prompt, y ajustado, sobre la partición de validación.",
+    ),
+    "run_eval": ("Run evaluation", "Ejecutar evaluación"),
+    "eval_table": ("Metrics", "Métricas"),
+    "eval_examples": ("Examples side by side", "Ejemplos lado a lado"),
+    "no_eval": ("No evaluation yet for this run.", "Esta ejecución aún no tiene evaluación."),
+    "eval_running": ("Evaluating… (this runs in the background)", "Evaluando… (se ejecuta en segundo plano)"),
+    "eval_done": ("Evaluation finished.", "Evaluación terminada."),
+    "eval_failed": ("Evaluation failed:", "La evaluación falló:"),
+    # export
+    "export_intro": (
+        "Take the run with you: the adapter, a merged model folder, or the cleaned data.",
+        "Llévate la ejecución: el adaptador, una carpeta con el modelo fusionado o los datos limpios.",
+    ),
+    "zip_adapter": ("Download the adapter (zip)", "Descargar el adaptador (zip)"),
+    "merge": ("Merge into the base model and save", "Fusionar con el modelo base y guardar"),
+    "merge_dir": ("Folder for the merged model", "Carpeta para el modelo fusionado"),
+    "export_data": ("Export cleaned data (OpenAI chat JSONL)", "Exportar datos limpios (JSONL de chat OpenAI)"),
+    "download": ("Download", "Descarga"),
+    "merged_to": ("Merged model saved in `{path}`.", "Modelo fusionado guardado en `{path}`."),
+    "exported": ("{n} examples written to `{path}`.", "{n} ejemplos escritos en `{path}`."),
+    "export_result": ("Result", "Resultado"),
+    "outside": (
+        "Refused: `{path}` is outside the folders this app serves ({root}).",
+        "Rechazado: `{path}` está fuera de las carpetas que sirve esta aplicación ({root}).",
+    ),
+}
+
+STRINGS: dict[str, dict[str, str]] = {
+    lang: {key: pair[i] for key, pair in _STRINGS.items()} for i, (_, lang) in enumerate(LANGUAGES)
+}
+
+
+def t(key: str, lang: str | None = DEFAULT_LANG, **values: Any) -> str:
+    """The text for ``key`` in ``lang`` (English when the language or key is unknown)."""
+    table = STRINGS.get(lang or DEFAULT_LANG, STRINGS[DEFAULT_LANG])
+    text = table.get(key) or STRINGS[DEFAULT_LANG].get(key) or key
+    return text.format(**values) if values else text
+
+
+def status_text(status: str, lang: str) -> str:
+    return t(f"st_{status}", lang) if f"st_{status}" in STRINGS[DEFAULT_LANG] else status
+
+
+def language_from_header(accept_language: str | None) -> str:
+    """The first of our languages the browser asks for; English otherwise."""
+    known = {code for _, code in LANGUAGES}
+    for part in (accept_language or "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in known:
+            return code
+    return DEFAULT_LANG
+
+
+class Labels:
+    """Components whose texts follow the language selector."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[Any, dict[str, str]]] = []
+
+    def add(self, component: Any, **attr_keys: str) -> Any:
+        """``add(gr.Textbox(...), label="name", placeholder="name_ph")``: the attribute and its key."""
+        self._items.append((component, attr_keys))
+        return component
+
+    @property
+    def components(self) -> list[Any]:
+        return [component for component, _ in self._items]
+
+    def updates(self, lang: str) -> list[Any]:
+        import gradio as gr
+
+        return [gr.update(**{attr: t(key, lang) for attr, key in keys.items()}) for _, keys in self._items]

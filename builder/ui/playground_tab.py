@@ -1,0 +1,211 @@
+"""Playground tab: the same message to the base and the tuned model, answers streamed side by side.
+
+Both sides come from ONE model in memory (``builder.chat.ChatEngine``). In blind mode each
+conversation puts the two models on shuffled sides, labelled A and B; a vote is saved in
+the run's ``votes.jsonl`` with which model was which, and the tuned win rate is shown.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import gradio as gr
+
+from builder.ui.common import AppContext, error_text, log_exception
+from builder.ui.i18n import t
+
+CHAT_CONCURRENCY = 8  # the engine serialises generation itself; this only bounds waiting requests
+
+
+def new_session(blind: bool) -> dict[str, Any]:
+    left = random.choice(["base", "tuned"]) if blind else "base"
+    return {"left": left, "blind": blind, "base": [], "tuned": [], "last": None}
+
+
+def sides(session: dict[str, Any]) -> tuple[str, str]:
+    left = session.get("left", "base")
+    return left, "tuned" if left == "base" else "base"
+
+
+def empty_panes(session: dict[str, Any], lang: str) -> tuple[Any, Any]:
+    """Both chat panes emptied, labelled A/B in blind mode and Base/Tuned otherwise."""
+    names = ("side_a", "side_b") if session.get("blind") else ("base", "tuned")
+    return gr.update(value=[], label=t(names[0], lang)), gr.update(value=[], label=t(names[1], lang))
+
+
+def win_rate_markdown(ctx: AppContext, run_id: str | None, lang: str) -> str:
+    from builder.chat import vote_summary
+
+    run = ctx.run_dir(run_id)
+    if run is None:
+        return ""
+    summary = vote_summary(run)
+    if not summary["votes"]:
+        return t("no_votes", lang)
+    return t(
+        "win_rate",
+        lang,
+        rate=f"{summary['tuned_win_rate']:.0%}",
+        n=summary["votes"],
+        tuned=summary["tuned"],
+        base=summary["base"],
+        tie=summary["tie"],
+    )
+
+
+def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
+    labels = ctx.labels
+    labels.add(gr.Markdown(t("play_intro")), value="play_intro")
+    session = gr.State(new_session(False))
+    with gr.Row():
+        system_prompt = labels.add(
+            gr.Textbox(label=t("system_prompt"), lines=2, scale=3, elem_id="play-system"), label="system_prompt"
+        )
+        blind = labels.add(gr.Checkbox(label=t("blind"), value=False, scale=1, elem_id="play-blind"), label="blind")
+    with labels.add(gr.Accordion(t("sampling"), open=False), label="sampling"), gr.Row():
+        temperature = labels.add(gr.Slider(0, 1.5, value=0.7, step=0.05, label=t("temperature")), label="temperature")
+        top_p = labels.add(gr.Slider(0.1, 1.0, value=0.9, step=0.05, label=t("top_p")), label="top_p")
+        max_new_tokens = labels.add(
+            gr.Slider(8, 512, value=128, step=8, label=t("max_new_tokens")), label="max_new_tokens"
+        )
+        repetition = labels.add(
+            gr.Slider(1.0, 2.0, value=1.1, step=0.05, label=t("repetition_penalty")), label="repetition_penalty"
+        )
+        seed = labels.add(gr.Number(value=-1, precision=0, label=t("seed")), label="seed")
+    with gr.Row():
+        left = gr.Chatbot(label=t("base"), height=380, elem_id="play-left")
+        right = gr.Chatbot(label=t("tuned"), height=380, elem_id="play-right")
+    context_box = labels.add(gr.Markdown(visible=False, elem_id="play-context"), value="context")
+    with gr.Row():
+        message = labels.add(
+            gr.Textbox(label=t("message"), placeholder=t("message_ph"), scale=4, elem_id="play-message"),
+            label="message",
+            placeholder="message_ph",
+        )
+        send = labels.add(gr.Button(t("send"), variant="primary", scale=1, elem_id="play-send"), value="send")
+        clear = labels.add(gr.Button(t("clear"), scale=1, elem_id="play-clear"), value="clear")
+    status = gr.Markdown(elem_id="play-status")
+    with gr.Row(visible=False) as vote_row:
+        vote_a = labels.add(gr.Button(t("vote_a"), elem_id="play-vote-a"), value="vote_a")
+        vote_tie = labels.add(gr.Button(t("vote_tie"), elem_id="play-vote-tie"), value="vote_tie")
+        vote_b = labels.add(gr.Button(t("vote_b"), elem_id="play-vote-b"), value="vote_b")
+    win_rate = gr.Markdown(elem_id="play-win-rate")
+
+    def on_run(run_id: str | None, is_blind: bool, language: str) -> tuple[Any, ...]:
+        prompt = ""
+        run = ctx.run_dir(run_id)
+        if run is not None and (run / "recipe.yaml").is_file():
+            import yaml
+
+            raw = yaml.safe_load((run / "recipe.yaml").read_text(encoding="utf-8")) or {}
+            prompt = raw.get("system_prompt", "") if isinstance(raw, dict) else ""
+        note = "" if not run_id or ctx.has_adapter(run_id) else t("no_adapter", language, run=run_id)
+        fresh = new_session(is_blind)
+        return (prompt, fresh, *empty_panes(fresh, language), note, win_rate_markdown(ctx, run_id, language))
+
+    def on_blind(is_blind: bool, language: str) -> tuple[Any, ...]:
+        fresh = new_session(is_blind)
+        return (fresh, *empty_panes(fresh, language), gr.update(visible=is_blind))
+
+    def chat(
+        text: str,
+        run_id: str | None,
+        state: dict[str, Any],
+        system: str,
+        temp: float,
+        p: float,
+        max_new: float,
+        rep: float,
+        seed_value: float | None,
+        language: str,
+    ):
+        """A generator: every step yields both chat panes, so the answers stream in."""
+        from builder.chat import Sampling
+
+        text = (text or "").strip()
+        left_side, right_side = sides(state)
+        panes = {"base": list(state["base"]), "tuned": list(state["tuned"])}
+        if not text:
+            yield gr.update(), state, panes[left_side], panes[right_side], gr.update(), gr.update()
+            return
+        if not ctx.has_adapter(run_id):
+            message_text = t("no_adapter", language, run=run_id or "-") if run_id else t("no_run", language)
+            yield gr.update(), state, panes[left_side], panes[right_side], message_text, gr.update()
+            return
+        for side in ("base", "tuned"):
+            panes[side] = [*panes[side], {"role": "user", "content": text}, {"role": "assistant", "content": ""}]
+        engine = ctx.engine
+        loading = engine.loaded is None or engine.loaded.run_dir != ctx.run_dir(run_id)
+        yield (
+            "",
+            state,
+            panes[left_side],
+            panes[right_side],
+            t("loading_model", language, run=run_id) if loading else t("generating", language),
+            gr.update(),
+        )
+        sampling = Sampling(
+            max_new_tokens=int(max_new),
+            temperature=float(temp),
+            top_p=float(p),
+            repetition_penalty=float(rep),
+            seed=None if seed_value is None or seed_value < 0 else int(seed_value),
+        )
+        turn = None
+        try:
+            for turn in engine.stream_pair(
+                ctx.run_dir(run_id), text, state["base"], state["tuned"], system or "", sampling
+            ):
+                panes["base"][-1] = {"role": "assistant", "content": turn.base}
+                panes["tuned"][-1] = {"role": "assistant", "content": turn.tuned}
+                context = (
+                    gr.update(value=f"**{t('context', language)}**\n\n{turn.context}", visible=True)
+                    if turn.context
+                    else gr.update()
+                )
+                yield gr.update(), state, panes[left_side], panes[right_side], t("generating", language), context
+        except Exception as err:
+            log_exception(err)
+            yield gr.update(), state, panes[left_side], panes[right_side], error_text(err), gr.update()
+            return
+        new_state = {
+            **state,
+            "base": panes["base"],
+            "tuned": panes["tuned"],
+            "last": {"prompt": text, "base": turn.base if turn else "", "tuned": turn.tuned if turn else ""},
+        }
+        yield gr.update(), new_state, panes[left_side], panes[right_side], t("answered", language), gr.update()
+
+    def vote(choice: str, run_id: str | None, state: dict[str, Any], language: str) -> tuple[str, str]:
+        from builder.chat import record_vote
+
+        last = state.get("last")
+        run = ctx.run_dir(run_id)
+        if not last or run is None:
+            return t("vote_first", language), win_rate_markdown(ctx, run_id, language)
+        left_side, right_side = sides(state)
+        winner = {"a": left_side, "b": right_side, "tie": "tie"}[choice]
+        record_vote(
+            run, prompt=last["prompt"], winner=winner, base=last["base"], tuned=last["tuned"], blind=state["blind"]
+        )
+        names = {"base": t("base", language), "tuned": t("tuned", language)}
+        return (
+            t("vote_saved", language, a=names[left_side], b=names[right_side]),
+            win_rate_markdown(ctx, run_id, language),
+        )
+
+    run_select.change(on_run, [run_select, blind, lang], [system_prompt, session, left, right, status, win_rate])
+    blind.change(on_blind, [blind, lang], [session, left, right, vote_row])
+    inputs = [message, run_select, session, system_prompt, temperature, top_p, max_new_tokens, repetition, seed, lang]
+    outputs = [message, session, left, right, status, context_box]
+    send.click(chat, inputs, outputs, concurrency_limit=CHAT_CONCURRENCY, concurrency_id="chat")
+    message.submit(chat, inputs, outputs, concurrency_limit=CHAT_CONCURRENCY, concurrency_id="chat")
+
+    def do_clear(is_blind: bool, language: str) -> tuple[Any, ...]:
+        fresh = new_session(is_blind)
+        return (fresh, *empty_panes(fresh, language))
+
+    clear.click(do_clear, [blind, lang], [session, left, right])
+    for button, choice in ((vote_a, "a"), (vote_b, "b"), (vote_tie, "tie")):
+        button.click(lambda r, s, lg, c=choice: vote(c, r, s, lg), [run_select, session, lang], [status, win_rate])

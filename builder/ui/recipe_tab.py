@@ -1,0 +1,249 @@
+"""Recipe tab: a use case's shipped recipe as the start, the main settings as form fields, the YAML, save."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import yaml
+
+from builder.ui.common import USE_CASES, AppContext, error_text
+from builder.ui.i18n import t
+
+QUANTIZATIONS = ["auto", "4bit", "8bit", "none"]
+
+
+def absolutize_paths(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Data and task paths made absolute, so a recipe saved in another folder still finds its files."""
+    raw = copy.deepcopy(raw)
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, str) and (
+            "/" in value or value.endswith((".jsonl", ".json", ".csv", ".tsv", ".md", ".txt"))
+        ):
+            candidate = (base_dir / value).expanduser()
+            if not Path(value).is_absolute() and candidate.exists():
+                return str(candidate.resolve())
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        if isinstance(value, dict):
+            return {k: fix(v) for k, v in value.items()}
+        return value
+
+    for section in ("data", "task"):
+        if isinstance(raw.get(section), dict):
+            raw[section] = fix(raw[section])
+    return raw
+
+
+def form_to_raw(
+    template: dict[str, Any],
+    name: str,
+    use_case: str,
+    base_model: str,
+    quantization: str,
+    system_prompt: str,
+    data_paths: str,
+    max_steps: float,
+    epochs: float,
+    learning_rate: float,
+    batch_size: float,
+    max_length: float,
+    lora_r: float,
+    eval_enabled: bool,
+) -> dict[str, Any]:
+    raw = copy.deepcopy(template)
+    raw.update(
+        name=name.strip() or use_case, use_case=use_case, base_model=base_model.strip(), quantization=quantization
+    )
+    raw["system_prompt"] = system_prompt
+    data = raw.setdefault("data", {})
+    data["train"] = [line.strip() for line in data_paths.splitlines() if line.strip()]
+    training = raw.setdefault("training", {})
+    training.update(
+        max_steps=int(max_steps),
+        num_epochs=float(epochs),
+        learning_rate=float(learning_rate),
+        batch_size=int(batch_size),
+        max_length=int(max_length),
+    )
+    raw.setdefault("lora", {})["r"] = int(lora_r)
+    raw.setdefault("eval", {})["enabled"] = bool(eval_enabled)
+    return raw
+
+
+def validate_yaml(ctx: AppContext, text: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """The parsed recipe and a list of problems, each naming its line or key."""
+    from builder.recipe import RecipeError, recipe_from_dict
+
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        return None, [f"{where}not valid YAML ({getattr(err, 'problem', err)})"]
+    if not isinstance(raw, dict):
+        return None, [f"a recipe is a mapping of keys, not {type(raw).__name__}"]
+    try:
+        recipe = recipe_from_dict(raw, source="recipe", base_dir=ctx.user_recipes_dir)
+    except RecipeError as err:
+        return raw, str(err).splitlines()[1:] or [str(err)]
+    problems = []
+    for i, path in enumerate(recipe.data.train):
+        resolved = recipe.resolve_path(path)
+        if not resolved.exists():
+            problems.append(f"data.train[{i}]: {path} does not exist")
+        elif not ctx.is_allowed(resolved):
+            problems.append(f"data.train[{i}]: {path} is outside the folders this app serves")
+    if not recipe.data.train:
+        problems.append("data.train: no training files (import data in the Data tab, or list paths here)")
+    problems += _task_problems(recipe)
+    return raw, problems
+
+
+def _task_problems(recipe: Any) -> list[str]:
+    """The use case's own check of its ``task:`` options, where the use case offers one."""
+    try:
+        from builder.usecases import get_usecase
+
+        usecase = get_usecase(recipe.use_case)
+    except Exception as err:
+        return [f"use_case: {err}"]
+    check = getattr(usecase, "options", None) or getattr(usecase, "parse_options", None)
+    if not callable(check):
+        return []
+    try:
+        check(recipe)
+    except Exception as err:
+        return [str(err)]
+    return []
+
+
+def problems_markdown(problems: list[str], lang: str) -> str:
+    if not problems:
+        return f"✅ {t('valid', lang)}"
+    return "\n".join(f"- ❌ `{p.strip()}`" for p in problems)
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "recipe"
+
+
+def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr.State) -> None:
+    labels = ctx.labels
+    labels.add(gr.Markdown(t("recipe_intro")), value="recipe_intro")
+    template_state = gr.State({})
+    with gr.Row():
+        with gr.Column(scale=1):
+            use_case = labels.add(
+                gr.Dropdown(list(USE_CASES), value="support", label=t("use_case"), elem_id="recipe-use-case"),
+                label="use_case",
+            )
+            name = labels.add(gr.Textbox(label=t("name"), elem_id="recipe-name"), label="name")
+            base_model = labels.add(gr.Textbox(label=t("base_model")), label="base_model")
+            quantization = labels.add(gr.Dropdown(QUANTIZATIONS, label=t("quantization")), label="quantization")
+            system_prompt = labels.add(gr.Textbox(label=t("system_prompt"), lines=3), label="system_prompt")
+            data_paths = labels.add(gr.Textbox(label=t("data_paths"), lines=3), label="data_paths")
+            with gr.Row():
+                max_steps = labels.add(gr.Number(label=t("max_steps"), precision=0), label="max_steps")
+                epochs = labels.add(gr.Number(label=t("epochs")), label="epochs")
+                learning_rate = labels.add(gr.Number(label=t("learning_rate")), label="learning_rate")
+            with gr.Row():
+                batch_size = labels.add(gr.Number(label=t("batch_size"), precision=0), label="batch_size")
+                max_length = labels.add(gr.Number(label=t("max_length"), precision=0), label="max_length")
+                lora_r = labels.add(gr.Number(label=t("lora_r"), precision=0), label="lora_r")
+            eval_enabled = labels.add(gr.Checkbox(label=t("eval_enabled")), label="eval_enabled")
+        with gr.Column(scale=1):
+            yaml_box = labels.add(
+                gr.Code(language="yaml", label=t("yaml"), interactive=True, lines=24, elem_id="recipe-yaml"),
+                label="yaml",
+            )
+            problems = gr.Markdown(elem_id="recipe-problems")
+            with gr.Row():
+                validate = labels.add(gr.Button(t("validate")), value="validate")
+                save = labels.add(gr.Button(t("save"), variant="primary", elem_id="recipe-save"), value="save")
+            saved = gr.Markdown(elem_id="recipe-saved")
+
+    form = [name, use_case, base_model, quantization, system_prompt, data_paths, max_steps, epochs]
+    form += [learning_rate, batch_size, max_length, lora_r, eval_enabled]
+
+    def load_template(case: str, state: dict[str, Any]) -> tuple[Any, ...]:
+        raw, base = ctx.template_recipe(case)
+        raw = absolutize_paths(raw, base)
+        if state.get("paths") and state.get("use_case") in (None, case):
+            raw.setdefault("data", {})["train"] = list(state["paths"])
+            raw["data"].update(state.get("mapping") or {})
+        training, lora, evals = raw.get("training") or {}, raw.get("lora") or {}, raw.get("eval") or {}
+        data = raw.get("data") or {}
+        train = data.get("train") or []
+        return (
+            raw,
+            raw.get("name", case),
+            raw.get("base_model", "bundled:smollm2-135m-instruct"),
+            raw.get("quantization", "auto"),
+            raw.get("system_prompt", ""),
+            "\n".join([train] if isinstance(train, str) else train),
+            training.get("max_steps", -1),
+            training.get("num_epochs", 1.0),
+            training.get("learning_rate", 2e-4),
+            training.get("batch_size", 4),
+            training.get("max_length", 1024),
+            lora.get("r", 16),
+            evals.get("enabled", True),
+        )
+
+    def render(template: dict[str, Any], language: str, *values: Any) -> tuple[str, str]:
+        names = ["name", "use_case", "base_model", "quantization", "system_prompt", "data_paths", "max_steps"]
+        names += ["epochs", "learning_rate", "batch_size", "max_length", "lora_r", "eval_enabled"]
+        fields = dict(zip(names, values, strict=True))
+        if any(
+            fields[k] is None for k in ("max_steps", "epochs", "learning_rate", "batch_size", "max_length", "lora_r")
+        ):
+            return gr.update(), problems_markdown(["a number field is empty"], language)
+        try:
+            raw = form_to_raw(template, **fields)
+        except (TypeError, ValueError) as err:
+            return gr.update(), error_text(err)
+        text = yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
+        _, found = validate_yaml(ctx, text)
+        return text, problems_markdown(found, language)
+
+    def check(text: str, language: str) -> str:
+        _, found = validate_yaml(ctx, text)
+        return problems_markdown(found, language)
+
+    def do_save(text: str, language: str) -> tuple[Any, str, str]:
+        raw, found = validate_yaml(ctx, text)
+        if found or raw is None:
+            return gr.update(), problems_markdown(found, language), t("not_saved", language)
+        ctx.user_recipes_dir.mkdir(parents=True, exist_ok=True)
+        path = ctx.user_recipes_dir / f"{safe_name(str(raw.get('name', 'recipe')))}.yaml"
+        path.write_text(text, encoding="utf-8")
+        return str(path), problems_markdown([], language), t("saved", language, path=path)
+
+    outputs = [template_state, name, base_model, quantization, system_prompt, data_paths, max_steps, epochs]
+    outputs += [learning_rate, batch_size, max_length, lora_r, eval_enabled]
+    use_case.change(load_template, [use_case, data_state], outputs).then(
+        render, [template_state, lang, *form], [yaml_box, problems]
+    )
+
+    def follow_data(state: dict[str, Any], case: str) -> tuple[Any, ...]:
+        case = state.get("use_case") or case
+        return (case, *load_template(case, state))
+
+    data_state.change(follow_data, [data_state, use_case], [use_case, *outputs]).then(
+        render, [template_state, lang, *form], [yaml_box, problems]
+    )
+    for component in form:
+        component.input(render, [template_state, lang, *form], [yaml_box, problems])
+    validate.click(check, [yaml_box, lang], [problems])
+    yaml_box.input(check, [yaml_box, lang], [problems])
+    save.click(do_save, [yaml_box, lang], [recipe_path, problems, saved])
+    # The first screen shows the default use case's recipe.
+    setup = {"fn": load_template, "inputs": [use_case, data_state], "outputs": outputs}
+    ctx.on_load.append(
+        (setup, {"fn": render, "inputs": [template_state, lang, *form], "outputs": [yaml_box, problems]})
+    )

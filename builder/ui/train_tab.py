@@ -1,0 +1,182 @@
+"""Train tab: start, stop and resume `python -m builder.sft` jobs, and watch them through their run directory.
+
+Nothing here holds training state: a timer re-reads the run's files every two seconds, so a
+reloaded page, a second browser or a restarted app all show the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from builder.jobs import RunProgress, format_duration
+from builder.ui.common import AppContext, error_text, log_exception
+from builder.ui.i18n import status_text, t
+
+REFRESH_S = 2.0
+
+
+def loss_frame(progress: RunProgress | None) -> pd.DataFrame:
+    rows = []
+    if progress is not None:
+        rows += [{"step": s, "loss": v, "series": "train"} for s, v in progress.train_points]
+        rows += [{"step": s, "loss": v, "series": "dev"} for s, v in progress.dev_points]
+    return pd.DataFrame(rows, columns=["step", "loss", "series"])
+
+
+def status_markdown(progress: RunProgress, lang: str) -> str:
+    parts = [f"**{status_text(progress.status, lang)}**"]
+    if progress.status == "queued" and progress.queue_position:
+        parts = [f"**{t('queued_at', lang, pos=progress.queue_position)}**"]
+    steps = f"{progress.step}/{progress.max_steps}" if progress.max_steps else str(progress.step)
+    parts.append(f"{t('step', lang)} {steps}")
+    if progress.loss is not None:
+        parts.append(f"{t('loss', lang)} {progress.loss:.4f}")
+    if progress.eval_loss is not None:
+        parts.append(f"{t('dev_loss', lang)} {progress.eval_loss:.4f}")
+    if progress.status == "running":
+        parts.append(f"{t('eta', lang)} {format_duration(progress.eta_s)}")
+    if progress.device:
+        parts.append(f"{t('device', lang)} {progress.device}")
+    return f"`{progress.run_id}` · " + " · ".join(parts)
+
+
+def progress_html(progress: RunProgress | None) -> str:
+    fraction = progress.fraction if progress else 0.0
+    if progress is not None and progress.status == "completed":
+        fraction = 1.0
+    color = {"failed": "#d9534f", "stopped": "#999"}.get(progress.status if progress else "", "#3b82f6")
+    return (
+        '<div id="train-progress" style="background:#e5e7eb;border-radius:6px;height:14px;width:100%">'
+        f'<div style="background:{color};width:{fraction * 100:.1f}%;height:14px;border-radius:6px"></div></div>'
+    )
+
+
+def queue_rows(ctx: AppContext, lang: str) -> list[list[Any]]:
+    rows = []
+    live = [j for j in ctx.jobs.jobs() if j.state in ("running", "queued")]
+    position = 0
+    for job in live:
+        if job.state == "queued":
+            position += 1
+        rows.append(
+            [job.id, status_text(job.state, lang), job.device or "-", position if job.state == "queued" else ""]
+        )
+    return rows
+
+
+def refresh(ctx: AppContext, run_id: str | None, lang: str) -> tuple[Any, ...]:
+    with_queue = queue_rows(ctx, lang)
+    if not run_id or ctx.run_dir(run_id) is None:
+        return t("no_run", lang), progress_html(None), loss_frame(None), gr.update(visible=False), "", with_queue
+    progress = ctx.jobs.progress(run_id)
+    error = progress.error if progress.status == "failed" else None
+    error_update = (
+        gr.update(value=f"**{t('error', lang)}**\n\n```\n{error}\n```", visible=True)
+        if error
+        else gr.update(visible=False)
+    )
+    return (
+        status_markdown(progress, lang),
+        progress_html(progress),
+        loss_frame(progress),
+        error_update,
+        progress.log_tail,
+        with_queue,
+    )
+
+
+def parse_overrides(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path: gr.State) -> None:
+    labels = ctx.labels
+    files = ctx.recipe_files()
+    with gr.Row():
+        recipe_file = labels.add(
+            gr.Dropdown(
+                files,
+                value=files[0] if files else None,
+                label=t("recipe_file"),
+                allow_custom_value=True,
+                elem_id="train-recipe",
+                scale=3,
+            ),
+            label="recipe_file",
+        )
+        overrides = labels.add(
+            gr.Textbox(
+                label=t("overrides"), lines=2, placeholder="training.max_steps=20", elem_id="train-overrides", scale=2
+            ),
+            label="overrides",
+        )
+    with gr.Row():
+        start = labels.add(gr.Button(t("start"), variant="primary", elem_id="train-start"), value="start")
+        stop = labels.add(gr.Button(t("stop"), variant="stop", elem_id="train-stop"), value="stop")
+        resume = labels.add(gr.Button(t("resume"), elem_id="train-resume"), value="resume")
+    message = gr.Markdown(elem_id="train-message")
+    status = gr.Markdown(elem_id="train-status")
+    bar = gr.HTML(progress_html(None))
+    error = gr.Markdown(visible=False, elem_id="train-error")
+    plot = labels.add(
+        gr.LinePlot(
+            loss_frame(None), x="step", y="loss", color="series", label=t("loss_plot"), height=280, elem_id="train-plot"
+        ),
+        label="loss_plot",
+    )
+    log = labels.add(gr.Code(label=t("log_tail"), language=None, lines=12, elem_id="train-log"), label="log_tail")
+    queue = labels.add(
+        gr.Dataframe(headers=["run", "state", "device", "#"], label=t("queue"), elem_id="train-queue"), label="queue"
+    )
+    timer = gr.Timer(REFRESH_S)
+    watched = [status, bar, plot, error, log, queue]
+
+    def choose_recipe(path: str | None) -> Any:
+        if not path:
+            return gr.update()
+        return gr.update(choices=ctx.recipe_files(), value=path)
+
+    def do_start(path: str | None, extra: str, language: str) -> tuple[Any, ...]:
+        if not path:
+            return t("pick_recipe", language), gr.update()
+        if not ctx.is_allowed(path):
+            return t("outside", language, path=path, root=", ".join(map(str, ctx.allowed_roots()))), gr.update()
+        try:
+            job = ctx.jobs.submit(path, parse_overrides(extra))
+        except Exception as err:
+            log_exception(err)
+            return error_text(err), gr.update()
+        key = "started" if job.state == "running" else "queued_msg"
+        return t(key, language, run=job.id), gr.update(choices=ctx.run_choices(), value=job.id)
+
+    def do_stop(run_id: str | None, language: str) -> str:
+        if not run_id or ctx.jobs.get(run_id) is None:
+            return t("no_run", language)
+        try:
+            ctx.jobs.stop(run_id)
+        except Exception as err:
+            return error_text(err)
+        return t("stopped_msg", language, run=run_id)
+
+    def do_resume(run_id: str | None, language: str) -> str:
+        if not run_id or ctx.jobs.get(run_id) is None:
+            return t("no_run", language)
+        try:
+            ctx.jobs.resume(run_id)
+        except Exception as err:
+            return error_text(err)
+        return t("resumed_msg", language, run=run_id)
+
+    recipe_path.change(choose_recipe, [recipe_path], [recipe_file])
+    start.click(do_start, [recipe_file, overrides, lang], [message, run_select]).then(
+        lambda r, lg: refresh(ctx, r, lg), [run_select, lang], watched
+    )
+    stop.click(do_stop, [run_select, lang], [message], concurrency_limit=None)
+    resume.click(do_resume, [run_select, lang], [message])
+    timer.tick(
+        lambda r, lg: refresh(ctx, r, lg), [run_select, lang], watched, show_progress="hidden", concurrency_limit=None
+    )
+    run_select.change(lambda r, lg: refresh(ctx, r, lg), [run_select, lang], watched, show_progress="hidden")
