@@ -66,7 +66,7 @@ class FieldMapping(_Section):
     system_field: str | int | None = Field(None, description="optional column with a system prompt per row")
     header: bool | None = Field(None, description="CSV/TSV first row is a header; null: detect")
     delimiter: str | None = Field(None, description="CSV/TSV delimiter; null: detect")
-    encoding: str | None = Field(None, description="file encoding; null: detect (UTF-8/16 with or without BOM, Latin-1)")
+    encoding: str | None = Field(None, description="file encoding; null: detect (UTF-8/16, BOM or not, Latin-1)")
 
     @field_validator("role_map", mode="before")
     @classmethod

@@ -1,0 +1,76 @@
+"""Readiness advice: when the data says "do not fine-tune (yet)", say so in plain words.
+
+Reads only the import report (``builder.data``), so that the CLI, ``--dry-run``, the trainer and
+the UI all give the same advice for the same data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MIN_CONVERSATIONS = 100
+MIXED_LANGUAGE_SHARE = 0.10  # the second language holds at least this share of conversations
+TEMPLATE_SHARE = 0.5  # the most common reply templates cover at least this share of agent replies
+MAX_LENGTH_SHARE = 0.10
+QUARANTINE_SHARE = 0.20
+DUPLICATE_SHARE = 0.30
+
+
+def _percent(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def advise(report: dict[str, Any], *, max_length_exceeded_fraction: float | None = None) -> list[str]:
+    """Human-readable warnings about whether this data is ready for fine-tuning."""
+    warnings: list[str] = []
+    seen = int(report.get("seen", 0))
+    kept = int(report.get("kept", 0))
+    if kept == 0:
+        warnings.append("No usable conversations: nothing to train on. See the quarantine file for the reasons.")
+        return warnings
+    if kept < MIN_CONVERSATIONS:
+        warnings.append(
+            f"Only {kept} usable conversations (fewer than about {MIN_CONVERSATIONS}): too few to fine-tune well. "
+            "Consider the retrieval recipe instead (embeddings and a vector store, no training), "
+            "or collect more transcripts."
+        )
+    languages = {k: v for k, v in (report.get("languages") or {}).items() if k != "unknown"}
+    total = sum(languages.values())
+    if total and len(languages) > 1:
+        ranked = sorted(languages.items(), key=lambda kv: -kv[1])
+        if ranked[1][1] / total >= MIXED_LANGUAGE_SHARE:
+            shares = ", ".join(f"{lang} {_percent(n / total)}" for lang, n in ranked[:4])
+            warnings.append(
+                f"Languages are mixed ({shares}): the model must learn each of them; check that every language "
+                "has enough examples and appears in the dev split, or train one assistant per language."
+            )
+    templates = report.get("templates") or {}
+    share = templates.get("top_share")
+    if share is not None and templates.get("agent_replies", 0) >= 20 and share >= TEMPLATE_SHARE:
+        warnings.append(
+            f"{_percent(share)} of agent replies are near-copies of {templates.get('top_n', 10)} templates: "
+            "fine-tuning will mostly teach the model to repeat them. Canned responses or the retrieval recipe "
+            "may serve better; or keep only conversations with written-out answers."
+        )
+    if max_length_exceeded_fraction is not None and max_length_exceeded_fraction >= MAX_LENGTH_SHARE:
+        warnings.append(
+            f"{_percent(max_length_exceeded_fraction)} of examples exceed max_length and will be cut: raise "
+            "training.max_length (more memory) or split long conversations."
+        )
+    reasons = report.get("quarantine_reasons") or {}
+    if seen and reasons.get("too_long", 0) / seen >= MAX_LENGTH_SHARE:
+        warnings.append(
+            f"{_percent(reasons['too_long'] / seen)} of conversations were set aside as longer than max_chars; "
+            "raise data.max_chars if they matter."
+        )
+    quarantined = int(report.get("quarantined", 0))
+    if seen and quarantined / seen >= QUARANTINE_SHARE:
+        top = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
+        warnings.append(
+            f"{_percent(quarantined / seen)} of records were set aside ({top}); see the quarantine file, "
+            "a field mapping or role map may bring them back."
+        )
+    duplicates = int(report.get("duplicates", 0))
+    if seen and duplicates / seen >= DUPLICATE_SHARE:
+        warnings.append(f"{_percent(duplicates / seen)} of conversations were duplicates of others.")
+    return warnings
