@@ -61,7 +61,9 @@ def _gold(conversation: Conversation, key: str) -> list[str]:
     value = conversation.metadata.get(key)
     if value in (None, ""):
         return []
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    # Importers keep scalar fields only, so several ids come as one comma-separated string.
+    values = value if isinstance(value, list) else str(value).split(",")
+    return [str(v).strip() for v in values if str(v).strip()]
 
 
 def _question_from_title(title: str, n: int) -> str:
