@@ -46,7 +46,8 @@ def advise(report: dict[str, Any], *, max_length_exceeded_fraction: float | None
             )
     templates = report.get("templates") or {}
     share = templates.get("top_share")
-    if share is not None and templates.get("agent_replies", 0) >= 20 and share >= TEMPLATE_SHARE:
+    labels = (templates.get("median_words") or 99) <= 3  # one-word replies are labels (sentiment...), not templates
+    if share is not None and templates.get("agent_replies", 0) >= 20 and share >= TEMPLATE_SHARE and not labels:
         warnings.append(
             f"{_percent(share)} of agent replies are near-copies of {templates.get('top_n', 10)} templates: "
             "fine-tuning will mostly teach the model to repeat them. Canned responses or the retrieval recipe "

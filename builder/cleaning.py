@@ -249,22 +249,26 @@ class LanguageDetector:
         scores = sorted(((sum(w in stop for w in words), lang) for lang, stop in _STOPWORDS.items()), reverse=True)
         (best, lang), (second, _) = scores[0], scores[1]
         latin = sum(ch.isascii() or "\u00c0" <= ch <= "\u024f" for ch in "".join(words)) / max(1, len("".join(words)))
-        if latin > 0.9 and best >= 3 and best >= 2 * second + 1:
+        if latin > 0.9 and ((best >= 3 and best >= 2 * second + 1) or (best >= 2 and second == 0)):
             self.calls_stopwords += 1
             return lang
-        return self._langdetect(" ".join(words[:80]))
+        detected, probability = self._langdetect(" ".join(words[:80]))
+        if probability < 0.8 and latin > 0.9 and best > second:
+            return lang  # langdetect is unsure on short texts; the function words are a better guess
+        return detected
 
     @lru_cache(maxsize=20000)  # noqa: B019 - one detector per import run; the cache dies with it
-    def _langdetect(self, sample: str) -> str:
+    def _langdetect(self, sample: str) -> tuple[str, float]:
         from langdetect.lang_detect_exception import LangDetectException
 
         self.calls_langdetect += 1
         detector = self._get_factory().create()
         detector.append(sample)
         try:
-            return detector.detect()
-        except LangDetectException:
-            return "unknown"
+            best = detector.get_probabilities()[0]
+        except (LangDetectException, IndexError):
+            return "unknown", 1.0
+        return best.lang, best.prob
 
     def _get_factory(self):  # type: ignore[no-untyped-def]
         if self._factory is None:

@@ -106,6 +106,7 @@ class ImportRun:
         self.language_counts: Counter[str] = Counter()
         self.role_counts: Counter[str] = Counter()
         self.reply_templates: Counter[int] = Counter()
+        self.reply_words = array("I")
         self.turns = array("I")
         self.tokens = array("I")
         self.files: list[_FileStats] = []
@@ -231,10 +232,13 @@ class ImportRun:
             if m.role == "assistant":
                 # Python's hash of a str is salted per process: CRC32 keeps the counts repeatable.
                 self.reply_templates[zlib.crc32(skeleton(m.content[:300]).encode())] += 1
+                if len(self.reply_words) < 10000:  # a bounded sample is enough for a median
+                    self.reply_words.append(len(m.content.split()))
 
     def report(self) -> dict[str, Any]:
         replies = sum(self.reply_templates.values())
-        top = sum(n for _, n in self.reply_templates.most_common(TEMPLATE_TOP_N))
+        # Only templates used more than once count: ten distinct replies are not ten templates.
+        top = sum(n for _, n in self.reply_templates.most_common(TEMPLATE_TOP_N) if n > 1)
         report: dict[str, Any] = {
             "seen": self.seen,
             "kept": self.kept,
@@ -254,6 +258,7 @@ class ImportRun:
                 "distinct": len(self.reply_templates),
                 "top_n": TEMPLATE_TOP_N,
                 "top_share": round(top / replies, 4) if replies else None,
+                "median_words": sorted(self.reply_words)[len(self.reply_words) // 2] if self.reply_words else None,
             },
             "files": [
                 {**s.detected.to_dict(), "records": s.records, "kept": s.kept, "shapes": dict(s.shapes)}

@@ -81,7 +81,21 @@ MESSAGES_KEYS = (
     "log",
     "chat",
 )
-ROLE_KEYS = ("role", "from", "speaker", "author", "sender", "who", "participant", "speaker_role", "user_type")
+ROLE_KEYS = (
+    "role",
+    "from",
+    "speaker",
+    "author",
+    "sender",
+    "who",
+    "participant",
+    "speaker_role",
+    "author_role",
+    "user_type",
+)
+# Parts of a column or key name that say "role" or "text" when no exact name matches (author_type, message_body).
+ROLE_NAME_PARTS = ("role", "speaker", "author", "sender")
+CONTENT_NAME_PARTS = ("text", "body", "message", "content", "utterance")
 CONTENT_KEYS = ("content", "value", "text", "utterance", "message", "body", "utt", "sentence", "turn")
 ID_KEYS = ("id", "conversation_id", "dialogue_id", "dialog_id", "conv_id", "session_id", "chat_id", "ticket_id", "uuid")
 TIME_KEYS = ("timestamp", "time", "date", "datetime", "created_at", "sent_at", "fecha", "hora")
@@ -381,10 +395,12 @@ def _sniff_delimiter(text: str, forced: str | None, suffix: str) -> tuple[list[l
             best = (consistency, width, delim, rows)
     if best is None:
         return [], forced or ",", csv.QUOTE_MINIMAL
-    _, width, delim, rows = best
+    consistency, width, delim, rows = best
     if _quotes_swallow_rows(rows, delim, width):
-        rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delim, quoting=csv.QUOTE_NONE) if r]
-        return rows, delim, csv.QUOTE_NONE
+        plain = [r for r in csv.reader(io.StringIO(sample), delimiter=delim, quoting=csv.QUOTE_NONE) if r][:-1]
+        plain_widths = Counter(len(r) for r in plain)
+        if plain and plain_widths.get(width, 0) / len(plain) >= max(0.99, consistency):
+            return plain, delim, csv.QUOTE_NONE
     return rows, delim, csv.QUOTE_MINIMAL
 
 
@@ -454,6 +470,13 @@ def _find_column(columns: list[str], wanted: str | int | None, candidates: tuple
     return None
 
 
+def _find_column_by_part(columns: list[str], parts: tuple[str, ...], taken: set[int | None]) -> int | None:
+    for i, name in enumerate(columns):
+        if i not in taken and any(part in name.lower() for part in parts):
+            return i
+    return None
+
+
 def csv_layout(columns: list[str], mapping: FieldMapping, *, header: bool) -> CsvLayout:
     """Decide between one row per message and one row per exchange, and which columns hold what."""
     notes: list[str] = []
@@ -463,6 +486,10 @@ def csv_layout(columns: list[str], mapping: FieldMapping, *, header: bool) -> Cs
     if mapping.content_field is not None and not header:
         content = find(columns, mapping.content_field, (), "content_field")
     conv_id = find(columns, mapping.id_field, ID_KEYS, "id_field") if header or mapping.id_field else None
+    if header and role is None and mapping.role_field is None:
+        role = _find_column_by_part(columns, ROLE_NAME_PARTS, {conv_id})
+    if header and content is None and mapping.content_field is None:
+        content = _find_column_by_part(columns, CONTENT_NAME_PARTS, {conv_id, role})
     prompt = find(columns, mapping.prompt_field, PROMPT_KEYS if header else (), "prompt_field")
     response = find(columns, mapping.response_field, RESPONSE_KEYS if header else (), "response_field")
     system = find(columns, mapping.system_field, ("system", "system_prompt") if header else (), "system_field")
