@@ -189,6 +189,7 @@ def build_trainer(
         data_seed=t.seed,
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         include_num_input_tokens_seen="non_padding",
+        logging_nan_inf_filter=False,  # the loss guard must see a NaN, not a filtered 0
         use_cpu=device == "cpu",
         bf16=use_bf16,
         report_to="none",
