@@ -70,6 +70,9 @@ _PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4
 _PHONE_PLUS = re.compile(r"(?<![\w+])\+\d{8,14}(?!\w)")
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def luhn_valid(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -113,7 +116,7 @@ def redact_pii(text: str, counts: Counter[str]) -> str:
     if "@" in text:
         text, n = _EMAIL.subn("<EMAIL>", text)
         counts["EMAIL"] += n
-    if not any(ch.isdigit() for ch in text):
+    if not _DIGIT.search(text):
         return text
 
     def iban(m: re.Match[str]) -> str:
@@ -170,6 +173,7 @@ class Deduplicator:
     NUM_HASHES = 16
     BANDS = 4
     THRESHOLD = 13  # of 16 equal MinHash values, about 0.8 Jaccard similarity
+    MAX_WORDS = 2000  # a bounded prefix: long conversations that share their first 2000 words are near-copies
 
     def __init__(self) -> None:
         rng = np.random.default_rng(20240611)
@@ -178,6 +182,7 @@ class Deduplicator:
         self._exact: dict[bytes, int] = {}
         self._bands: list[dict[bytes, int]] = [{} for _ in range(self.BANDS)]
         self._signatures: list[np.ndarray] = []
+        self._word_hashes: dict[str, int] = {}
 
     def check(self, conv: Conversation) -> tuple[str | None, int]:
         """(None, its index) for a new conversation, which is remembered; else ("exact" or "near", the index of
@@ -201,11 +206,22 @@ class Deduplicator:
         return None, index
 
     def _signature(self, text: str) -> np.ndarray:
-        words = text.split()
-        shingles = [" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2))]
-        hashes = np.fromiter((zlib.crc32(s.encode()) for s in shingles), dtype=np.uint64, count=len(shingles))
-        mixed = ((hashes[:, None] ^ self._xor[None, :]) * self._mul[None, :]) & np.uint64(0xFFFFFFFF)
-        return mixed.min(axis=0).astype(np.uint32)
+        words = text.split()[: self.MAX_WORDS]
+        memo = self._word_hashes
+        if len(memo) > 500_000:
+            memo.clear()  # the vocabulary of a corpus is bounded; this only guards odd inputs
+        for w in words:
+            if w not in memo:
+                memo[w] = zlib.crc32(w.encode())
+        w = (
+            np.fromiter((memo[x] for x in words), dtype=np.uint64, count=len(words))
+            if words
+            else np.zeros(1, np.uint64)
+        )
+        if len(w) >= 3:  # word 3-grams, combined in one vectorised step
+            w = (w[:-2] * np.uint64(0x9E3779B1)) ^ (w[1:-1] * np.uint64(0x85EBCA77)) ^ w[2:]
+        mixed = ((w[:, None] ^ self._xor[None, :]) * self._mul[None, :]) >> np.uint64(16)
+        return (mixed.min(axis=0) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
 # --------------------------------------------------------------------------- language
@@ -229,6 +245,7 @@ _STOPWORDS: dict[str, frozenset[str]] = {
     }.items()
 }
 _SAMPLE_CHARS = 400
+_NON_LATIN = re.compile(r"[^\W\d_\u0000-\u024f]")
 _LETTERS = re.compile(r"[^\W\d_]+")
 
 
@@ -248,7 +265,8 @@ class LanguageDetector:
             return "unknown"
         scores = sorted(((sum(w in stop for w in words), lang) for lang, stop in _STOPWORDS.items()), reverse=True)
         (best, lang), (second, _) = scores[0], scores[1]
-        latin = sum(ch.isascii() or "\u00c0" <= ch <= "\u024f" for ch in "".join(words)) / max(1, len("".join(words)))
+        letters = sum(map(len, words))
+        latin = 1 - len(_NON_LATIN.findall(sample)) / max(1, letters)
         if latin > 0.9 and ((best >= 3 and best >= 2 * second + 1) or (best >= 2 and second == 0)):
             self.calls_stopwords += 1
             return lang

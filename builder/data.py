@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -62,7 +61,6 @@ __all__ = [
 ]
 
 TEMPLATE_TOP_N = 10
-_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 @dataclass
@@ -226,7 +224,8 @@ class ImportRun:
 
     def _count(self, conv: Conversation) -> None:
         self.turns.append(sum(1 for m in conv.messages if m.role != "system"))
-        self.tokens.append(sum(len(_TOKEN.findall(m.content)) for m in conv.messages))
+        # About 4 characters a token for English and Spanish with common tokenizers; cheap and tokenizer-free.
+        self.tokens.append(sum(len(m.content) for m in conv.messages) // 4 + 1)
         for m in conv.messages:
             self.role_counts[m.role] += 1
             if m.role == "assistant":
