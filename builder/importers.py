@@ -313,7 +313,9 @@ def _detect_json(path: Path, encoding: str, lines: list[str], mapping: FieldMapp
             parsed.append(json.loads(line))
         except json.JSONDecodeError:
             parsed.append(None)
-    looks_jsonl = len(first_lines) > 1 and any(isinstance(p, dict | list) for p in parsed)
+    looks_jsonl = any(isinstance(p, dict | list) for p in parsed) and (
+        len(first_lines) > 1 or path.suffix.lower() in (".jsonl", ".ndjson")
+    )
     if looks_jsonl:
         record = next(p for p in parsed if isinstance(p, dict | list))
         shape, fields = record_shape(record, mapping)
@@ -498,7 +500,8 @@ def csv_layout(columns: list[str], mapping: FieldMapping, *, header: bool) -> Cs
     wants_pairs = (
         mapping.format == "csv_pairs" or mapping.prompt_field is not None or mapping.response_field is not None
     )
-    if not wants_pairs and (wants_messages or (role is not None and content is not None and prompt is None)):
+    is_pair_file = prompt is not None and response is not None
+    if not wants_pairs and (wants_messages or (role is not None and content is not None and not is_pair_file)):
         if role is None or content is None:
             raise DataError(
                 f"one row per message needs a role and a text column; the columns are {', '.join(columns)} "
@@ -862,7 +865,7 @@ def _read_csv_pairs(source: str, rows: Iterator[tuple[int, list[str]]], det: Det
     prompt, response, system, conv_id = det.fields["_idx"]
     needed = max(i for i in (prompt, response, system, conv_id) if i is not None) + 1
     used = {prompt, response, system, conv_id}
-    names = det.columns
+    names = det.columns if det.header else []
     for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue
