@@ -290,13 +290,19 @@ class LanguageDetector:
 
     def _get_factory(self):  # type: ignore[no-untyped-def]
         if self._factory is None:
-            from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
-
-            factory = DetectorFactory()
-            factory.load_profile(PROFILES_DIRECTORY)
-            factory.set_seed(self.seed)
-            self._factory = factory
+            self._factory = _langdetect_factory(self.seed)
         return self._factory
+
+
+@lru_cache(maxsize=4)
+def _langdetect_factory(seed: int):  # type: ignore[no-untyped-def]
+    """Loading langdetect's profiles takes about a second: once per process and seed."""
+    from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    factory.set_seed(seed)
+    return factory
 
 
 def language_sample(conv: Conversation) -> str:
