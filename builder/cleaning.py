@@ -338,7 +338,12 @@ class Cleaner:
 
     options: CleaningOptions = field(default_factory=CleaningOptions)
     turn_stats: TurnStats = field(default_factory=TurnStats)
-    redactions: Counter[str] = field(default_factory=Counter)
+    redactions: Counter[str] = field(default_factory=Counter)  # of kept conversations: see ``accept``
+    last_redactions: Counter[str] = field(default_factory=Counter)
+
+    def accept(self) -> None:
+        """Count the last cleaned conversation's redactions (called once it is kept, not a duplicate)."""
+        self.redactions.update(self.last_redactions)
 
     def clean(self, conv: Conversation) -> Rejection | None:
         """Clean ``conv`` in place; a ``Rejection`` says why it is set aside."""
@@ -355,7 +360,8 @@ class Cleaner:
         chars = sum(len(m.content) for m in conv.messages)
         if chars > self.options.max_chars:
             return Rejection("too_long", f"{chars} characters, more than max_chars={self.options.max_chars}")
+        self.last_redactions = Counter()
         if self.options.redact_pii:
             for m in conv.messages:
-                m.content = redact_pii(m.content, self.redactions)
+                m.content = redact_pii(m.content, self.last_redactions)
         return None

@@ -198,6 +198,7 @@ class ImportRun:
                 }
                 on_set_aside(entry)
                 return False
+        self.cleaner.accept()
         self._where.append(f"{item.source}:{item.line}")
         if self.options.detect_language:
             conv.language = self.languages.detect(language_sample(conv))
@@ -324,6 +325,8 @@ def prepare_conversations(recipe: Recipe, paths: list[Path] | None = None) -> Pr
     """The cleaned conversations of ``recipe.data.train`` (or ``paths``), as training reads them."""
     if paths is None:
         if not recipe.data.train:
+            if recipe.task.get("questions") == "knowledge_base":  # retrieval: questions are made from the KB
+                return import_files([], mapping_from_recipe(recipe))
             raise DataError("data.train: no files given in the recipe")
         paths = [recipe.resolve_path(p) for p in recipe.data.train]
     missing = [str(p) for p in paths if not Path(p).exists()]

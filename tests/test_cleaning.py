@@ -142,7 +142,10 @@ def test_cleaner_rejections_and_redaction() -> None:
     assert short is not None and short.reason == "too_few_turns"
     ok = conv(("user", "mail me at a@b.example.com"), ("assistant", "Done"))
     assert cleaner.clean(ok) is None
-    assert ok.messages[0].content == "mail me at <EMAIL>" and cleaner.redactions["EMAIL"] == 1
+    assert ok.messages[0].content == "mail me at <EMAIL>" and cleaner.last_redactions == {"EMAIL": 1}
+    assert not cleaner.redactions  # counted only once the conversation is kept
+    cleaner.accept()
+    assert cleaner.redactions == {"EMAIL": 1}
     kept_pii = conv(("user", "mail me at a@b.example.com"), ("assistant", "Done"))
     assert Cleaner(CleaningOptions(redact_pii=False)).clean(kept_pii) is None
     assert kept_pii.messages[0].content == "mail me at a@b.example.com"
