@@ -23,7 +23,8 @@ from builder.conversation import Conversation, Message
 # --------------------------------------------------------------------------- normalisation
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+# Runs of two or more spaces, or any other horizontal space: a lone " " needs no replacing (and is most text).
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]{2,}|[\t\u00a0\u2000-\u200a\u202f\u205f\u3000]")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
@@ -33,8 +34,9 @@ def normalise_text(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u0085", "\n")
     text = _CONTROL.sub("", text)
     text = _SPACES.sub(" ", text)
-    text = "\n".join(line.strip() for line in text.split("\n"))
-    return _MANY_NEWLINES.sub("\n\n", text).strip()
+    if "\n" in text:
+        text = "\n".join(line.strip() for line in text.split("\n"))
+    return (_MANY_NEWLINES.sub("\n\n", text) if "\n\n\n" in text else text).strip()
 
 
 @dataclass
