@@ -237,10 +237,25 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
     data_state.change(follow_data, [data_state, use_case], [use_case, *outputs]).then(
         render, [template_state, lang, *form], [yaml_box, problems]
     )
-    for component in form:
-        component.input(render, [template_state, lang, *form], [yaml_box, problems])
+    # Text and number fields re-render when the user leaves them (per-keystroke events raced each
+    # other and could leave an older YAML on screen); choices re-render when picked.
+    typed = [
+        name,
+        base_model,
+        system_prompt,
+        data_paths,
+        max_steps,
+        epochs,
+        learning_rate,
+        batch_size,
+        max_length,
+        lora_r,
+    ]
+    triggers = [c.blur for c in typed] + [c.submit for c in typed if c is not system_prompt and c is not data_paths]
+    triggers += [quantization.input, eval_enabled.input]
+    gr.on(triggers, render, [template_state, lang, *form], [yaml_box, problems])
     validate.click(check, [yaml_box, lang], [problems])
-    yaml_box.input(check, [yaml_box, lang], [problems])
+    yaml_box.blur(check, [yaml_box, lang], [problems])
     save.click(do_save, [yaml_box, lang], [recipe_path, problems, saved])
     # The first screen shows the default use case's recipe.
     setup = {"fn": load_template, "inputs": [use_case, data_state], "outputs": outputs}

@@ -1,0 +1,246 @@
+"""A user's path through the web app in a real Chromium (Debian's, driven by Playwright).
+
+The app runs as a subprocess on a free loopback port with a temporary runs folder. The
+user picks the support sample data, checks the import report, saves the recipe, starts a
+two-step training (the real trainer, full precision, short sequences), reloads the page
+and closes the browser while it trains, sees the loss plot when it is done, sends a
+message in the playground and gets two answers. Screenshots of every tab go to
+``test-output/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = REPO / "test-output" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Two steps at batch 1 on short sequences: the trainer's real path, kept to a minute or two on 2 CPU cores.
+TRAIN_OVERRIDES = "\n".join(
+    [
+        "quantization=none",
+        "training.max_steps=2",
+        "training.batch_size=1",
+        "training.gradient_accumulation_steps=1",
+        "training.max_length=128",
+        "training.logging_steps=1",
+        "training.eval_steps=2",
+        "training.save_steps=2",
+        "data.max_conversations=12",
+        "data.max_dev_examples=2",
+        "eval.enabled=false",
+    ]
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return time.monotonic() - started
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"the app did not answer on {url} within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory):
+    if not CHROMIUM.is_file():
+        pytest.skip("Debian's Chromium is not installed (`make browser` installs it)")
+    runs = tmp_path_factory.mktemp("ui-runs")
+    port = free_port()
+    log = open(runs.parent / "app.log", "w")
+    env = {**os.environ, "BUILDER_RUNS_DIR": str(runs), "GRADIO_ANALYTICS_ENABLED": "False"}
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        startup = wait_http(url, 60)
+        print(f"first screen served in {startup:.1f} s")
+        yield url, runs
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+        # Training runs detached from the app on purpose; end what this test started.
+        for job_file in (runs / ".jobs").glob("*.json"):
+            pid = json.loads(job_file.read_text()).get("pid")
+            if pid:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, url: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    page.wait_for_selector("#tab-data", state="attached")
+    return context, page
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def open_tab(page, label: str) -> None:
+    page.get_by_role("tab", name=label).click()
+
+
+def pick(page, elem_id: str, option: str) -> None:
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def text_of(page, selector: str) -> str:
+    return page.locator(selector).inner_text()
+
+
+def test_a_users_path_from_sample_data_to_two_answers(app_url, browser) -> None:
+    url, runs = app_url
+    context, page = open_page(browser, url)
+
+    # Data: the support sample, imported and checked.
+    pick(page, "data-sample", "support")
+    page.locator("#data-use-sample").click()
+    page.wait_for_function("document.querySelector('#data-files').innerText.includes('.jsonl')")
+    page.locator("#data-import").click()
+    page.wait_for_function("document.querySelector('#data-report').innerText.includes('conversations ready')")
+    report = text_of(page, "#data-report")
+    kept = int(re.search(r"(\d+) conversations ready", report).group(1))
+    assert kept >= 50, report
+    assert "warning" in text_of(page, "#data-advice").lower() or "⚠" in text_of(page, "#data-advice")
+    page.locator("#data-preview .message").first.wait_for()
+    shot(page, "1-data")
+
+    # Recipe: the support recipe with the imported files; saved.
+    open_tab(page, "Recipe")
+    page.wait_for_function("document.querySelector('#recipe-yaml').innerText.includes('use_case: support')")
+    page.locator("#recipe-name textarea, #recipe-name input").first.fill("browser-support")
+    page.locator("#recipe-name textarea, #recipe-name input").first.press("Tab")
+    page.wait_for_function("document.querySelector('#recipe-yaml').innerText.includes('name: browser-support')")
+    page.locator("#recipe-save").click()
+    page.wait_for_function("document.querySelector('#recipe-saved').innerText.includes('browser-support.yaml')")
+    assert "valid" in text_of(page, "#recipe-problems")
+    shot(page, "2-recipe")
+
+    # Train: a short real training, started from the page.
+    open_tab(page, "Train")
+    page.wait_for_function(
+        "document.querySelector('#train-recipe input').value.endsWith('browser-support.yaml')", timeout=10_000
+    )
+    page.locator("#train-overrides textarea").fill(TRAIN_OVERRIDES)
+    page.locator("#train-start").click()
+    page.wait_for_function("document.querySelector('#train-message').innerText.includes('Started')")
+    run_id = re.search(r"browser-support-[\d-]+", text_of(page, "#train-message")).group(0)
+    page.wait_for_function("document.querySelector('#train-status').innerText.includes('running')", timeout=30_000)
+
+    # A reload re-attaches to the running job.
+    page.reload()
+    page.wait_for_selector("#tab-data", state="attached")
+    open_tab(page, "Train")
+    page.wait_for_function(
+        f"document.querySelector('#train-status').innerText.includes('{run_id}')", timeout=15_000
+    )
+    # Closing the browser does not stop training.
+    context.close()
+    time.sleep(3)
+    job = json.loads((runs / ".jobs" / f"{run_id}.json").read_text())
+    os.kill(job["pid"], 0)  # still alive with no browser attached
+
+    context, page = open_page(browser, url)
+    open_tab(page, "Train")
+    page.wait_for_function(
+        "document.querySelector('#train-status').innerText.includes('completed')", timeout=400_000, polling=2000
+    )
+    status = text_of(page, "#train-status")
+    assert run_id in status and "step 2/2" in status, status
+    # The loss plot has drawn its points.
+    page.locator("#train-plot canvas, #train-plot svg").first.wait_for()
+    shot(page, "3-train")
+
+    # Playground: one message, two answers.
+    open_tab(page, "Playground")
+    page.locator("#play-system textarea").wait_for()
+    page.locator("#play-message textarea, #play-message input").first.fill("Where is my order? It was due Monday.")
+    page.locator("#play-send").click()
+    page.wait_for_function(
+        "document.querySelector('#play-status').innerText.includes('Done')", timeout=240_000, polling=1000
+    )
+    left = page.locator("#play-left .message").all_inner_texts()
+    right = page.locator("#play-right .message").all_inner_texts()
+    assert len(left) >= 2 and len(right) >= 2, (left, right)
+    assert left[-1].strip() and right[-1].strip(), (left, right)
+    shot(page, "4-playground")
+
+    # Blind mode: shuffled sides, a vote saved in the run, the win rate shown.
+    page.locator("#play-blind input").check()
+    page.locator("#play-message textarea, #play-message input").first.fill("¿Puedo devolver una silla?")
+    page.locator("#play-send").click()
+    page.wait_for_function(
+        "document.querySelector('#play-status').innerText.includes('Done')", timeout=240_000, polling=1000
+    )
+    page.locator("#play-vote-a").click()
+    page.wait_for_function("document.querySelector('#play-win-rate').innerText.includes('1 vote')")
+    votes = (runs / run_id / "votes.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(votes) == 1 and json.loads(votes[0])["blind"] is True
+    shot(page, "5-playground-blind")
+
+    open_tab(page, "Evaluate")
+    page.wait_for_function("document.querySelector('#eval-status').innerText.length > 0")
+    shot(page, "6-evaluate")
+
+    open_tab(page, "Export")
+    page.locator("#export-zip").click()
+    page.wait_for_function("document.querySelector('#export-result').innerText.includes('adapter.zip')")
+    shot(page, "7-export")
+
+    # The whole page in Spanish, chosen by the user.
+    page.get_by_label("Español").check()
+    page.get_by_role("tab", name="Pruebas").wait_for()
+    open_tab(page, "Datos")
+    shot(page, "8-data-es")
+    context.close()
