@@ -682,6 +682,7 @@ def _conversation_from_turns(record: Any, fields: dict[str, Any], mapping: Field
         id_key = fields.get("id")
         conv_id = str(_get_path(record, id_key) or "") if id_key else ""
         meta = _scalar_metadata(record, {fields["messages"].split(".")[0], id_key, "system"})
+        conv_id = conv_id or str(meta.pop("id", "") or "")
     messages: list[Message] = []
     if isinstance(record, dict) and isinstance(record.get("system"), str) and record["system"].strip():
         messages.append(Message("system", record["system"]))  # ShareGPT variants keep the system prompt beside
@@ -709,7 +710,14 @@ def _conversation_from_turns(record: Any, fields: dict[str, Any], mapping: Field
 
 
 def _scalar_metadata(record: dict[str, Any], used: set[Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k not in used and (v is None or isinstance(v, str | int | float | bool))}
+    """Scalar keys beside the turns, plus those of a nested ``metadata`` object (as our own output writes it)."""
+    meta = {k: v for k, v in record.items() if k not in used and (v is None or isinstance(v, str | int | float | bool))}
+    nested = record.get("metadata")
+    if isinstance(nested, dict):
+        for k, v in nested.items():
+            if k not in ("source", "line") and (v is None or isinstance(v, str | int | float | bool)):
+                meta.setdefault(k, v)
+    return meta
 
 
 def _dump(record: Any) -> str:

@@ -64,6 +64,16 @@ def test_openai_jsonl_with_content_parts(tmp_path: Path) -> None:
     assert (convs[0].source, convs[0].line, convs[1].line) == (str(path), 1, 2)
 
 
+def test_our_own_output_reimports_with_its_metadata(tmp_path: Path) -> None:
+    record = {
+        "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
+        "metadata": {"id": "en-0001", "source": "old.csv", "line": 4, "language": "en", "satisfaction": 5},
+    }
+    convs, _ = read(write_jsonl(tmp_path / "clean.jsonl", [record]))
+    assert convs[0].id == "en-0001"
+    assert convs[0].metadata == {"language": "en", "satisfaction": 5}
+
+
 def test_sharegpt_json_and_jsonl(tmp_path: Path) -> None:
     record = {
         "id": "s1",
