@@ -115,18 +115,16 @@ class ChatEngine:
 
     @staticmethod
     def build_messages(
-        history: list[dict[str, str]], message: str, system_prompt: str, context: str | None = None
+        history: list[dict[str, str]], message: str, system_prompt: str, grounded: str | None = None
     ) -> list[dict[str, str]]:
+        """The prompt: system, earlier turns, then the message (for a retrieval run, its grounded form)."""
         messages: list[dict[str, str]] = []
-        system = system_prompt.strip()
-        if context:
-            system = (system + "\n\n" if system else "") + "Use these passages to answer:\n" + context
-        if system:
-            messages.append({"role": "system", "content": system})
+        if system_prompt.strip():
+            messages.append({"role": "system", "content": system_prompt.strip()})
         for turn in history:
             if turn.get("role") in ("user", "assistant") and isinstance(turn.get("content"), str):
                 messages.append({"role": turn["role"], "content": turn["content"]})
-        messages.append({"role": "user", "content": message})
+        messages.append({"role": "user", "content": grounded or message})
         return messages
 
     def _encode(self, loaded: LoadedRun, messages: list[dict[str, str]]) -> dict[str, Any]:
@@ -212,10 +210,13 @@ class ChatEngine:
     ) -> Iterator[ChatTurn]:
         """The same message to both sides: the base answer streams first, then the tuned one."""
         loaded = self.load(run_dir)
-        context = self.retrieve(loaded, message)
-        turn = ChatTurn(context=context)
-        base_messages = self.build_messages(base_history, message, system_prompt, context)
-        tuned_messages = self.build_messages(tuned_history, message, system_prompt, context)
+        grounded = None
+        turn = ChatTurn()
+        if loaded.retriever is not None:
+            grounded, system_from_run, turn.context = loaded.retriever.ground(message)
+            system_prompt = system_prompt or system_from_run
+        base_messages = self.build_messages(base_history, message, system_prompt, grounded)
+        tuned_messages = self.build_messages(tuned_history, message, system_prompt, grounded)
         for text in self.stream(run_dir, "base", base_messages, sampling):
             turn.base = text
             yield turn
@@ -225,20 +226,33 @@ class ChatEngine:
         turn.done = True
         yield turn
 
-    @staticmethod
-    def retrieve(loaded: LoadedRun, query: str) -> str | None:
-        if loaded.retriever is None:
-            return None
-        return loaded.retriever(query)
+
+@dataclass
+class Retriever:
+    """A retrieval run's knowledge base, searched at chat time; the prompt is the one training used."""
+
+    knowledge_base: Any
+    usecase: Any
+    recipe: Recipe
+    top_k: int
+
+    def ground(self, question: str) -> tuple[str, str, str]:
+        """(the grounded user turn, the run's system prompt, the passages as the UI shows them)."""
+        passages = self.knowledge_base.search(question, k=self.top_k)
+        system, user = self.usecase.prompt_messages(question, passages, self.recipe)
+        shown = "\n".join(f"- [{i}] {p.title} ({p.score:.2f})" for i, p in enumerate(passages, 1))
+        return user["content"], system["content"], shown
 
 
-def _open_retriever(run_dir: Path, recipe: Recipe) -> Callable[[str], str] | None:
-    """For a retrieval run, passages come from ``builder.retrieval`` at chat time, as in training."""
+def _open_retriever(run_dir: Path, recipe: Recipe) -> Retriever | None:
+    """For a retrieval run, passages come from the run's knowledge base (``builder.retrieval``), as in training."""
     if recipe.use_case != "retrieval":
         return None
-    from builder import retrieval
+    from builder.usecases import get_usecase
+    from builder.usecases.retrieval import options
 
-    return retrieval.chat_retriever(run_dir, recipe)
+    usecase = get_usecase("retrieval")
+    return Retriever(usecase.open_knowledge_base(recipe, run_dir), usecase, recipe, options(recipe).top_k)
 
 
 # ---------------------------------------------------------------- blind-mode votes

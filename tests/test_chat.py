@@ -179,9 +179,44 @@ def test_history_and_system_prompt_reach_the_prompt() -> None:
         {"role": "assistant", "content": "b"},
         {"role": "tool", "content": "x"},
     ]
-    messages = ChatEngine.build_messages(history, "c", "Sé breve.", context="[1] Returns within 30 days.")
+    messages = ChatEngine.build_messages(history, "c", "Sé breve.")
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
-    assert messages[0]["content"].startswith("Sé breve.") and "Returns within 30 days." in messages[0]["content"]
+    assert messages[0]["content"] == "Sé breve." and messages[-1]["content"] == "c"
+    grounded = ChatEngine.build_messages([], "c", "", grounded="[1] Returns\n\nQuestion: c")
+    assert grounded == [{"role": "user", "content": "[1] Returns\n\nQuestion: c"}]
+
+
+def test_a_retrieval_run_grounds_the_message_in_its_knowledge_base(tmp_path: Path) -> None:
+    """The real vector store and embedding model: passages are searched at chat time, as in training."""
+    from builder.retrieval import KnowledgeBase
+
+    run = make_tiny_run(tmp_path)
+    kb_file = tmp_path / "policies.md"
+    kb_file.write_text(
+        "# Returns\n\nYou can return any item within 30 days for a full refund.\n\n"
+        "# Shipping\n\nParcels to the Canary Islands take 5 to 7 working days.\n",
+        encoding="utf-8",
+    )
+    recipe = (run / "recipe.yaml").read_text(encoding="utf-8")
+    recipe += f"use_case: retrieval\ntask:\n  knowledge_base: [{kb_file}]\n  top_k: 1\n"
+    (run / "recipe.yaml").write_text(recipe, encoding="utf-8")
+    KnowledgeBase.build([kb_file], run / "kb")
+    engine = ChatEngine()
+    seen: list[list[dict[str, str]]] = []
+    real_stream = engine.stream
+
+    def spy(run_dir, side, messages, sampling=None):
+        seen.append(messages)
+        return real_stream(run_dir, side, messages, sampling)
+
+    engine.stream = spy  # records the prompts; generation itself is real
+    turn = list(engine.stream_pair(run, "How long does shipping to the Canary Islands take?", [], [], "", GREEDY))[-1]
+    assert turn.done and "Shipping" in turn.context and "Returns" not in turn.context
+    prompt = seen[0][-1]["content"]
+    assert "5 to 7 working days" in prompt and prompt.endswith(
+        "Question: How long does shipping to the Canary Islands take?"
+    )
+    assert seen[0] == seen[1], "both sides get the same grounded prompt"
 
 
 def test_a_run_without_adapter_says_so(engine: ChatEngine, tmp_path: Path) -> None:

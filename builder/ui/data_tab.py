@@ -66,9 +66,9 @@ def report_markdown(report: dict[str, Any], lang: str) -> str:
     return "\n".join(lines)
 
 
-def advice_markdown(report: dict[str, Any]) -> str:
+def advice_markdown(report: dict[str, Any], lang: str) -> str:
     warnings = report.get("warnings") or []
-    return "\n".join(f"- ⚠️ {w}" for w in warnings) if warnings else "- ✅ no warnings"
+    return "\n".join(f"- ⚠ {w}" for w in warnings) if warnings else f"- ✔ {t('no_warnings', lang)}"
 
 
 def quarantine_rows(quarantine: list[dict[str, Any]], limit: int = 50) -> list[list[Any]]:
@@ -178,7 +178,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             state,
             files,
             report_markdown(prepared.report, language),
-            advice_markdown(prepared.report),
+            advice_markdown(prepared.report, language),
             kept,
             slider,
             first,

@@ -64,7 +64,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         if not ctx.is_allowed(target):
             yield t("outside", language, path=target, root=", ".join(map(str, ctx.allowed_roots())))
             return
-        yield "⏳ …"
+        yield "…"
         try:
             path = merge_adapter(run, target)
         except Exception as err:

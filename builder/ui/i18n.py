@@ -56,6 +56,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "{kept} conversations ready, {quarantined} set aside, from {files} file(s).",
         "{kept} conversaciones listas, {quarantined} apartadas, de {files} archivo(s).",
     ),
+    "no_warnings": ("no warnings: the data looks ready", "sin avisos: los datos parecen listos"),
     "quarantine": ("Set aside (quarantine)", "Apartadas (cuarentena)"),
     # recipe
     "recipe_intro": (

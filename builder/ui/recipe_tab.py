@@ -124,8 +124,8 @@ def _task_problems(recipe: Any) -> list[str]:
 
 def problems_markdown(problems: list[str], lang: str) -> str:
     if not problems:
-        return f"✅ {t('valid', lang)}"
-    return "\n".join(f"- ❌ `{p.strip()}`" for p in problems)
+        return f"✔ {t('valid', lang)}"
+    return "\n".join(f"- ✖ `{p.strip()}`" for p in problems)
 
 
 def safe_name(name: str) -> str:
@@ -158,7 +158,9 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
             eval_enabled = labels.add(gr.Checkbox(label=t("eval_enabled")), label="eval_enabled")
         with gr.Column(scale=1):
             yaml_box = labels.add(
-                gr.Code(language="yaml", label=t("yaml"), interactive=True, lines=24, elem_id="recipe-yaml"),
+                gr.Code(
+                    language="yaml", label=t("yaml"), interactive=True, lines=24, wrap_lines=True, elem_id="recipe-yaml"
+                ),
                 label="yaml",
             )
             problems = gr.Markdown(elem_id="recipe-problems")
