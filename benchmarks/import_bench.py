@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -141,6 +142,8 @@ def run(n_conversations: int = 100_000, workdir: Path | None = None) -> dict:
         size = write_synthetic(source, n_conversations)
         out = folder / "out.jsonl"
         command = [sys.executable, "-m", "builder.data", "import", str(source), "--out", str(out)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_before = before.ru_utime + before.ru_stime
         start = time.perf_counter()
         proc = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
         seconds = time.perf_counter() - start
@@ -148,13 +151,18 @@ def run(n_conversations: int = 100_000, workdir: Path | None = None) -> dict:
             raise RuntimeError(f"import failed ({proc.returncode}): {proc.stderr[-2000:]}")
         report = json.loads((folder / "out.report.json").read_text(encoding="utf-8"))
     # ru_maxrss of the children we waited for (kilobytes on Linux): the import process alone.
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_mb = usage.ru_maxrss / 1024
+    # CPU seconds of the import process: on a shared machine wall time also counts other people's work.
+    cpu_seconds = usage.ru_utime + usage.ru_stime - cpu_before
     return {
         "conversations": n_conversations,
         "input_mb": round(size / 2**20, 1),
         "seconds": round(seconds, 2),
         "conversations_per_s": round(n_conversations / seconds, 1),
         "peak_rss_mb": round(peak_mb, 1),
+        "cpu_seconds": round(cpu_seconds, 2),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "kept": report["kept"],
         "duplicates": report["duplicates"],
         "languages": report["languages"],
