@@ -121,6 +121,9 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
 def tail(path: Path, max_lines: int = 40, max_bytes: int = 64_000) -> str:
     try:
         with open(path, "rb") as handle:
@@ -130,8 +133,11 @@ def tail(path: Path, max_lines: int = 40, max_bytes: int = 64_000) -> str:
             data = handle.read()
     except OSError:
         return ""
+    text = _ANSI_ESCAPE.sub("", data.decode("utf-8", errors="replace"))
     # tqdm redraws progress bars with carriage returns; keep only the last state of each line.
-    lines = [line.rsplit("\r", 1)[-1] for line in data.decode("utf-8", errors="replace").splitlines()]
+    lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
     return "\n".join(lines[-max_lines:])
 
 
@@ -165,8 +171,8 @@ def progress_from_files(run_dir: Path, run_id: str | None = None) -> RunProgress
     progress.max_steps = int(max_steps) if isinstance(max_steps, int | float) and max_steps > 0 else None
     for row in read_metrics(run_dir):
         step = row.get("step")
-        if not isinstance(step, int | float):
-            continue
+        if not isinstance(step, int | float) or row.get("final"):
+            continue  # the final summary line repeats the last dev loss; it is not a new point
         if row.get("loss") is not None:
             progress.train_points.append((int(step), float(row["loss"])))
             progress.loss = float(row["loss"])

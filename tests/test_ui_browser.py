@@ -10,6 +10,7 @@ message in the playground and gets two answers. Screenshots of every tab go to
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -78,7 +79,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip("Debian's Chromium is not installed (`make browser` installs it)")
     runs = tmp_path_factory.mktemp("ui-runs")
     port = free_port()
-    log = open(runs.parent / "app.log", "w")
+    log = open(runs.parent / "app.log", "w")  # noqa: SIM115  (open for the app's whole life)
     env = {**os.environ, "BUILDER_RUNS_DIR": str(runs), "GRADIO_ANALYTICS_ENABLED": "False"}
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -96,10 +97,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory):
         for job_file in (runs / ".jobs").glob("*.json"):
             pid = json.loads(job_file.read_text()).get("pid")
             if pid:
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
 
 
 @pytest.fixture(scope="module")
@@ -182,9 +181,7 @@ def test_a_users_path_from_sample_data_to_two_answers(app_url, browser) -> None:
     page.reload()
     page.wait_for_selector("#tab-data", state="attached")
     open_tab(page, "Train")
-    page.wait_for_function(
-        f"document.querySelector('#train-status').innerText.includes('{run_id}')", timeout=15_000
-    )
+    page.wait_for_function(f"document.querySelector('#train-status').innerText.includes('{run_id}')", timeout=15_000)
     # Closing the browser does not stop training.
     context.close()
     time.sleep(3)
@@ -205,6 +202,11 @@ def test_a_users_path_from_sample_data_to_two_answers(app_url, browser) -> None:
     # Playground: one message, two answers.
     open_tab(page, "Playground")
     page.locator("#play-system textarea").wait_for()
+    assert "Nube Verde" in page.locator("#play-system textarea").input_value(), "the run's system prompt"
+    # Short answers keep the test quick on a busy CPU.
+    page.get_by_text("Sampling").click()
+    page.locator("#play-max-new input[type=number]").fill("48")
+    page.locator("#play-max-new input[type=number]").press("Enter")
     page.locator("#play-message textarea, #play-message input").first.fill("Where is my order? It was due Monday.")
     page.locator("#play-send").click()
     page.wait_for_function(
@@ -218,10 +220,14 @@ def test_a_users_path_from_sample_data_to_two_answers(app_url, browser) -> None:
 
     # Blind mode: shuffled sides, a vote saved in the run, the win rate shown.
     page.locator("#play-blind input").check()
+    page.wait_for_function("document.querySelectorAll('#play-left .message').length == 0")
     page.locator("#play-message textarea, #play-message input").first.fill("¿Puedo devolver una silla?")
     page.locator("#play-send").click()
     page.wait_for_function(
-        "document.querySelector('#play-status').innerText.includes('Done')", timeout=240_000, polling=1000
+        "document.querySelectorAll('#play-right .message').length >= 2"
+        " && document.querySelector('#play-status').innerText.includes('Done')",
+        timeout=240_000,
+        polling=1000,
     )
     page.locator("#play-vote-a").click()
     page.wait_for_function("document.querySelector('#play-win-rate').innerText.includes('1 vote')")

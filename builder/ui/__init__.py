@@ -50,10 +50,9 @@ def build_app(runs_dir: Path, *, jobs: JobManager | None = None) -> tuple[gr.Blo
                 recipe_tab.build(ctx, lang, data_state, recipe_path)
             with labels.add(gr.Tab(t("tab_train"), id="train", elem_id="tab-train"), label="tab_train"):
                 train_tab.build(ctx, lang, run_select, recipe_path)
-            with labels.add(
-                gr.Tab(t("tab_playground"), id="playground", elem_id="tab-playground"), label="tab_playground"
-            ):
-                playground_tab.build(ctx, lang, run_select)
+            play = gr.Tab(t("tab_playground"), id="playground", elem_id="tab-playground")
+            with labels.add(play, label="tab_playground"):
+                playground_tab.build(ctx, lang, run_select, play)
             with labels.add(gr.Tab(t("tab_evaluate"), id="evaluate", elem_id="tab-evaluate"), label="tab_evaluate"):
                 evaluate_tab.build(ctx, lang, run_select)
             with labels.add(gr.Tab(t("tab_export"), id="export", elem_id="tab-export"), label="tab_export"):

@@ -87,8 +87,29 @@ class AppContext:
     # -- recipes and samples
 
     def recipe_files(self) -> list[str]:
-        files = sorted(self.recipes_dir.glob("*.yaml")) + sorted(self.user_recipes_dir.glob("*.yaml"))
-        return [str(p) for p in files]
+        """Recipes saved from the UI (newest first), then the shipped ones."""
+        saved = sorted(self.user_recipes_dir.glob("*.yaml"), key=lambda p: p.stat().st_mtime, reverse=True)
+        return [str(p) for p in saved + sorted(self.recipes_dir.glob("*.yaml"))]
+
+    def recipe_choices(self) -> list[tuple[str, str]]:
+        """(short label, full path) pairs for a dropdown."""
+        choices = []
+        for path in self.recipe_files():
+            resolved = Path(path)
+            if self.runs_dir in resolved.parents:
+                label = f"runs/{resolved.relative_to(self.runs_dir)}"
+            elif self.repo_root in resolved.parents:
+                label = str(resolved.relative_to(self.repo_root))
+            else:
+                label = path
+            choices.append((label, path))
+        return choices
+
+    def default_recipe(self) -> str | None:
+        files = self.recipe_files()
+        support = str(self.recipes_dir / "support.yaml")
+        saved = [f for f in files if not f.startswith(str(self.recipes_dir))]
+        return saved[0] if saved else (support if support in files else (files[0] if files else None))
 
     def sample_sets(self) -> list[str]:
         if not self.sample_dir.is_dir():

@@ -54,7 +54,7 @@ def win_rate_markdown(ctx: AppContext, run_id: str | None, lang: str) -> str:
     )
 
 
-def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
+def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab) -> None:
     labels = ctx.labels
     labels.add(gr.Markdown(t("play_intro")), value="play_intro")
     session = gr.State(new_session(False))
@@ -67,7 +67,8 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         temperature = labels.add(gr.Slider(0, 1.5, value=0.7, step=0.05, label=t("temperature")), label="temperature")
         top_p = labels.add(gr.Slider(0.1, 1.0, value=0.9, step=0.05, label=t("top_p")), label="top_p")
         max_new_tokens = labels.add(
-            gr.Slider(8, 512, value=128, step=8, label=t("max_new_tokens")), label="max_new_tokens"
+            gr.Slider(8, 512, value=128, step=8, label=t("max_new_tokens"), elem_id="play-max-new"),
+            label="max_new_tokens",
         )
         repetition = labels.add(
             gr.Slider(1.0, 2.0, value=1.1, step=0.05, label=t("repetition_penalty")), label="repetition_penalty"
@@ -195,6 +196,19 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
             win_rate_markdown(ctx, run_id, language),
         )
 
+    def fill_system_prompt(run_id: str | None, current: str, state: dict[str, Any]) -> Any:
+        """On opening the tab: the run's system prompt, unless the user has typed one or is chatting."""
+        if (current or "").strip() or state.get("base"):
+            return gr.update()
+        run = ctx.run_dir(run_id)
+        if run is None or not (run / "recipe.yaml").is_file():
+            return gr.update()
+        import yaml
+
+        raw = yaml.safe_load((run / "recipe.yaml").read_text(encoding="utf-8")) or {}
+        return raw.get("system_prompt", "") if isinstance(raw, dict) else gr.update()
+
+    tab.select(fill_system_prompt, [run_select, system_prompt, session], [system_prompt])
     run_select.change(on_run, [run_select, blind, lang], [system_prompt, session, left, right, status, win_rate])
     blind.change(on_blind, [blind, lang], [session, left, right, vote_row])
     inputs = [message, run_select, session, system_prompt, temperature, top_p, max_new_tokens, repetition, seed, lang]

@@ -94,12 +94,11 @@ def parse_overrides(text: str) -> list[str]:
 
 def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path: gr.State) -> None:
     labels = ctx.labels
-    files = ctx.recipe_files()
     with gr.Row():
         recipe_file = labels.add(
             gr.Dropdown(
-                files,
-                value=files[0] if files else None,
+                ctx.recipe_choices(),
+                value=ctx.default_recipe(),
                 label=t("recipe_file"),
                 allow_custom_value=True,
                 elem_id="train-recipe",
@@ -123,7 +122,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
     error = gr.Markdown(visible=False, elem_id="train-error")
     plot = labels.add(
         gr.LinePlot(
-            loss_frame(None), x="step", y="loss", color="series", label=t("loss_plot"), height=280, elem_id="train-plot"
+            loss_frame(None), x="step", y="loss", color="series", label=t("loss_plot"), height=320, elem_id="train-plot"
         ),
         label="loss_plot",
     )
@@ -137,7 +136,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
     def choose_recipe(path: str | None) -> Any:
         if not path:
             return gr.update()
-        return gr.update(choices=ctx.recipe_files(), value=path)
+        return gr.update(choices=ctx.recipe_choices(), value=path)
 
     def do_start(path: str | None, extra: str, language: str) -> tuple[Any, ...]:
         if not path:
@@ -171,6 +170,16 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
         return t("resumed_msg", language, run=run_id)
 
     recipe_path.change(choose_recipe, [recipe_path], [recipe_file])
+    # A fresh page lists the recipes saved since the app started (by this or another browser).
+    ctx.on_load.append(
+        (
+            {
+                "fn": lambda: gr.update(choices=ctx.recipe_choices(), value=ctx.default_recipe()),
+                "outputs": [recipe_file],
+            },
+            None,
+        )
+    )
     start.click(do_start, [recipe_file, overrides, lang], [message, run_select]).then(
         lambda r, lg: refresh(ctx, r, lg), [run_select, lang], watched
     )
