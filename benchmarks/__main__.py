@@ -1,0 +1,135 @@
+"""Run the benchmarks: ``python -m benchmarks [--quick] [--json OUT] [--only SECTION ...]``.
+
+Sections, each a module of this package with its own ``run()``:
+
+- ``train_throughput``: the product's training path against plain TRL on the real Bitext data;
+- ``playground``: side-by-side engine memory against one model, first-token time, tokens per second;
+- ``import``: conversations per second and peak memory of the import CLI (``benchmarks.import_bench``).
+
+``--quick`` keeps the whole run within about 5 minutes on 2 idle CPU cores: fewer training steps and
+only the baseline and the product (no levers), shorter answers, 20,000 conversations to import
+instead of 100,000 (the JSON says which). A section that fails is reported in the JSON with its error,
+and the runner exits 1 after running the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+SECTIONS = ("train_throughput", "playground", "import")
+IMPORT_CONVERSATIONS = {"quick": 20_000, "full": 100_000}
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.is_available(),
+    }
+
+
+def run_train_throughput(quick: bool) -> dict[str, Any]:
+    from benchmarks import train_throughput
+
+    return train_throughput.run(quick=quick)
+
+
+def run_playground(quick: bool) -> dict[str, Any]:
+    from benchmarks import playground
+
+    return playground.run(quick=quick)
+
+
+def run_import(quick: bool) -> dict[str, Any]:
+    from benchmarks import import_bench
+
+    n = IMPORT_CONVERSATIONS["quick" if quick else "full"]
+    result = import_bench.run(n)
+    result["note"] = (
+        f"--quick imports {n:,} conversations; the goal is stated for 100,000 "
+        "(python -m benchmarks --only import, or python -m benchmarks.import_bench)"
+        if quick
+        else "100,000 conversations"
+    )
+    return result
+
+
+RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "train_throughput": run_train_throughput,
+    "playground": run_playground,
+    "import": run_import,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="within about 5 minutes on 2 idle CPU cores")
+    parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    report: dict[str, Any] = {"quick": args.quick, "machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    failed = False
+    started = time.perf_counter()
+    for section in args.only or SECTIONS:
+        print(f"== {section}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            report[section] = RUNNERS[section](args.quick)
+        except Exception as err:
+            failed = True
+            report[section] = {"error": f"{type(err).__name__}: {err}"}
+            traceback.print_exc()
+        report[section]["section_seconds"] = round(time.perf_counter() - t0, 1)
+        print(f"   {section}: {report[section]['section_seconds']} s", flush=True)
+    report["total_seconds"] = round(time.perf_counter() - started, 1)
+    report["summary"] = summary(report)
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n", encoding="utf-8")
+    print(json.dumps(report["summary"], indent=2))
+    return 1 if failed else 0
+
+
+def summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures, one line each."""
+    pick = {
+        "train_throughput.ratio_vs_trl_baseline": ("train_throughput", "ratio_vs_trl_baseline"),
+        "train_throughput.padding_fraction": ("train_throughput", "padding_fraction"),
+        "train_throughput.padding_fraction_trl_baseline": ("train_throughput", "padding_fraction_trl_baseline"),
+        "train_throughput.dev_loss_delta": ("train_throughput", "dev_loss_delta"),
+        "playground.memory_ratio_side_by_side": ("playground", "memory_ratio_side_by_side"),
+        "playground.first_token_s": ("playground", "first_token_s"),
+        "import.conversations_per_s": ("import", "conversations_per_s"),
+        "import.peak_rss_mb": ("import", "peak_rss_mb"),
+    }
+    return {key: report.get(section, {}).get(field) for key, (section, field) in pick.items()}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,595 @@
+"""Training throughput: the product's training path against plain TRL, in one process, on real Bitext data.
+
+What is compared (every variant: the same model, the same examples, LoRA r/alpha/dropout/targets,
+steps, batch size, max_length, learning rate and schedule):
+
+- ``trl_baseline``: plain TRL ``SFTTrainer`` with its default settings, as a user would write it: a
+  ``messages`` dataset that TRL tokenizes itself, the model loaded with ``from_pretrained`` and the
+  recipe's bitsandbytes config, ``peft_config=``; so TRL's defaults apply: random batches, gradient
+  checkpointing on, bf16 autocast, loss on the whole sequence.
+- ``product``: ``builder.sft.build_trainer`` on the support recipe exactly as ``python -m builder.sft``
+  builds it (pre-tokenized rows, loss on assistant turns, length-grouped batches, float32 on the CPU).
+- levers, each the product with ONE thing changed, to say what each is worth: random batches, one
+  thread, bf16 autocast, gradient checkpointing, no 4-bit quantization, padding-free batches.
+
+Figures: useful (non-padding) tokens per second over the timed steps (the first step is warm-up and
+not timed), the padding fraction of the timed batches and of a whole epoch of the sampler, and the
+final dev loss measured the same way for every variant: mean negative log-likelihood per assistant
+token on the same held-out dev rows (the baseline trains on the whole sequence, so only this shared
+definition compares like with like).
+
+A length-grouped epoch starts with its longest batches (transformers puts the batch with the longest
+example first, and sorts each mega-batch longest first), so the first steps of a short run would
+flatter the product: they are full-length, unpadded batches. The product variants therefore replay
+``steps`` batches drawn uniformly at random (seeded) from one whole epoch of the product's own
+sampler; the random-batch variants need no such care.
+
+    python -m benchmarks.train_throughput [--quick] [--steps N] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BITEXT = REPO.parent / "shared" / "data" / "real" / "support" / "bitext_customer_support.csv"
+SUPPORT_RECIPE = REPO / "recipes" / "support.yaml"
+GOAL_RATIO = 1.3
+
+# ---------------------------------------------------------------- pure helpers (unit-tested)
+
+
+def padding_fraction(batch_lengths: Sequence[Sequence[int]]) -> float:
+    """Share of the tokens in right-padded batches that are padding: 1 - sum(lengths) / sum(n * max)."""
+    padded = sum(len(lengths) * max(lengths) for lengths in batch_lengths if lengths)
+    if padded == 0:
+        return 0.0
+    useful = sum(sum(lengths) for lengths in batch_lengths)
+    return 1.0 - useful / padded
+
+
+def batches_of(order: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Consecutive slices of a sampler's order, as the dataloader makes them (the last may be short)."""
+    return [list(order[i : i + batch_size]) for i in range(0, len(order), batch_size)]
+
+
+def draw_batches(batches: Sequence[Sequence[int]], count: int, seed: int) -> list[list[int]]:
+    """``count`` full batches drawn uniformly without replacement (seeded): a fair sample of an epoch."""
+    full = [list(b) for b in batches if len(b) == len(batches[0])]
+    if count > len(full):
+        raise ValueError(f"asked for {count} batches but one epoch has only {len(full)} full ones")
+    return random.Random(seed).sample(full, count)
+
+
+def epoch_padding_fraction(order: Sequence[int], lengths: Sequence[int], batch_size: int) -> float:
+    return padding_fraction([[lengths[i] for i in batch] for batch in batches_of(order, batch_size)])
+
+
+# ---------------------------------------------------------------- measurement plumbing
+
+
+@dataclass
+class BatchRecord:
+    useful: int  # real tokens
+    padded: int  # tensor positions (real + padding)
+    lengths: list[int]  # per row of the batch
+    segments: list[int]  # per example (a packed row holds several)
+
+
+class RecordingCollator:
+    """Wraps a collator and notes, per batch, its real and padded token counts (the dataloader runs it in order)."""
+
+    def __init__(self, inner: Callable[[list[dict[str, Any]]], dict[str, Any]]) -> None:
+        self.inner = inner
+        self.records: list[BatchRecord] = []
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        batch = self.inner(examples)
+        lengths = [len(e["input_ids"]) for e in examples]
+        segments = [n for e in examples for n in (e.get("seq_lengths") or [len(e["input_ids"])])]
+        padded = batch["input_ids"].numel()
+        self.records.append(BatchRecord(useful=sum(lengths), padded=padded, lengths=lengths, segments=segments))
+        return batch
+
+
+def _step_timer() -> Any:
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        """Wall time of each optimizer step (forward, backward, optimizer), as the trainer runs it."""
+
+        def __init__(self) -> None:
+            self.seconds: list[float] = []
+            self._started = 0.0
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self._started = time.perf_counter()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.seconds.append(time.perf_counter() - self._started)
+
+    return StepTimer()
+
+
+def assistant_token_losses(model: Any, rows: list[dict[str, list[int]]], batch_size: int = 8) -> list[float]:
+    """Per dev row: mean NLL over its assistant tokens (the same definition for every variant)."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    losses: list[float] = []
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            width = max(len(r["input_ids"]) for r in chunk)
+            ids = torch.zeros((len(chunk), width), dtype=torch.long)
+            attention = torch.zeros_like(ids)
+            targets = torch.full_like(ids, -100)
+            for i, row in enumerate(chunk):
+                n = len(row["input_ids"])
+                ids[i, :n] = torch.tensor(row["input_ids"])
+                attention[i, :n] = 1
+                targets[i, :n] = torch.tensor(
+                    [t if m else -100 for t, m in zip(row["input_ids"], row["assistant_masks"], strict=True)]
+                )
+            logits = model(input_ids=ids, attention_mask=attention, use_cache=False).logits.float()
+            shifted, labels = logits[:, :-1], targets[:, 1:]
+            nll = torch.nn.functional.cross_entropy(
+                shifted.reshape(-1, shifted.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="none"
+            ).view(labels.shape)
+            counts = (labels != -100).sum(1).clamp(min=1)
+            losses.extend((nll.sum(1) / counts).tolist())
+    model.train(was_training)
+    return losses
+
+
+# ---------------------------------------------------------------- data
+
+
+@dataclass
+class BenchData:
+    recipe: Any
+    train_examples: list[Any]
+    train_rows: list[dict[str, list[int]]]
+    dev_rows: list[dict[str, list[int]]]
+    tokenizer: Any
+    prepare_s: float
+
+
+def bitext_recipe(max_conversations: int | None, overrides: list[str]) -> Any:
+    """The support recipe, reading Bitext through the import's field mapping (the ``data:`` keys)."""
+    import yaml
+
+    from builder.recipe import apply_overrides, recipe_from_dict
+
+    raw = yaml.safe_load(SUPPORT_RECIPE.read_text(encoding="utf-8"))
+    raw["data"].update(
+        train=[str(BITEXT)],
+        format="csv_pairs",
+        prompt_field="instruction",
+        response_field="response",
+        max_conversations=max_conversations,
+    )
+    raw["eval"]["enabled"] = False
+    raw = apply_overrides(raw, overrides)
+    return recipe_from_dict(raw, source=f"{SUPPORT_RECIPE} (with Bitext)", base_dir=SUPPORT_RECIPE.parent)
+
+
+def load_data(recipe: Any, workdir: Path) -> BenchData:
+    from builder.dataset import prepare_splits, tokenize_examples
+    from builder.masking import tokenize_with_assistant_mask
+    from builder.models import load_tokenizer
+
+    if not BITEXT.is_file():
+        raise FileNotFoundError(f"the Bitext file {BITEXT} is absent: the training benchmark needs ../shared/data/real")
+    started = time.perf_counter()
+    splits = prepare_splits(recipe, workdir)
+    tokenizer = load_tokenizer(recipe.base_model)
+    max_length = recipe.training.max_length
+    # One pass that keeps examples and rows aligned (an example whose replies were all cut off is dropped,
+    # as tokenize_examples does), so that the baseline trains on exactly the same conversations.
+    examples, train_rows = [], []
+    for example in splits.train:
+        tokens = tokenize_with_assistant_mask(tokenizer, example.messages, max_length)
+        if tokens.trained_tokens:
+            examples.append(example)
+            train_rows.append({"input_ids": tokens.input_ids, "assistant_masks": tokens.assistant_masks})
+    dev_rows, _ = tokenize_examples(splits.dev, tokenizer, max_length)
+    return BenchData(recipe, examples, train_rows, dev_rows, tokenizer, time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- variants
+
+
+@dataclass
+class Variant:
+    name: str
+    lever: str  # what differs from the product (or "plain TRL defaults")
+    overrides: list[str] = field(default_factory=list)  # recipe --set keys
+    bf16_autocast: bool = False
+    padding_free: bool = False
+    baseline: bool = False
+
+
+VARIANTS = {
+    "trl_baseline": Variant("trl_baseline", "plain TRL SFTTrainer defaults", baseline=True),
+    "product": Variant("product", "builder.sft.build_trainer on the support recipe"),
+    "product_random_batches": Variant(
+        "product_random_batches", "random batches (training.group_by_length=false)", ["training.group_by_length=false"]
+    ),
+    "product_1_thread": Variant("product_1_thread", "1 thread instead of all cores", ["training.threads=1"]),
+    "product_bf16": Variant("product_bf16", "bf16 autocast on the CPU", bf16_autocast=True),
+    "product_grad_checkpointing": Variant(
+        "product_grad_checkpointing", "gradient checkpointing on", ["training.gradient_checkpointing=true"]
+    ),
+    "product_no_quantization": Variant(
+        "product_no_quantization", "quantization: none (float32 LoRA)", ["quantization=none"]
+    ),
+    "product_padding_free": Variant(
+        "product_padding_free", "padding-free batches (position_ids, isolation verified)", padding_free=True
+    ),
+}
+QUICK_VARIANTS = ["trl_baseline", "product"]
+FULL_VARIANTS = list(VARIANTS)
+
+
+def _common_overrides(steps: int, batch_size: int, max_length: int) -> list[str]:
+    return [
+        f"training.max_steps={steps}",
+        f"training.batch_size={batch_size}",
+        "training.gradient_accumulation_steps=1",
+        f"training.max_length={max_length}",
+        "training.save_steps=100000",
+        "training.logging_steps=1",
+        "training.loss_guard=false",
+    ]
+
+
+def _autocast_forward(model: Any) -> None:
+    """bf16 autocast around the model's forward, as accelerate does for ``bf16=True``."""
+    import torch
+
+    forward = model.forward
+
+    def autocast_forward(*args: Any, **kwargs: Any) -> Any:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return forward(*args, **kwargs)
+
+    model.forward = autocast_forward
+
+
+def _replay_product_batches(trainer: Any, steps: int, seed: int) -> None:
+    """Replace the product's sampler by ``steps`` batches drawn uniformly from one epoch of it (see module doc)."""
+    order = list(trainer._get_train_sampler(trainer.train_dataset))
+    chosen = draw_batches(batches_of(order, trainer.args.per_device_train_batch_size), steps, seed)
+    trainer.train_dataset = trainer.train_dataset.select([i for batch in chosen for i in batch])
+    trainer.args.train_sampling_strategy = "sequential"
+
+
+def _sampler_order(trainer: Any) -> list[int]:
+    return list(trainer._get_train_sampler(trainer.train_dataset))
+
+
+def build_product(variant: Variant, data: BenchData, run_dir: Path, steps: int) -> tuple[Any, dict[str, Any]]:
+    import torch
+
+    from builder.recipe import apply_overrides, recipe_from_dict
+    from builder.sft import build_trainer
+
+    raw = data.recipe.model_dump(mode="json")
+    recipe = recipe_from_dict(apply_overrides(raw, list(variant.overrides)), base_dir=data.recipe.base_dir)
+    trainer, quantization, _ = build_trainer(recipe, run_dir, data.train_rows, [], [])
+    lengths = [len(r["input_ids"]) for r in data.train_rows]
+    info: dict[str, Any] = {
+        "quantization": quantization,
+        "threads": torch.get_num_threads(),
+        "group_by_length": recipe.training.group_by_length,
+        "gradient_checkpointing": recipe.training.gradient_checkpointing,
+        "loss_on": "assistant tokens",
+    }
+    if recipe.training.group_by_length:
+        order = _sampler_order(trainer)
+        info["epoch_padding_fraction"] = round(epoch_padding_fraction(order, lengths, recipe.training.batch_size), 4)
+        _replay_product_batches(trainer, steps, recipe.training.seed)
+        info["batches"] = f"{steps} drawn uniformly from one length-grouped epoch"
+    else:
+        info["epoch_padding_fraction"] = round(_random_epoch_padding(lengths, recipe.training.batch_size), 4)
+        info["batches"] = "random sampler"
+    if variant.bf16_autocast:
+        _autocast_forward(trainer.model)
+    if variant.padding_free:
+        from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+        trainer.data_collator = DataCollatorForLanguageModeling(
+            pad_token_id=data.tokenizer.pad_token_id, padding_free=True
+        )
+        trainer.padding_free = True
+        info["epoch_padding_fraction"] = 0.0
+    info["dtype"] = "bf16 autocast" if variant.bf16_autocast else ("bf16" if trainer.args.bf16 else "float32")
+    return trainer, info
+
+
+def _random_epoch_padding(lengths: list[int], batch_size: int, seed: int = 42) -> float:
+    order = list(range(len(lengths)))
+    random.Random(seed).shuffle(order)
+    return epoch_padding_fraction(order, lengths, batch_size)
+
+
+def build_trl_baseline(data: BenchData, run_dir: Path, steps: int) -> tuple[Any, dict[str, Any]]:
+    """Plain TRL: the user's few lines, SFTConfig defaults except what must match (steps, batch, length, lr)."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM
+    from trl import SFTConfig, SFTTrainer
+
+    from builder.models import pick_device, quantization_config, resolve_base_model
+
+    recipe = data.recipe
+    t = recipe.training
+    path = resolve_base_model(recipe.base_model)
+    qconfig = quantization_config(recipe.quantization, pick_device())
+    kwargs: dict[str, Any] = {"dtype": torch.float32}
+    if qconfig is not None:
+        kwargs.update(quantization_config=qconfig, device_map={"": "cpu"})
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    lora = LoraConfig(
+        r=recipe.lora.r,
+        lora_alpha=recipe.lora.alpha,
+        lora_dropout=recipe.lora.dropout,
+        target_modules=recipe.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    config = SFTConfig(
+        output_dir=str(run_dir),
+        max_steps=steps,
+        per_device_train_batch_size=t.batch_size,
+        max_length=t.max_length,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,
+        seed=t.seed,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+    )
+    dataset = Dataset.from_list([{"messages": e.messages} for e in data.train_examples])
+    trainer = SFTTrainer(
+        model=model, args=config, train_dataset=dataset, processing_class=data.tokenizer, peft_config=lora
+    )
+    lengths = [len(ids) for ids in trainer.train_dataset["input_ids"]]
+    info = {
+        "quantization": recipe.quantization,
+        "threads": torch.get_num_threads(),
+        "group_by_length": False,
+        "gradient_checkpointing": config.gradient_checkpointing,
+        "dtype": "bf16 autocast" if config.bf16 else "float32",
+        "loss_on": "whole sequence",
+        "batches": "random sampler",
+        "epoch_padding_fraction": round(_random_epoch_padding(lengths, t.batch_size), 4),
+    }
+    return trainer, info
+
+
+def isolation_check(data: BenchData, n_examples: int = 3) -> dict[str, Any]:
+    """Do padding-free batches keep examples apart? Logits of examples packed in one row vs one at a time.
+
+    transformers builds a block-diagonal causal mask from ``position_ids`` restarting at 0 when there is no
+    attention mask and no cache (TRL passes ``use_cache=False``); sdpa then isolates examples on the CPU.
+    """
+    import torch
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    from builder.models import load_model
+
+    model, _ = load_model(data.recipe.base_model, "none", device="cpu")
+    model.eval()
+    rows = sorted(data.dev_rows, key=lambda r: len(r["input_ids"]))[:n_examples]
+    collator = DataCollatorForLanguageModeling(pad_token_id=data.tokenizer.pad_token_id, padding_free=True)
+    batch = collator([{"input_ids": r["input_ids"]} for r in rows])
+    with torch.no_grad():
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits[0]
+        worst, offset = 0.0, 0
+        for row in rows:
+            single = model(input_ids=torch.tensor([row["input_ids"]]), use_cache=False).logits[0]
+            n = len(row["input_ids"])
+            worst = max(worst, (packed[offset : offset + n] - single).abs().max().item())
+            offset += n
+    del model
+    gc.collect()
+    return {"examples": len(rows), "max_abs_logit_difference": worst, "isolated": worst < 1e-3}
+
+
+@dataclass
+class VariantResult:
+    name: str
+    lever: str
+    useful_tokens_per_s: float
+    padded_tokens_per_s: float
+    seconds_per_step: float
+    padding_fraction: float
+    timed_steps: int
+    dev_loss: float
+    info: dict[str, Any]
+    dev_losses: list[float] = field(repr=False, default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lever": self.lever,
+            "useful_tokens_per_s": round(self.useful_tokens_per_s, 1),
+            "padded_tokens_per_s": round(self.padded_tokens_per_s, 1),
+            "seconds_per_step": round(self.seconds_per_step, 3),
+            "padding_fraction": round(self.padding_fraction, 4),
+            "timed_steps": self.timed_steps,
+            "dev_loss": round(self.dev_loss, 4),
+            **self.info,
+        }
+
+
+def run_variant(variant: Variant, data: BenchData, steps: int, workdir: Path) -> VariantResult:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.manual_seed(data.recipe.training.seed)
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{variant.name}-", dir=workdir))
+    try:
+        if variant.baseline:
+            trainer, info = build_trl_baseline(data, run_dir, steps)
+        else:
+            trainer, info = build_product(variant, data, run_dir, steps)
+        recorder = RecordingCollator(trainer.data_collator)
+        trainer.data_collator = recorder
+        timer = _step_timer()
+        trainer.add_callback(timer)
+        trainer.train()
+        records = recorder.records[: len(timer.seconds)]
+        timed = slice(1, None) if len(timer.seconds) > 1 else slice(None)  # step 1 is warm-up
+        seconds = sum(timer.seconds[timed])
+        useful = sum(r.useful for r in records[timed])
+        padded = sum(r.padded for r in records[timed])
+        losses = assistant_token_losses(trainer.model, data.dev_rows)
+        return VariantResult(
+            name=variant.name,
+            lever=variant.lever,
+            useful_tokens_per_s=useful / seconds,
+            padded_tokens_per_s=padded / seconds,
+            seconds_per_step=seconds / max(1, len(timer.seconds[timed])),
+            padding_fraction=1 - useful / padded if padded else 0.0,
+            timed_steps=len(timer.seconds[timed]),
+            dev_loss=statistics.fmean(losses),
+            info=info,
+            dev_losses=losses,
+        )
+    finally:
+        torch.set_num_threads(threads)
+        trainer = None
+        gc.collect()
+
+
+def paired_noise(a: list[float], b: list[float]) -> float:
+    """Two standard errors of the mean per-example difference: what the dev set alone cannot tell apart."""
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    if len(diffs) < 2:
+        return math.inf
+    return 2 * statistics.stdev(diffs) / math.sqrt(len(diffs))
+
+
+def base_dev_loss(data: BenchData) -> float:
+    from builder.models import load_model
+
+    model, _ = load_model(data.recipe.base_model, data.recipe.quantization, device="cpu")
+    loss = statistics.fmean(assistant_token_losses(model, data.dev_rows))
+    del model
+    gc.collect()
+    return loss
+
+
+def run(
+    *,
+    quick: bool = False,
+    steps: int | None = None,
+    batch_size: int = 8,
+    max_length: int = 256,
+    variants: list[str] | None = None,
+    max_conversations: int | None = None,
+    workdir: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    steps = steps or (7 if quick else 21)
+    names = variants or (QUICK_VARIANTS if quick else FULL_VARIANTS)
+    if "trl_baseline" not in names or "product" not in names:
+        raise ValueError("the variants must include trl_baseline and product (the ratio compares them)")
+    if max_conversations is None:
+        max_conversations = 1500 if quick else None
+    with tempfile.TemporaryDirectory(prefix="bench-train-", dir=workdir) as tmp:
+        tmpdir = Path(tmp)
+        recipe = bitext_recipe(max_conversations, _common_overrides(steps, batch_size, max_length))
+        data = load_data(recipe, tmpdir)
+        log(
+            f"train_throughput: {len(data.train_rows)} train / {len(data.dev_rows)} dev Bitext examples "
+            f"(prepared in {data.prepare_s:.0f} s); {steps} steps x batch {batch_size}, max_length {max_length}"
+        )
+        results: dict[str, VariantResult] = {}
+        for name in names:
+            started = time.perf_counter()
+            results[name] = run_variant(VARIANTS[name], data, steps, tmpdir)
+            r = results[name]
+            log(
+                f"  {name:28s} {r.useful_tokens_per_s:7.1f} useful tok/s, padding {r.padding_fraction:5.1%}, "
+                f"dev loss {r.dev_loss:.4f} ({time.perf_counter() - started:.0f} s)"
+            )
+        isolation = isolation_check(data) if "product_padding_free" in names else None
+        reference = base_dev_loss(data) if not quick else None
+    baseline, product = results["trl_baseline"], results["product"]
+    noise = paired_noise(product.dev_losses, baseline.dev_losses)
+    delta = product.dev_loss - baseline.dev_loss
+    out: dict[str, Any] = {
+        "data": f"Bitext ({BITEXT.name}), support recipe mapping, "
+        + (f"first {max_conversations} conversations" if max_conversations else "all conversations"),
+        "train_examples": len(data.train_rows),
+        "dev_examples": len(data.dev_rows),
+        "steps": steps,
+        "timed_steps": product.timed_steps,
+        "batch_size": batch_size,
+        "max_length": max_length,
+        "quantization": recipe.quantization,
+        "ratio_vs_trl_baseline": round(product.useful_tokens_per_s / baseline.useful_tokens_per_s, 3),
+        "goal_ratio": GOAL_RATIO,
+        "padding_fraction": round(product.padding_fraction, 4),
+        "padding_fraction_trl_baseline": round(baseline.padding_fraction, 4),
+        "dev_loss": round(product.dev_loss, 4),
+        "dev_loss_trl_baseline": round(baseline.dev_loss, 4),
+        "dev_loss_delta": round(delta, 4),
+        "dev_loss_noise": round(noise, 4),
+        "dev_loss_not_worse": delta <= noise,
+        "dev_loss_definition": "mean NLL per assistant token per dev row, averaged over the dev rows",
+        "variants": {name: r.as_dict() for name, r in results.items()},
+    }
+    out["meets_goal"] = out["ratio_vs_trl_baseline"] >= GOAL_RATIO and out["dev_loss_not_worse"]
+    for name, r in results.items():
+        out["variants"][name]["ratio_vs_product"] = round(r.useful_tokens_per_s / product.useful_tokens_per_s, 3)
+    if isolation is not None:
+        out["padding_free_isolation"] = isolation
+    if reference is not None:
+        out["dev_loss_untrained_base"] = round(reference, 4)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="baseline and product only, 7 steps each")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--variants", default=None, help=f"comma-separated, from: {', '.join(VARIANTS)}")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    result = run(
+        quick=args.quick,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        variants=args.variants.split(",") if args.variants else None,
+    )
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
