@@ -196,7 +196,7 @@ def test_a_users_path_from_sample_data_to_two_answers(app_url, browser) -> None:
     status = text_of(page, "#train-status")
     assert run_id in status and "step 2/2" in status, status
     # The loss plot has drawn its points.
-    page.locator("#train-plot canvas, #train-plot svg").first.wait_for()
+    page.locator("#train-plot img").first.wait_for()
     shot(page, "3-train")
 
     # Playground: one message, two answers.
@@ -242,6 +242,7 @@ def test_a_users_path_from_sample_data_to_two_answers(app_url, browser) -> None:
     open_tab(page, "Export")
     page.locator("#export-zip").click()
     page.wait_for_function("document.querySelector('#export-result').innerText.includes('adapter.zip')")
+    page.locator("#export-file a").first.wait_for()
     shot(page, "7-export")
 
     # The whole page in Spanish, chosen by the user.

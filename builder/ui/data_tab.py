@@ -101,7 +101,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
                 label="upload",
             )
         with gr.Column(scale=1):
-            labels.add(gr.Markdown(f"### {t('mapping')}"), value="mapping")
+            labels.add(gr.Markdown(f"### {t('mapping')}"), "### {}", value="mapping")
             fmt = labels.add(gr.Dropdown(FORMATS, value="auto", label=t("format")), label="format")
             messages_field = labels.add(gr.Textbox(label=t("messages_field")), label="messages_field")
             with gr.Row():
@@ -114,12 +114,12 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
     files_md = gr.Markdown(elem_id="data-files")
     with gr.Row():
         with gr.Column():
-            labels.add(gr.Markdown(f"### {t('report')}"), value="report")
+            labels.add(gr.Markdown(f"### {t('report')}"), "### {}", value="report")
             report_md = gr.Markdown(elem_id="data-report")
         with gr.Column():
-            labels.add(gr.Markdown(f"### {t('advice')}"), value="advice")
+            labels.add(gr.Markdown(f"### {t('advice')}"), "### {}", value="advice")
             advice_md = gr.Markdown(elem_id="data-advice")
-    labels.add(gr.Markdown(f"### {t('preview')}"), value="preview")
+    labels.add(gr.Markdown(f"### {t('preview')}"), "### {}", value="preview")
     conversations = gr.State([])
     pick = labels.add(gr.Slider(1, 2, value=1, step=1, label=t("conversation_n")), label="conversation_n")
     preview = gr.Chatbot(height=320, elem_id="data-preview", show_label=False)

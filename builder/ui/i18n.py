@@ -228,16 +228,22 @@ class Labels:
     def __init__(self) -> None:
         self._items: list[tuple[Any, dict[str, str]]] = []
 
-    def add(self, component: Any, **attr_keys: str) -> Any:
-        """``add(gr.Textbox(...), label="name", placeholder="name_ph")``: the attribute and its key."""
-        self._items.append((component, attr_keys))
+    def add(self, component: Any, template: str = "{}", **attr_keys: str) -> Any:
+        """``add(gr.Textbox(...), label="name", placeholder="name_ph")``: the attribute and its key.
+
+        ``template`` wraps the text, e.g. ``"### {}"`` for a Markdown heading.
+        """
+        self._items.append((component, template, attr_keys))
         return component
 
     @property
     def components(self) -> list[Any]:
-        return [component for component, _ in self._items]
+        return [component for component, _, _ in self._items]
 
     def updates(self, lang: str) -> list[Any]:
         import gradio as gr
 
-        return [gr.update(**{attr: t(key, lang) for attr, key in keys.items()}) for _, keys in self._items]
+        return [
+            gr.update(**{attr: template.format(t(key, lang)) for attr, key in keys.items()})
+            for _, template, keys in self._items
+        ]

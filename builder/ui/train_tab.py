@@ -9,21 +9,40 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
-import pandas as pd
 
 from builder.jobs import RunProgress, format_duration
 from builder.ui.common import AppContext, error_text, log_exception
 from builder.ui.i18n import status_text, t
 
 REFRESH_S = 2.0
+# Fixed colours: with an empty first frame the plot would otherwise have no colour for the series.
+SERIES_COLORS = {"train": "#2563eb", "dev": "#ea580c"}
 
 
-def loss_frame(progress: RunProgress | None) -> pd.DataFrame:
-    rows = []
-    if progress is not None:
-        rows += [{"step": s, "loss": v, "series": "train"} for s, v in progress.train_points]
-        rows += [{"step": s, "loss": v, "series": "dev"} for s, v in progress.dev_points]
-    return pd.DataFrame(rows, columns=["step", "loss", "series"])
+def loss_figure(progress: RunProgress | None) -> Any:
+    """Train and dev loss against the step, drawn with matplotlib (Gradio's native plot did not
+    redraw its lines when a run's first frame was empty)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(9, 3.2), dpi=100)
+    if progress is not None and progress.train_points:
+        steps, losses = zip(*progress.train_points, strict=True)
+        axes.plot(steps, losses, color=SERIES_COLORS["train"], marker="o", markersize=3, label="train")
+    if progress is not None and progress.dev_points:
+        steps, losses = zip(*progress.dev_points, strict=True)
+        axes.plot(steps, losses, color=SERIES_COLORS["dev"], marker="s", markersize=5, label="dev")
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss")
+    axes.grid(alpha=0.3)
+    if axes.lines:
+        axes.legend(loc="upper right")
+        axes.xaxis.get_major_locator().set_params(integer=True)
+    figure.tight_layout()
+    plt.close(figure)  # Gradio renders the figure object; pyplot must not keep it alive
+    return figure
 
 
 def status_markdown(progress: RunProgress, lang: str) -> str:
@@ -67,24 +86,26 @@ def queue_rows(ctx: AppContext, lang: str) -> list[list[Any]]:
     return rows
 
 
-def refresh(ctx: AppContext, run_id: str | None, lang: str) -> tuple[Any, ...]:
+def refresh(ctx: AppContext, run_id: str | None, lang: str, shown: Any = None) -> tuple[Any, ...]:
     with_queue = queue_rows(ctx, lang)
     if not run_id or ctx.run_dir(run_id) is None:
-        return t("no_run", lang), progress_html(None), loss_frame(None), gr.update(visible=False), "", with_queue
+        plot = loss_figure(None) if shown != "empty" else gr.update()
+        return t("no_run", lang), progress_html(None), plot, gr.update(visible=False), "", with_queue, "empty"
     progress = ctx.jobs.progress(run_id)
     error = progress.error if progress.status == "failed" else None
-    error_update = (
-        gr.update(value=f"**{t('error', lang)}**\n\n```\n{error}\n```", visible=True)
-        if error
-        else gr.update(visible=False)
-    )
+    if error:
+        error_update = gr.update(value=f"**{t('error', lang)}**\n\n```\n{error}\n```", visible=True)
+    else:
+        error_update = gr.update(visible=False)
+    key = f"{run_id}:{progress.train_points}:{progress.dev_points}"
     return (
         status_markdown(progress, lang),
         progress_html(progress),
-        loss_frame(progress),
+        loss_figure(progress) if key != shown else gr.update(),
         error_update,
         progress.log_tail,
         with_queue,
+        key,
     )
 
 
@@ -120,18 +141,14 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
     status = gr.Markdown(elem_id="train-status")
     bar = gr.HTML(progress_html(None))
     error = gr.Markdown(visible=False, elem_id="train-error")
-    plot = labels.add(
-        gr.LinePlot(
-            loss_frame(None), x="step", y="loss", color="series", label=t("loss_plot"), height=320, elem_id="train-plot"
-        ),
-        label="loss_plot",
-    )
+    plot = labels.add(gr.Plot(label=t("loss_plot"), elem_id="train-plot"), label="loss_plot")
+    plot_key = gr.State(None)  # what the plot shows now: redrawn only when the points change
     log = labels.add(gr.Code(label=t("log_tail"), language=None, lines=12, elem_id="train-log"), label="log_tail")
     queue = labels.add(
         gr.Dataframe(headers=["run", "state", "device", "#"], label=t("queue"), elem_id="train-queue"), label="queue"
     )
     timer = gr.Timer(REFRESH_S)
-    watched = [status, bar, plot, error, log, queue]
+    watched = [status, bar, plot, error, log, queue, plot_key]
 
     def choose_recipe(path: str | None) -> Any:
         if not path:
@@ -186,6 +203,10 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
     stop.click(do_stop, [run_select, lang], [message], concurrency_limit=None)
     resume.click(do_resume, [run_select, lang], [message])
     timer.tick(
-        lambda r, lg: refresh(ctx, r, lg), [run_select, lang], watched, show_progress="hidden", concurrency_limit=None
+        lambda r, lg, k: refresh(ctx, r, lg, k),
+        [run_select, lang, plot_key],
+        watched,
+        show_progress="hidden",
+        concurrency_limit=None,
     )
     run_select.change(lambda r, lg: refresh(ctx, r, lg), [run_select, lang], watched, show_progress="hidden")
