@@ -38,7 +38,7 @@ def loss_figure(progress: RunProgress | None) -> Any:
     axes.set_ylabel("loss")
     axes.grid(alpha=0.3)
     if axes.lines:
-        axes.legend(loc="upper right")
+        axes.legend(loc="best")
         axes.xaxis.get_major_locator().set_params(integer=True)
     figure.tight_layout()
     plt.close(figure)  # Gradio renders the figure object; pyplot must not keep it alive
