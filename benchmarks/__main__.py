@@ -51,22 +51,27 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_train_throughput(quick: bool) -> dict[str, Any]:
+def run_train_throughput(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks import train_throughput
 
-    return train_throughput.run(quick=quick)
+    if args.tiny:
+        return train_throughput.run(
+            quick=True, steps=3, batch_size=2, max_length=96, max_conversations=80, base_model=args.base_model
+        )
+    return train_throughput.run(quick=args.quick, base_model=args.base_model)
 
 
-def run_playground(quick: bool) -> dict[str, Any]:
+def run_playground(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks import playground
 
-    return playground.run(quick=quick)
+    return playground.run(quick=args.quick, base_model=args.base_model, max_new_tokens=6 if args.tiny else None)
 
 
-def run_import(quick: bool) -> dict[str, Any]:
+def run_import(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks import import_bench
 
-    n = IMPORT_CONVERSATIONS["quick" if quick else "full"]
+    quick = args.quick or args.tiny
+    n = 500 if args.tiny else IMPORT_CONVERSATIONS["quick" if quick else "full"]
     result = import_bench.run(n)
     result["note"] = (
         f"--quick imports {n:,} conversations; the goal is stated for 100,000 "
@@ -77,7 +82,7 @@ def run_import(quick: bool) -> dict[str, Any]:
     return result
 
 
-RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
+RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "train_throughput": run_train_throughput,
     "playground": run_playground,
     "import": run_import,
@@ -89,17 +94,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="within about 5 minutes on 2 idle CPU cores")
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
+    parser.add_argument("--base-model", default=None, help="train and chat on this model instead of the bundled one")
+    parser.add_argument("--tiny", action="store_true", help="smoke-test sizes (a few steps, tokens, conversations)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    report: dict[str, Any] = {"quick": args.quick, "machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    report: dict[str, Any] = {
+        "quick": args.quick,
+        "tiny": args.tiny,
+        "machine": machine(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     failed = False
     started = time.perf_counter()
     for section in args.only or SECTIONS:
         print(f"== {section}", flush=True)
         t0 = time.perf_counter()
         try:
-            report[section] = RUNNERS[section](args.quick)
+            report[section] = RUNNERS[section](args)
         except Exception as err:
             failed = True
             report[section] = {"error": f"{type(err).__name__}: {err}"}
