@@ -86,6 +86,13 @@ def test_support_recipe_three_steps_from_the_command_line(tmp_path):
             "training.max_steps=3",
             "--set",
             "eval.enabled=false",
+            # Shorter batches keep the test quick; the recipe's own settings are exercised by --dry-run.
+            "--set",
+            "training.batch_size=2",
+            "--set",
+            "training.gradient_accumulation_steps=1",
+            "--set",
+            "training.max_length=192",
             "--output-dir",
             str(out),
         ],
