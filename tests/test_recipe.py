@@ -46,7 +46,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 def test_bad_set_syntax_is_explained(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("name: x\n")
-    with pytest.raises(RecipeError, match="dotted.key=value"):
+    with pytest.raises(RecipeError, match=r"dotted\.key=value"):
         load_recipe(path, ["training.max_steps"])
 
 
