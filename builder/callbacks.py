@@ -123,3 +123,7 @@ class GracefulStop(TrainerCallback):
         if self.requested:
             control.should_save = True
             control.should_training_stop = True
+
+    def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        # After training (saving, evaluation) a SIGTERM ends the process at once, as usual.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
