@@ -109,3 +109,38 @@ def test_loss_guard_stops_a_diverging_run(support_recipe, tmp_path):
 def test_parse_args_collects_repeated_overrides(flag):
     args = parse_args(["r.yaml", flag, "a=1", flag, "b.c=2", "--output-dir", "x"])
     assert args.overrides == ["a=1", "b.c=2"] and args.output_dir == Path("x")
+
+
+def test_sigterm_stops_at_the_next_step_with_a_checkpoint_and_an_adapter(support_recipe, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "builder.sft",
+            str(support_recipe),
+            "--output-dir",
+            str(out),
+            "--set",
+            "training.max_steps=500",
+            "--set",
+            "training.save_steps=1000",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while not [m for m in rundir.read_jsonl(out / "metrics.jsonl") if m.get("step", 0) >= 2]:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 0
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "stopped" and "--resume" in info["error"]
+    assert 2 <= info["final_step"] < 500
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
+    assert (out / "checkpoints" / f"checkpoint-{info['final_step']}").is_dir()
