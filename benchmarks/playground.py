@@ -6,7 +6,7 @@ Each measurement runs in a fresh Python process so that one does not inherit the
 - ``engine``: ``builder.chat.ChatEngine`` on a run directory (one base model with the run's LoRA adapter,
   the base side answering inside ``disable_adapter()``), one answer per side.
 
-Memory is the process's resident set (psutil) after loading and its peak (``ru_maxrss``) after the
+Memory is the process's resident set (psutil) after loading and its peak (VmHWM) after the
 answers; the ratio compares the engine's peak with the single model's peak. Each answer is greedy, after
 a 4-token warm-up per side; first-token time is from the request to the first streamed text, tokens per
 second counts the tokens after the first one. The run directory holds an untrained LoRA adapter made with
@@ -69,6 +69,14 @@ def _rss_mb() -> float:
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM belongs to the process image, so it starts afresh at exec; ``ru_maxrss``
+    does not (Linux carries it over from the parent at fork), which would report a big parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
