@@ -35,7 +35,7 @@ def non_loopback_address() -> str | None:
 
 
 def get(url: str) -> int:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(url, timeout=30) as response:
         return response.status
 
 
@@ -101,29 +101,43 @@ def test_the_first_screen_does_not_import_torch(tmp_path: Path) -> None:
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_share_without_internet_says_so_and_keeps_serving(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import gradio.networking
+SHARE_WITHOUT_INTERNET = """
+import sys, urllib.request
+import gradio.networking
+import app
 
-    # The only mock: Gradio's share tunnel, which needs the internet (none here, nor in CI).
-    def no_tunnel(*args: object, **kwargs: object) -> str:
-        raise RuntimeError("Could not get share link from Gradio API Server.")
+# The only mock: Gradio's share tunnel, which needs the internet (none here, nor in CI).
+def no_tunnel(*args, **kwargs):
+    raise RuntimeError("Could not get share link from Gradio API Server.")
 
-    monkeypatch.setattr(gradio.networking, "setup_tunnel", no_tunnel)
-    monkeypatch.delenv(app.AUTH_ENV, raising=False)
+gradio.networking.setup_tunnel = no_tunnel
+port = int(sys.argv[1])
+demo = app.main(["--share", "--port", str(port), "--runs-dir", sys.argv[2]], block=False)
+try:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
+        print("status", response.status, "share_url", demo.share_url, flush=True)
+finally:
+    demo.close()
+"""
+
+
+def test_share_without_internet_says_so_and_keeps_serving(tmp_path: Path) -> None:
+    # In a child process: Gradio's server threads must not outlive pytest's captured streams.
     port = free_port()
-    demo = app.main(["--share", "--port", str(port), "--runs-dir", str(tmp_path)], block=False)
-    try:
-        assert get(f"http://127.0.0.1:{port}/") == 200
-        assert demo.share_url is None
-    finally:
-        demo.close()
-    out, err = capsys.readouterr()
-    assert "--share without --auth" in err
-    assert (
-        "Could not create the public share link" in out and f"Still serving locally at http://127.0.0.1:{port}/" in out
+    env = {k: v for k, v in os.environ.items() if k != app.AUTH_ENV}
+    result = subprocess.run(
+        [sys.executable, "-c", SHARE_WITHOUT_INTERNET, str(port), str(tmp_path)],
+        cwd=REPO,
+        env={**env, "GRADIO_ANALYTICS_ENABLED": "False"},
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "status 200 share_url None" in result.stdout
+    assert "--share without --auth" in result.stderr
+    assert "Could not create the public share link" in result.stdout
+    assert f"Still serving locally at http://127.0.0.1:{port}/" in result.stdout
 
 
 def test_auth_from_the_environment_guards_the_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,7 +152,7 @@ def test_auth_from_the_environment_guards_the_app(tmp_path: Path, monkeypatch: p
     def login(password: str) -> int:
         body = urllib.parse.urlencode({"username": "ana", "password": password}).encode()
         try:
-            with urllib.request.urlopen(urllib.request.Request(f"{base}/login", data=body), timeout=5) as response:
+            with urllib.request.urlopen(urllib.request.Request(f"{base}/login", data=body), timeout=30) as response:
                 return response.status
         except urllib.error.HTTPError as err:
             return err.code
