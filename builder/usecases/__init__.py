@@ -55,8 +55,8 @@ def register(usecase: UseCase) -> UseCase:
 
 
 def get_usecase(name: str) -> UseCase:
-    if not _REGISTRY:
-        _load_builtin()
+    # Load every built-in module, even when one of them was imported (and registered) directly.
+    _load_builtin()
     try:
         return _REGISTRY[name]
     except KeyError:
