@@ -220,7 +220,6 @@ class Variant:
     name: str
     lever: str  # what differs from the product (or "plain TRL defaults")
     overrides: list[str] = field(default_factory=list)  # recipe --set keys
-    bf16_autocast: bool = False
     padding_free: bool = False
     baseline: bool = False
 
@@ -232,7 +231,7 @@ VARIANTS = {
         "product_random_batches", "random batches (training.group_by_length=false)", ["training.group_by_length=false"]
     ),
     "product_1_thread": Variant("product_1_thread", "1 thread instead of all cores", ["training.threads=1"]),
-    "product_bf16": Variant("product_bf16", "bf16 autocast on the CPU", bf16_autocast=True),
+    "product_bf16": Variant("product_bf16", "bf16 autocast on the CPU (training.cpu_bf16)", ["training.cpu_bf16=true"]),
     "product_grad_checkpointing": Variant(
         "product_grad_checkpointing", "gradient checkpointing on", ["training.gradient_checkpointing=true"]
     ),
@@ -257,19 +256,6 @@ def _common_overrides(steps: int, batch_size: int, max_length: int) -> list[str]
         "training.logging_steps=1",
         "training.loss_guard=false",
     ]
-
-
-def _autocast_forward(model: Any) -> None:
-    """bf16 autocast around the model's forward, as accelerate does for ``bf16=True``."""
-    import torch
-
-    forward = model.forward
-
-    def autocast_forward(*args: Any, **kwargs: Any) -> Any:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return forward(*args, **kwargs)
-
-    model.forward = autocast_forward
 
 
 def _replay_product_batches(trainer: Any, steps: int, seed: int) -> None:
@@ -309,8 +295,6 @@ def build_product(variant: Variant, data: BenchData, run_dir: Path, steps: int) 
     else:
         info["epoch_padding_fraction"] = round(_random_epoch_padding(lengths, recipe.training.batch_size), 4)
         info["batches"] = "random sampler"
-    if variant.bf16_autocast:
-        _autocast_forward(trainer.model)
     if variant.padding_free:
         from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
@@ -319,7 +303,7 @@ def build_product(variant: Variant, data: BenchData, run_dir: Path, steps: int) 
         )
         trainer.padding_free = True
         info["epoch_padding_fraction"] = 0.0
-    info["dtype"] = "bf16 autocast" if variant.bf16_autocast else ("bf16" if trainer.args.bf16 else "float32")
+    info["dtype"] = "bf16 autocast" if trainer.args.bf16 else "float32"
     return trainer, info
 
 

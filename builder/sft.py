@@ -164,7 +164,7 @@ def build_trainer(
         task_type="CAUSAL_LM",
     )
     model = get_peft_model(model, lora)
-    use_bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
+    use_bf16 = (device == "cuda" and torch.cuda.is_bf16_supported()) or (device == "cpu" and t.cpu_bf16)
     config = SFTConfig(
         output_dir=str(run_dir / rundir.CHECKPOINTS),
         max_steps=t.max_steps,
