@@ -102,15 +102,22 @@ def _single_stream(model: Any, tokenizer: Any, messages: list[dict[str, str]], s
     encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
 
+    failure: list[BaseException] = []
+
     def work() -> None:
-        with torch.inference_mode():
-            model.generate(
-                input_ids=encoded["input_ids"],
-                attention_mask=encoded["attention_mask"],
-                streamer=streamer,
-                pad_token_id=tokenizer.pad_token_id,
-                **sampling.generate_kwargs(),
-            )
+        try:
+            with torch.inference_mode():
+                model.generate(
+                    input_ids=encoded["input_ids"],
+                    attention_mask=encoded["attention_mask"],
+                    streamer=streamer,
+                    pad_token_id=tokenizer.pad_token_id,
+                    **sampling.generate_kwargs(),
+                )
+        except BaseException as err:  # without this the reader below would wait forever
+            failure.append(err)
+        finally:
+            streamer.end()
 
     worker = threading.Thread(target=work, daemon=True)
     worker.start()
@@ -119,6 +126,8 @@ def _single_stream(model: Any, tokenizer: Any, messages: list[dict[str, str]], s
         text += piece
         yield text
     worker.join()
+    if failure:
+        raise failure[0]
 
 
 def child(mode: str, run_dir: Path, max_new_tokens: int) -> dict[str, Any]:
