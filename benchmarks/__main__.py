@@ -67,14 +67,7 @@ def run_train_throughput(args: argparse.Namespace) -> dict[str, Any]:
 def run_playground(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks import playground
 
-    # bitsandbytes' CPU 4-bit inference needs layers at least one quantization block (64) wide;
-    # the tiny smoke-test model is 32 wide, so it runs unquantized.
-    return playground.run(
-        quick=args.quick,
-        base_model=args.base_model,
-        quantization="none" if args.tiny else "4bit",
-        max_new_tokens=6 if args.tiny else None,
-    )
+    return playground.run(quick=args.quick, base_model=args.base_model, max_new_tokens=6 if args.tiny else None)
 
 
 def run_import(args: argparse.Namespace) -> dict[str, Any]:

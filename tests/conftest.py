@@ -39,8 +39,9 @@ def tiny_model_dir(tmp_path_factory, bundled_tokenizer) -> Path:
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=len(bundled_tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
+        # 64 wide: bitsandbytes' CPU 4-bit inference needs layers of at least one quantization block.
+        hidden_size=64,
+        intermediate_size=128,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
