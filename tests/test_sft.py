@@ -94,15 +94,35 @@ def test_bad_recipe_exits_2_and_names_the_key(tmp_path, capsys):
     assert "bad.yaml" in err and "training.learning_rate" in err
 
 
-def test_loss_guard_stops_a_diverging_run(support_recipe, tmp_path):
+def test_loss_guard_stops_a_run_whose_loss_turns_nan(support_recipe, tmp_path):
     out = tmp_path / "run"
-    # A learning rate this high makes the loss explode on the tiny model.
-    recipe = load_recipe(support_recipe, ["training.max_steps=12", "training.learning_rate=50", "quantization=none"])
+    # An infinite learning rate turns the weights, and so the loss, into NaN after one update.
+    recipe = load_recipe(support_recipe, ["training.max_steps=30", "training.learning_rate=.inf", "quantization=none"])
     train(recipe, out)
     info = json.loads((out / "run.json").read_text())
     assert info["status"] == "failed"
-    assert "loss" in info["error"] and "learning_rate" in info["error"]
-    assert info["final_step"] < 12
+    assert "nan" in info["error"] and "learning_rate" in info["error"]
+    assert info["final_step"] < 30
+
+
+def test_loss_guard_notices_a_climbing_loss():
+    from transformers import TrainerControl, TrainerState
+
+    from builder.callbacks import LossGuard
+
+    guard, state, control = LossGuard(), TrainerState(), TrainerControl()
+    falling = [3.0, 2.6, 2.3, 2.1, 1.9, 1.8, 1.7, 1.6, 1.55, 1.5]
+    for step, loss in enumerate(falling, 1):
+        state.global_step = step
+        guard.on_log(None, state, control, logs={"loss": loss})
+    assert not control.should_training_stop and guard.problem is None
+    for step, loss in enumerate([2.5, 3.5, 4.5, 5.0, 5.5, 5.6, 5.7, 5.8], len(falling) + 1):
+        state.global_step = step
+        guard.on_log(None, state, control, logs={"loss": loss})
+        if control.should_training_stop:
+            break
+    assert control.should_training_stop
+    assert "rising" in guard.problem and "learning_rate" in guard.problem
 
 
 @pytest.mark.parametrize("flag", ["--set"])
