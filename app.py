@@ -43,8 +43,16 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
         return None
     user, sep, password = value.partition(":")
     if not sep or not user or not password:
-        raise SystemExit(f"--auth / {AUTH_ENV}: expected USER:PASS, got {value!r}")
+        # The value is not repeated: it may hold a password, and logs and terminals keep it.
+        raise SystemExit(f"--auth / {AUTH_ENV}: expected USER:PASS (a user name, a colon, a password)")
     return user, password
+
+
+def port_taken_message(host: str, port: int) -> str:
+    return (
+        f"Cannot serve on {host}:{port}: the port is in use (is the app already running?). "
+        f"Pick another one with --port, e.g. --port {port + 1}."
+    )
 
 
 def exposure_warnings(host: str, share: bool, auth: tuple[str, str] | None) -> list[str]:
@@ -66,27 +74,36 @@ def main(argv: list[str] | None = None, *, block: bool = True):
         print(warning, file=sys.stderr, flush=True)
     # No usage reports to the internet (there is none here, and users' data stays private).
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from starlette.middleware import Middleware
+
     from builder.ui import CSS, build_app
+    from builder.ui.login_guard import LoginThrottle
 
     runs_dir = args.runs_dir.resolve()
     runs_dir.mkdir(parents=True, exist_ok=True)
     demo, ctx = build_app(runs_dir)
     # Chats stream concurrently (the engine serialises the model itself); other handlers are light.
     demo.queue(default_concurrency_limit=4)
+    try:
+        _, local_url, share_url = demo.launch(
+            server_name=args.host,
+            server_port=args.port,
+            share=args.share,
+            auth=auth,
+            prevent_thread_lock=True,
+            allowed_paths=[str(runs_dir)],
+            max_file_size="200mb",
+            show_error=True,
+            css=CSS,
+            footer_links=[],
+            quiet=True,
+            app_kwargs={"middleware": [Middleware(LoginThrottle)]},
+        )
+    except OSError as err:
+        if "Cannot find empty port" not in str(err):
+            raise
+        raise SystemExit(port_taken_message(args.host, args.port)) from None
     ctx.jobs.start_background()
-    _, local_url, share_url = demo.launch(
-        server_name=args.host,
-        server_port=args.port,
-        share=args.share,
-        auth=auth,
-        prevent_thread_lock=True,
-        allowed_paths=[str(runs_dir)],
-        max_file_size="200mb",
-        show_error=True,
-        css=CSS,
-        footer_links=[],
-        quiet=True,
-    )
     print(f"Serving on {local_url} (runs in {runs_dir})", flush=True)
     if args.share:
         if share_url:

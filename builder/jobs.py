@@ -53,6 +53,7 @@ class Job:
     ended_at: float | None = None
     outcome: str | None = None  # completed | failed | stopped, once done
     stop_requested: bool = False
+    stop_requested_at: float | None = None  # when SIGTERM was sent; SIGKILL follows after the grace period
     error: str | None = None
 
 
@@ -62,7 +63,7 @@ class RunProgress:
 
     run_id: str
     run_dir: str
-    status: str  # queued | running | completed | failed | stopped | unknown
+    status: str  # queued | running | stopping | completed | failed | stopped | unknown
     queue_position: int | None = None
     device: str | None = None
     step: int = 0
@@ -171,8 +172,13 @@ def progress_from_files(run_dir: Path, run_id: str | None = None) -> RunProgress
     progress.max_steps = int(max_steps) if isinstance(max_steps, int | float) and max_steps > 0 else None
     for row in read_metrics(run_dir):
         step = row.get("step")
-        if not isinstance(step, int | float) or row.get("final"):
-            continue  # the final summary line repeats the last dev loss; it is not a new point
+        if not isinstance(step, int | float):
+            continue
+        if row.get("final"):
+            # The summary line repeats the last dev loss (not a new point) but has the true last step:
+            # the loss is logged every logging_steps, so the last logged step may be short of it.
+            progress.step = max(progress.step, int(step))
+            continue
         if row.get("loss") is not None:
             progress.train_points.append((int(step), float(row["loss"])))
             progress.loss = float(row["loss"])
@@ -325,8 +331,12 @@ class JobManager:
         self.tick()
         return self.get(job_id) or job
 
-    def stop(self, job_id: str) -> Job:
-        """A queued job leaves the queue; a running one gets SIGTERM, then SIGKILL after a grace period."""
+    def stop(self, job_id: str, *, wait: bool = False) -> Job:
+        """A queued job leaves the queue; a running one gets SIGTERM, then SIGKILL after a grace period.
+
+        Without ``wait`` this returns at once: the trainer ends after its current step (which can
+        take many seconds), and ``tick`` kills it if the grace period runs out first.
+        """
         with self._locked():
             job = self.get(job_id)
             if job is None:
@@ -336,7 +346,13 @@ class JobManager:
                 return job
             pid = job.pid if job.state == "running" else None
             job.stop_requested = True
+            job.stop_requested_at = job.stop_requested_at or time.time()
             self._save(job)
+        if pid is not None and not wait:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+            self.tick()
+            return self.get(job_id) or job
         if pid is not None:
             self._terminate(pid)
         with self._locked():
@@ -358,6 +374,7 @@ class JobManager:
                     continue
                 if self._alive(job):
                     busy.add(job.device or "")
+                    self._kill_if_overdue(job)
                 else:
                     self._settle(job)
             for job in jobs:
@@ -400,7 +417,7 @@ class JobManager:
             progress.queue_position = ids.index(job.id) + 1 if job.id in ids else None
             progress.eta_s = None
         elif job.state == "running":
-            progress.status = "running"
+            progress.status = "stopping" if job.stop_requested else "running"
         else:
             progress.status = job.outcome or progress.status
             progress.error = job.error or progress.error
@@ -516,6 +533,15 @@ class JobManager:
             info["error"] = error
         info["ended_at"] = datetime.now().isoformat(timespec="seconds")
         write_json_atomic(path, info)
+
+    def _kill_if_overdue(self, job: Job) -> None:
+        """A stop was asked for and the grace period is over: SIGKILL the job's process group."""
+        if not job.stop_requested or job.pid is None:
+            return
+        if time.time() - (job.stop_requested_at or 0.0) < self.stop_grace_s:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(job.pid, signal.SIGKILL)
 
     def _terminate(self, pid: int) -> None:
         """SIGTERM to the job's process group (the trainer and any workers), SIGKILL if it lingers."""

@@ -128,12 +128,32 @@ def resolve_base_model(name: str) -> str:
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise ModelNotAvailableError(f"{path} is a folder but holds no config.json: not a transformers model")
+            raise ModelNotAvailableError(
+                f"base_model {name!r}: this folder holds no model (no config.json); "
+                "name a folder saved by transformers' save_pretrained"
+            )
         return str(path.resolve())
-    if path.suffix or name.startswith((".", "/", "~")):
+    if not is_hub_id(name):
         raise ModelNotAvailableError(f"base_model {name!r}: no such folder")
     _ensure_hub_model_available(name)
     return name
+
+
+def is_hub_id(name: str) -> bool:
+    """``owner/model`` or ``model`` as the hub spells them; dots are allowed (``Qwen/Qwen2.5-0.5B-Instruct``).
+
+    A name that starts like a path (``./``, ``/``, ``~``) is a folder, whatever its characters.
+    """
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if name.startswith((".", "/", "~")):
+        return False
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
 
 
 def _ensure_hub_model_available(repo_id: str) -> None:
@@ -159,7 +179,9 @@ def pick_device() -> str:
 def load_tokenizer(name_or_path: str, *, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
-    path = resolve_base_model(name_or_path) if not Path(name_or_path).is_dir() else name_or_path
+    # A folder goes through the same check as a hub id: a folder without a model must say so,
+    # not fail deep inside the tokenizer backend.
+    path = resolve_base_model(name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import socket
 import subprocess
@@ -45,6 +46,46 @@ def test_flags_and_defaults(tmp_path: Path) -> None:
     assert app.parse_auth("ana:s3cret:x") == ("ana", "s3cret:x")
     with pytest.raises(SystemExit, match="USER:PASS"):
         app.parse_auth("justaname")
+
+
+def test_a_malformed_auth_value_is_not_echoed(tmp_path: Path) -> None:
+    # The value may be a password typed without its user name; terminals and logs keep what is printed.
+    env = {**os.environ, app.AUTH_ENV: "correct-horse-battery", "GRADIO_ANALYTICS_ENABLED": "False"}
+    result = subprocess.run(
+        [sys.executable, "app.py", "--port", str(free_port()), "--runs-dir", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert app.AUTH_ENV in result.stderr and "USER:PASS" in result.stderr
+    assert "correct-horse-battery" not in result.stderr + result.stdout
+    with pytest.raises(SystemExit) as refused:
+        app.parse_auth("ana:")
+    assert "ana" not in str(refused.value.code).replace("a colon", "")
+
+
+def test_a_busy_port_is_one_line_naming_the_port_not_a_traceback(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != app.AUTH_ENV}
+        result = subprocess.run(
+            [sys.executable, "app.py", "--port", str(port), "--runs-dir", str(tmp_path)],
+            cwd=REPO,
+            env={**env, "GRADIO_ANALYTICS_ENABLED": "False"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert f":{port}" in lines[0] and "in use" in lines[0] and "--port" in lines[0]
 
 
 def test_sharing_or_listening_widely_without_a_password_warns() -> None:
@@ -157,11 +198,34 @@ def test_auth_from_the_environment_guards_the_app(tmp_path: Path, monkeypatch: p
         except urllib.error.HTTPError as err:
             return err.code
 
+    def timed_login(password: str) -> tuple[int, float]:
+        started = time.monotonic()
+        code = login(password)
+        return code, time.monotonic() - started
+
     try:
         with pytest.raises(urllib.error.HTTPError) as refused:
             get(f"{base}/config")
         assert refused.value.code == 401
-        assert login("wrong") == 400
-        assert login("s3cret") == 200
+        code, first = timed_login("wrong")
+        assert code == 400 and first < 1.0
+        # Each failure makes this client's next try wait longer (1 s, then 2 s, ...).
+        code, second = timed_login("wrong-again")
+        assert code == 400 and second >= 1.0
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            third = pool.submit(timed_login, "still-wrong")
+            time.sleep(0.3)
+            # While that try waits, the server answers everyone else at once.
+            started = time.monotonic()
+            with pytest.raises(urllib.error.HTTPError):
+                get(f"{base}/config")
+            assert time.monotonic() - started < 1.0
+            code, waited = third.result()
+        assert code == 400 and waited >= 2.0
+        code, waited = timed_login("s3cret")
+        assert code == 200 and waited >= 4.0
+        # A success clears the count.
+        code, waited = timed_login("s3cret")
+        assert code == 200 and waited < 1.0
     finally:
         demo.close()

@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from builder.models import ModelNotAvailableError, load_model, release_freed_heap, resolve_base_model
+from builder.models import (
+    ModelNotAvailableError,
+    load_model,
+    load_tokenizer,
+    release_freed_heap,
+    resolve_base_model,
+)
 
 
 def test_a_hub_id_that_cannot_be_fetched_names_the_model_and_the_way_out(monkeypatch):
@@ -18,11 +24,29 @@ def test_a_hub_id_that_cannot_be_fetched_names_the_model_and_the_way_out(monkeyp
     assert "base_model: ./models/assistant-7b" in text
 
 
+def test_a_hub_id_with_dots_reaches_the_hub_not_the_folder_check(monkeypatch):
+    # The shipped recipes suggest such ids; ".5B-Instruct" is part of the name, not a file extension.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for repo_id in ("Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct", "gpt2.small"):
+        with pytest.raises(ModelNotAvailableError) as err:
+            resolve_base_model(repo_id)
+        assert "cannot be fetched from the model hub" in str(err.value), str(err.value)
+        assert "no such folder" not in str(err.value)
+
+
 def test_a_missing_folder_or_one_without_a_model_is_refused(tmp_path):
-    with pytest.raises(ModelNotAvailableError, match="no such folder"):
-        resolve_base_model(str(tmp_path / "nothing-here"))
-    with pytest.raises(ModelNotAvailableError, match=r"config\.json"):
+    for missing in (tmp_path / "nothing-here", tmp_path / "weights.v2", "./models/Qwen2.5-0.5B"):
+        with pytest.raises(ModelNotAvailableError, match="no such folder"):
+            resolve_base_model(str(missing))
+    with pytest.raises(ModelNotAvailableError, match=r"this folder holds no model \(no config\.json\)"):
         resolve_base_model(str(tmp_path))
+
+
+def test_a_folder_without_a_model_is_named_as_such_when_the_tokenizer_loads(tmp_path):
+    # `base_model: /etc` reached the tokenizer backend and failed there with an error about backends.
+    (tmp_path / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    with pytest.raises(ModelNotAvailableError, match="this folder holds no model"):
+        load_tokenizer(str(tmp_path))
 
 
 def test_pickled_weights_are_refused(tiny_model_dir, tmp_path):

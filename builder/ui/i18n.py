@@ -103,7 +103,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "`{run}` is queued: another job is using the device.",
         "`{run}` está en cola: otro trabajo usa el dispositivo.",
     ),
-    "stopped_msg": ("Stopped `{run}`.", "`{run}` detenida."),
+    "stopped_msg": (
+        "Stopping `{run}`: it saves a checkpoint after its current step, then ends (Resume continues it).",
+        "Deteniendo `{run}`: guarda un punto de control al terminar el paso actual y se cierra (Reanudar la continúa).",
+    ),
     "resumed_msg": (
         "Resuming `{run}` from its last checkpoint.",
         "Reanudando `{run}` desde su último punto de control.",
@@ -115,6 +118,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "st_completed": ("completed", "terminada"),
     "st_failed": ("failed", "fallida"),
     "st_stopped": ("stopped", "detenida"),
+    "st_stopping": ("stopping", "deteniéndose"),
     "st_unknown": ("unknown", "desconocido"),
     "step": ("step", "paso"),
     "eta": ("ETA", "tiempo restante"),
