@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ def zip_adapter(run_dir: Path | str, dest: Path | str | None = None) -> Path:
     run_dir = Path(run_dir)
     _require_adapter(run_dir)
     dest = Path(dest) if dest else run_dir / "exports" / f"{run_dir.name}-adapter.zip"
+    _check_replaceable_file(dest, _is_our_zip, "adapter zip")
     dest.parent.mkdir(parents=True, exist_ok=True)
     members: list[Path] = []
     for folder in ("adapter", "tokenizer"):
@@ -47,14 +48,67 @@ def zip_adapter(run_dir: Path | str, dest: Path | str | None = None) -> Path:
     members += [run_dir / name for name in ("recipe.yaml", "run.json", "eval.md") if (run_dir / name).is_file()]
     tmp = dest.with_name(f".{dest.name}.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.comment = ZIP_SIGNATURE
         for path in members:
             archive.write(path, arcname=str(Path(run_dir.name) / path.relative_to(run_dir)))
     os.replace(tmp, dest)
     return dest
 
 
+MERGE_MARKER = "merged_from.json"
+MERGE_SIGNATURE = "builder.export.merge_adapter"
+ZIP_SIGNATURE = b"builder.export.zip_adapter"
+
+
+def _is_our_merge(folder: Path) -> bool:
+    """A folder an earlier merge wrote: its merged_from.json is ours (by content, not by name)."""
+    marker = folder / MERGE_MARKER
+    if marker.is_symlink() or not marker.is_file():
+        return False
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    # Merges made before the signature was written carry exactly these three keys.
+    return data.get("created_by") == MERGE_SIGNATURE or set(data) == {"base_model", "adapter", "run"}
+
+
+def check_merge_target(out_dir: Path | str) -> None:
+    """Raise ExportError unless ``out_dir`` is new, empty, or an earlier merge: never replace what we did not make."""
+    out_dir = Path(out_dir)
+    if out_dir.is_symlink():
+        raise ExportError(f"{out_dir} is a link; a merge is written to a new folder, pick another name")
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise ExportError(f"{out_dir} is a file; a merge is written to a new folder, pick another name")
+    if any(out_dir.iterdir()) and not _is_our_merge(out_dir):
+        raise ExportError(
+            f"{out_dir} is a folder that holds other files (it has no {MERGE_MARKER} of an earlier merge); "
+            "it is left as it is. Pick a new or empty folder"
+        )
+
+
+def _replace_folder(new: Path, out_dir: Path) -> None:
+    """Put ``new`` at ``out_dir`` by renames (one, or two with an earlier merge moved aside), then delete that merge."""
+    check_merge_target(out_dir)  # again: the folder may have changed during the minutes the merge took
+    if out_dir.exists() and any(out_dir.iterdir()):
+        old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-old-"))
+        os.replace(out_dir, old)  # old is an empty folder: rename may replace it
+        os.replace(new, out_dir)
+        shutil.rmtree(old)
+    else:
+        os.replace(new, out_dir)  # over a missing or empty folder, in one step
+
+
 def merge_adapter(run_dir: Path | str, out_dir: Path | str | None = None) -> Path:
-    """A standalone model folder: the base in full precision with the adapter merged into its weights."""
+    """A standalone model folder: the base in full precision with the adapter merged into its weights.
+
+    The merge is written to a fresh hidden folder beside ``out_dir`` and renamed into place. An
+    existing ``out_dir`` is replaced only when it is empty or an earlier merge (see ``check_merge_target``).
+    """
     import torch
     from peft import PeftModel
     from transformers import AutoTokenizer
@@ -64,8 +118,9 @@ def merge_adapter(run_dir: Path | str, out_dir: Path | str | None = None) -> Pat
 
     run_dir = Path(run_dir)
     adapter = _require_adapter(run_dir)
-    recipe = load_recipe(run_dir / "recipe.yaml")
     out_dir = Path(out_dir) if out_dir else run_dir / "exports" / "merged"
+    check_merge_target(out_dir)  # before minutes of loading and merging
+    recipe = load_recipe(run_dir / "recipe.yaml")
     # Full precision on the CPU: merging needs unquantized weights, and the CPU always has room for a copy.
     base, used = load_model(recipe.base_model, "none", device="cpu", trust_remote_code=recipe.trust_remote_code)
     assert used == "none"
@@ -79,17 +134,52 @@ def merge_adapter(run_dir: Path | str, out_dir: Path | str | None = None) -> Pat
     try:
         merged.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        provenance = {"base_model": recipe.base_model, "adapter": str(adapter.resolve()), "run": run_dir.name}
-        (tmp / "merged_from.json").write_text(json.dumps(provenance, indent=2), encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
+        provenance = {
+            "created_by": MERGE_SIGNATURE,
+            "base_model": recipe.base_model,
+            "adapter": str(adapter.resolve()),
+            "run": run_dir.name,
+        }
+        (tmp / MERGE_MARKER).write_text(json.dumps(provenance, indent=2), encoding="utf-8")
+        _replace_folder(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
 
 
+def _check_replaceable_file(dest: Path, ours: Callable[[Path], bool], what: str) -> None:
+    """A file export replaces only a missing file or an earlier export of the same kind."""
+    if dest.is_symlink() or dest.is_dir() or (dest.exists() and not ours(dest)):
+        raise ExportError(f"{dest} exists and is not an earlier {what}; it is left as it is. Pick another name")
+
+
+def _is_our_zip(path: Path) -> bool:
+    """An adapter zip: signed, or (made before the signature) one run folder holding adapter/adapter_config.json."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            signed = archive.comment == ZIP_SIGNATURE
+    except (OSError, zipfile.BadZipFile):
+        return False
+    tops = {name.split("/", 1)[0] for name in names}
+    return signed or (len(tops) == 1 and f"{next(iter(tops))}/adapter/adapter_config.json" in names)
+
+
+def _is_chat_jsonl(path: Path) -> bool:
+    """An OpenAI chat JSONL, what the data exports write: its first line is an object with messages."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            first = handle.readline(1_000_000)
+        if not first:
+            return True  # an empty export; nothing to lose
+        row = json.loads(first)
+    except (OSError, ValueError):
+        return False
+    return isinstance(row, dict) and "messages" in row
+
+
 def _write_jsonl(records: Iterable[dict[str, Any]], dest: Path) -> tuple[Path, int]:
+    _check_replaceable_file(dest, _is_chat_jsonl, "chat JSONL export")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp")
     count = 0

@@ -9,10 +9,12 @@ so an override is checked exactly like a value written in the file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from builder.confine import LocalPath
 
 UseCaseName = Literal["support", "translation", "sentiment", "content", "retrieval"]
 Quantization = Literal["auto", "4bit", "8bit", "none"]
@@ -84,8 +86,12 @@ class FieldMapping(_Section):
 
 
 class DataConfig(FieldMapping):
-    train: list[str] = Field(default_factory=list, description="files or folders, relative to the recipe")
-    dev: list[str] = Field(default_factory=list, description="optional dev files; else a split of train")
+    train: Annotated[list[str], LocalPath()] = Field(
+        default_factory=list, description="files or folders, relative to the recipe"
+    )
+    dev: Annotated[list[str], LocalPath()] = Field(
+        default_factory=list, description="optional dev files; else a split of train"
+    )
     dev_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     max_dev_examples: int = Field(64, ge=0)
     redact_pii: bool = True
@@ -140,7 +146,8 @@ class EvalConfig(_Section):
 class Recipe(_Section):
     name: str = "run"
     use_case: UseCaseName = "support"
-    base_model: str = BUNDLED_MODEL
+    # A bundled model, a hub id, or a model folder (relative to the working folder, as the loader reads it).
+    base_model: Annotated[str, LocalPath(relative_to="cwd", model=True)] = BUNDLED_MODEL
     trust_remote_code: bool = False
     quantization: Quantization = "auto"
     system_prompt: str = ""

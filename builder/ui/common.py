@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from builder.confine import Confinement, ConfinementError, is_model_name
 from builder.jobs import JobManager, read_json
 from builder.ui.i18n import Labels
 
 if TYPE_CHECKING:
     from builder.chat import ChatEngine
+    from builder.recipe import Recipe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".txt")
@@ -55,13 +57,42 @@ class AppContext:
             self._engine = ChatEngine()
         return self._engine
 
-    def allowed_roots(self) -> list[Path]:
-        return [self.repo_root.resolve(), self.runs_dir.resolve()]
+    @property
+    def confinement(self) -> Confinement:
+        """The UI reads and writes only inside the folders it serves: the project and the runs folder."""
+        return Confinement(roots=[("", self.repo_root), ("runs", self.runs_dir)], cwd=self.jobs.cwd)
 
-    def is_allowed(self, path: Path | str) -> bool:
-        """The UI reads and writes only inside the folders it serves (the project and the runs folder)."""
-        resolved = Path(path).expanduser().resolve()
-        return any(resolved == root or root in resolved.parents for root in self.allowed_roots())
+    def checked_recipe(self, path: str | Path, overrides: list[str] | None = None) -> tuple[Path | None, list[str]]:
+        """The recipe file the web app may train on with these overrides, or None and why not.
+
+        The recipe is loaded exactly as the trainer will load it (overrides applied, then validated),
+        so a path set through an override is checked like one written in the file. A relative recipe
+        path is read against the project folder.
+        """
+        from builder.recipe import RecipeError, load_recipe
+
+        confinement = self.confinement
+        try:
+            resolved = confinement.target("recipe", str(path), self.repo_root)
+        except ConfinementError as err:
+            return None, [str(err)]
+        try:
+            recipe = load_recipe(resolved, overrides)
+        except RecipeError as err:
+            return None, [confinement.shown_text(str(err))]
+        return resolved, self.recipe_problems(recipe)
+
+    def recipe_problems(self, recipe: Recipe) -> list[str]:
+        """Every path the recipe holds must lie in the served folders; and no code from a folder web users write."""
+        problems = self.confinement.recipe_problems(recipe)
+        if recipe.trust_remote_code and not is_model_name(recipe.base_model, self.jobs.cwd):
+            model = self.confinement.resolve(recipe.base_model, self.jobs.cwd)
+            if model == self.runs_dir or self.runs_dir in model.parents:
+                problems.append(
+                    f"trust_remote_code: true runs the Python files of {self.confinement.shown(model)}, which is in "
+                    "the runs folder where web uploads land; the web app refuses that (the CLI allows it)"
+                )
+        return problems
 
     # -- runs
 
@@ -119,7 +150,7 @@ class AppContext:
     def template_recipe(self, use_case: str) -> tuple[dict[str, Any], Path]:
         """The shipped recipe for a use case (raw YAML and its folder), or a minimal one."""
         path = self.recipes_dir / f"{use_case}.yaml"
-        if path.is_file():
+        if use_case in USE_CASES and path.is_file():  # a name from a request, never a path
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             if isinstance(raw, dict):
                 return raw, path.parent
@@ -127,6 +158,8 @@ class AppContext:
 
     def sample_files(self, sample: str) -> list[Path]:
         """A sample's transcripts: those its use case's recipe trains on, else every data file in its folder."""
+        if sample not in self.sample_sets():  # a name from a request, never a path
+            return []
         folder = self.sample_dir / sample
         raw, base = self.template_recipe(sample)
         listed = (raw.get("data") or {}).get("train") or []

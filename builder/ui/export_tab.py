@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from builder.confine import ConfinementError
 from builder.ui.common import AppContext, error_text, log_exception
 from builder.ui.i18n import t
 
@@ -24,8 +24,8 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     download = labels.add(gr.File(label=t("download"), interactive=False, elem_id="export-file"), label="download")
 
     def default_merge_dir(run_id: str | None) -> str:
-        run = ctx.run_dir(run_id)
-        return str(run / "exports" / "merged") if run else ""
+        # Relative to the runs folder: the page never shows the server's absolute paths.
+        return f"{run_id}/exports/merged" if ctx.run_dir(run_id) else ""
 
     def do_zip(run_id: str | None, language: str) -> tuple[Any, Any]:
         from builder.export import zip_adapter
@@ -36,8 +36,8 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         try:
             path = zip_adapter(run)
         except Exception as err:
-            return error_text(err), None
-        return f"`{path}`", str(path)
+            return ctx.confinement.shown_text(error_text(err)), None
+        return f"`{ctx.confinement.shown(path)}`", str(path)
 
     def do_data(run_id: str | None, language: str) -> tuple[Any, Any]:
         from builder.export import export_run_data
@@ -48,30 +48,34 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         try:
             path, count = export_run_data(run)
         except Exception as err:
-            return error_text(err), None
-        return t("exported", language, n=count, path=path), str(path)
+            return ctx.confinement.shown_text(error_text(err)), None
+        return t("exported", language, n=count, path=ctx.confinement.shown(path)), str(path)
 
     def do_merge(run_id: str | None, folder: str, language: str):
-        from builder.export import merge_adapter
+        from builder.export import ExportError, check_merge_target, merge_adapter
 
         run = ctx.run_dir(run_id)
         if run is None:
             yield t("no_run", language)
             return
-        target = Path(folder.strip()) if folder and folder.strip() else run / "exports" / "merged"
-        if not target.is_absolute():
-            target = ctx.runs_dir / target
-        if not ctx.is_allowed(target):
-            yield t("outside", language, path=target, root=", ".join(map(str, ctx.allowed_roots())))
+        confinement = ctx.confinement
+        value = folder.strip() if folder and folder.strip() else str(run / "exports" / "merged")
+        try:
+            # A relative folder is read against the runs folder; merge_adapter then refuses to replace
+            # any folder that is not empty and not one of its own earlier merges.
+            target = confinement.target("merge_dir", value, ctx.runs_dir)
+            check_merge_target(target)
+        except (ConfinementError, ExportError) as err:
+            yield confinement.shown_text(error_text(err))
             return
         yield "…"
         try:
             path = merge_adapter(run, target)
         except Exception as err:
             log_exception(err)
-            yield error_text(err)
+            yield confinement.shown_text(error_text(err))
             return
-        yield t("merged_to", language, path=path)
+        yield t("merged_to", language, path=confinement.shown(path))
 
     run_select.change(default_merge_dir, [run_select], [merge_dir])
     zip_button.click(do_zip, [run_select, lang], [result, download])

@@ -194,6 +194,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "merged_to": ("Merged model saved in `{path}`.", "Modelo fusionado guardado en `{path}`."),
     "exported": ("{n} examples written to `{path}`.", "{n} ejemplos escritos en `{path}`."),
     "export_result": ("Result", "Resultado"),
+    "refused": ("Not started:", "No se inició:"),
     "outside": (
         "Refused: `{path}` is outside the folders this app serves ({root}).",
         "Rechazado: `{path}` está fuera de las carpetas que sirve esta aplicación ({root}).",

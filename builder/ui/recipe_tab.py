@@ -91,13 +91,11 @@ def validate_yaml(ctx: AppContext, text: str) -> tuple[dict[str, Any] | None, li
         recipe = recipe_from_dict(raw, source="recipe", base_dir=ctx.user_recipes_dir)
     except RecipeError as err:
         return raw, str(err).splitlines()[1:] or [str(err)]
-    problems = []
+    # Every path the recipe holds (data lists, the base model folder, task paths) in the served folders.
+    problems = ctx.recipe_problems(recipe)
     for i, path in enumerate(recipe.data.train):
-        resolved = recipe.resolve_path(path)
-        if not resolved.exists():
+        if not recipe.resolve_path(path).exists():
             problems.append(f"data.train[{i}]: {path} does not exist")
-        elif not ctx.is_allowed(resolved):
-            problems.append(f"data.train[{i}]: {path} is outside the folders this app serves")
     if not recipe.data.train:
         problems.append("data.train: no training files (import data in the Data tab, or list paths here)")
     problems += _task_problems(recipe)

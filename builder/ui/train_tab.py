@@ -113,6 +113,12 @@ def parse_overrides(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
+def refusal(problems: list[str], lang: str) -> str:
+    """Why a recipe was not started, one problem (naming its key) a line."""
+    lines = "\n".join(f"- `{p.strip()}`" for problem in problems for p in problem.splitlines() if p.strip())
+    return f"**{t('refused', lang)}**\n\n{lines}"
+
+
 def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path: gr.State) -> None:
     labels = ctx.labels
     with gr.Row():
@@ -158,10 +164,12 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
     def do_start(path: str | None, extra: str, language: str) -> tuple[Any, ...]:
         if not path:
             return t("pick_recipe", language), gr.update()
-        if not ctx.is_allowed(path):
-            return t("outside", language, path=path, root=", ".join(map(str, ctx.allowed_roots()))), gr.update()
+        given = parse_overrides(extra)
+        checked, problems = ctx.checked_recipe(path, given)
+        if problems or checked is None:
+            return refusal(problems, language), gr.update()
         try:
-            job = ctx.jobs.submit(path, parse_overrides(extra))
+            job = ctx.jobs.submit(checked, given)
         except Exception as err:
             log_exception(err)
             return error_text(err), gr.update()
@@ -180,6 +188,11 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
     def do_resume(run_id: str | None, language: str) -> str:
         if not run_id or ctx.jobs.get(run_id) is None:
             return t("no_run", language)
+        job = ctx.jobs.get(run_id)
+        # The recipe file may have changed since the run started: check it again before the trainer reads it.
+        _, problems = ctx.checked_recipe(job.recipe_path, job.overrides)
+        if problems:
+            return refusal(problems, language)
         try:
             ctx.jobs.resume(run_id)
         except Exception as err:

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from builder.conversation import Conversation
     from builder.recipe import Recipe
 
@@ -36,6 +38,8 @@ class Example:
 class UseCase(Protocol):
     name: str
     main_metric: str
+    # The pydantic model of its ``task:`` options (None: it reads none); path fields carry a LocalPath marker.
+    options_model: type[BaseModel] | None
 
     def build_examples(self, conversations: list[Conversation], recipe: Recipe, workdir: Path) -> list[Example]:
         """Training/dev examples; ``workdir`` is where a use case may keep artefacts (an index...)."""

@@ -53,6 +53,7 @@ def _transcript(conversation: Conversation, limit: int) -> str:
 
 class ContentUseCase:
     name = "content"
+    options_model = ContentOptions
     main_metric = "chrf"
 
     def prompt_messages(self, brief: str, recipe: Recipe, kind: str | None = None) -> list[dict[str, str]]:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from builder import metrics
+from builder.confine import LocalPath
 from builder.usecases import Example, register
 from builder.usecases.options import record_skipped, task_options, where
 
@@ -39,10 +40,14 @@ QUESTION_TEMPLATES = (
 class RetrievalOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    knowledge_base: list[str] = Field(min_length=1, description="files or folders, relative to the recipe")
+    knowledge_base: Annotated[list[str], LocalPath()] = Field(
+        min_length=1, description="files or folders, relative to the recipe"
+    )
     top_k: int = Field(3, ge=1, le=20)
     chunk_chars: int = Field(800, ge=100, description="passage size in characters (sections are cut at paragraphs)")
-    db_uri: str | None = Field(None, description="LanceDB URI (s3://..., db://...); default: <run dir>/kb")
+    db_uri: Annotated[str | None, LocalPath(relative_to="cwd")] = Field(
+        None, description="LanceDB URI (s3://..., db://...); default: <run dir>/kb"
+    )
     gold_field: str = Field("passages", description="metadata key naming the passages/files that hold the answer")
     questions: Literal["data", "knowledge_base"] = "data"
     answer_chars: int = Field(400, ge=50, description="questions from the knowledge base: answer length")
@@ -84,6 +89,7 @@ def _cut(text: str, limit: int) -> str:
 
 class RetrievalUseCase:
     name = "retrieval"
+    options_model = RetrievalOptions
     main_metric = "chrf"
 
     def prompt_messages(self, question: str, passages: list[Passage], recipe: Recipe) -> list[dict[str, str]]:

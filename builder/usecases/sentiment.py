@@ -91,6 +91,7 @@ def _to_label(raw: str, options: SentimentOptions) -> str | None:
 
 class SentimentUseCase:
     name = "sentiment"
+    options_model = SentimentOptions
     main_metric = "accuracy"
 
     def prompt_messages(self, text: str, recipe: Recipe) -> list[dict[str, str]]:

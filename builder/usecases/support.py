@@ -25,6 +25,7 @@ def conversation_to_example(conversation: Conversation, system_prompt: str) -> E
 
 class SupportUseCase:
     name = "support"
+    options_model = None
     main_metric = "chrf"
 
     def build_examples(self, conversations: list[Conversation], recipe: Recipe, workdir: Path) -> list[Example]:

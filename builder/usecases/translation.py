@@ -77,6 +77,7 @@ def detect_language(text: str, candidates: list[str]) -> str | None:
 
 class TranslationUseCase:
     name = "translation"
+    options_model = TranslationOptions
     main_metric = "chrf"
 
     def prompt_messages(

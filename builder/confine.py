@@ -1,0 +1,217 @@
+"""Which files a recipe names, and whether they lie inside the folders the web app serves.
+
+Every field whose value names a file or folder on this machine carries a ``LocalPath`` marker
+in its pydantic annotation (``Annotated[list[str], LocalPath()]``), in the recipe and in each
+use case's ``task:`` options model. ``recipe_paths`` walks those markers, so a new path key is
+found (and confined) without being listed anywhere else.
+
+``Confinement`` is the one check the web app applies to every path a user can set: recipe
+keys, ``--set`` overrides (they are applied before the recipe is validated, so they are just
+recipe keys here), merge and export targets, uploads. The CLI does not use it: its user owns
+the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from pydantic.fields import FieldInfo
+
+    from builder.recipe import Recipe
+
+# A hub id: ``name`` or ``owner/name``, letters, digits, ``._-``; what the model hub accepts.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+# Folders with more entries than this are refused rather than scanned for links.
+MAX_SCANNED_ENTRIES = 200_000
+
+
+@dataclass(frozen=True)
+class LocalPath:
+    """Marks a field whose value (a string or a list of strings) names files or folders on this machine.
+
+    ``relative_to``: what a relative value is read against: the recipe's folder, or the working
+    folder of the process that opens it (the trainer runs in the project folder).
+    ``model``: the value may instead be a model hub id or a bundled model, which are no paths.
+    """
+
+    relative_to: Literal["recipe", "cwd"] = "recipe"
+    model: bool = False
+
+
+@dataclass(frozen=True)
+class PathRef:
+    """One path a recipe holds: its dotted key (``data.train[0]``), the value as written, and its marker."""
+
+    key: str
+    value: str
+    marker: LocalPath
+
+
+def _marker(field: FieldInfo) -> LocalPath | None:
+    return next((m for m in field.metadata if isinstance(m, LocalPath)), None)
+
+
+def _refs(key: str, value: Any, marker: LocalPath) -> Iterator[PathRef]:
+    if isinstance(value, str):
+        yield PathRef(key, value, marker)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                yield PathRef(f"{key}[{i}]", item, marker)
+
+
+def model_paths(instance: BaseModel, prefix: str = "") -> Iterator[PathRef]:
+    """The marked fields of a pydantic model and of the models nested in it."""
+    from pydantic import BaseModel
+
+    for name, field in type(instance).model_fields.items():
+        value = getattr(instance, name)
+        marker = _marker(field)
+        if marker is not None:
+            yield from _refs(f"{prefix}{name}", value, marker)
+        elif isinstance(value, BaseModel):
+            yield from model_paths(value, f"{prefix}{name}.")
+
+
+def task_paths(recipe: Recipe) -> Iterator[PathRef]:
+    """The marked keys of the use case's options model, read from the raw ``task:`` mapping.
+
+    Raw, not validated: a path is confined even when another option makes the task invalid.
+    """
+    from builder.usecases import get_usecase
+
+    try:
+        model = getattr(get_usecase(recipe.use_case), "options_model", None)
+    except KeyError:
+        return
+    if model is None or not isinstance(recipe.task, dict):
+        return
+    for name, field in model.model_fields.items():
+        marker = _marker(field)
+        if marker is not None and recipe.task.get(name) is not None:
+            yield from _refs(f"task.{name}", recipe.task[name], marker)
+
+
+def recipe_paths(recipe: Recipe) -> Iterator[PathRef]:
+    """Every path a resolved recipe holds, with its key."""
+    yield from model_paths(recipe)
+    yield from task_paths(recipe)
+
+
+def is_model_name(value: str, cwd: Path) -> bool:
+    """A bundled model or a hub id that no local folder shadows: the loader reads no path of ours for it."""
+    if value.startswith("bundled:"):
+        return True
+    if not _HUB_ID.match(value) or ".." in value:
+        return False
+    return not (cwd / value).exists()
+
+
+class ConfinementError(ValueError):
+    """A path outside the folders the web app serves; the message names the key and the path."""
+
+
+@dataclass
+class Confinement:
+    """The folders the web app may read and write: ``roots`` maps a label shown to users to a folder."""
+
+    roots: Sequence[tuple[str, Path]]
+    cwd: Path
+
+    def __post_init__(self) -> None:
+        self.roots = [(label, Path(root).resolve()) for label, root in self.roots]
+        self.cwd = Path(self.cwd).resolve()
+
+    def contains(self, path: Path) -> bool:
+        return any(path == root or root in path.parents for _, root in self.roots)
+
+    def shown(self, path: Path | str) -> str:
+        """A path as users see it: relative to the served folder that holds it, never the server's absolute path."""
+        path = Path(path)
+        best: tuple[str, Path] | None = None
+        for label, root in self.roots:
+            if (path == root or root in path.parents) and (best is None or len(root.parts) > len(best[1].parts)):
+                best = (label, root)
+        if best is None:
+            return str(path)
+        rest = path.relative_to(best[1]).as_posix()
+        if best[0] and rest != ".":
+            return f"{best[0]}/{rest}"
+        return best[0] or rest or "."
+
+    def shown_text(self, text: str) -> str:
+        """A message with every absolute path under a served folder written as ``shown`` writes it."""
+        for label, root in sorted(self.roots, key=lambda item: len(item[1].parts), reverse=True):
+            text = text.replace(f"{root}/", f"{label}/" if label else "").replace(str(root), label or ".")
+        return text
+
+    def describe_roots(self) -> str:
+        return " and ".join(f"`{label or '.'}`" for label, _ in self.roots)
+
+    def resolve(self, value: str, base: Path) -> Path:
+        """``value`` as the loader opens it (``~`` expanded, relative to ``base``), links followed."""
+        path = Path(value).expanduser()
+        return (path if path.is_absolute() else base / path).resolve()
+
+    def problem(self, key: str, value: str, base: Path) -> str | None:
+        """Why ``value`` (set as ``key``, relative to ``base``) may not be used, or None when it may."""
+        where = f"{key}: {value!r}"
+        if "://" in value:
+            return f"{where} is a URL; the web app reads and writes only local folders it serves"
+        try:
+            path = self.resolve(value, base)
+        except (OSError, RuntimeError, ValueError) as err:
+            return f"{where} is not a usable path ({err})"
+        outside = f"the folders this app serves ({self.describe_roots()})"
+        if not self.contains(path):
+            return f"{where} is outside {outside}"
+        link = self._link_outside(path)
+        if link is not None:
+            return f"{where} holds {self.shown(link)}, a link to a place outside {outside}"
+        return None
+
+    def _link_outside(self, folder: Path) -> Path | None:
+        """The first link under ``folder`` that leads outside the roots (the importers read through links)."""
+        if not folder.is_dir():
+            return None
+        seen = 0
+        for top, dirs, files in os.walk(folder):
+            for name in dirs + files:
+                seen += 1
+                entry = Path(top) / name
+                if entry.is_symlink():
+                    try:
+                        target = entry.resolve()
+                    except (OSError, RuntimeError):
+                        return entry
+                    if not self.contains(target):
+                        return entry
+            if seen > MAX_SCANNED_ENTRIES:
+                return folder
+        return None
+
+    def recipe_problems(self, recipe: Recipe) -> list[str]:
+        """One line per path of the recipe that lies outside the roots, each naming its key."""
+        problems = []
+        for ref in recipe_paths(recipe):
+            if ref.marker.model and is_model_name(ref.value, self.cwd):
+                continue
+            base = recipe.base_dir if ref.marker.relative_to == "recipe" else self.cwd
+            problem = self.problem(ref.key, ref.value, base)
+            if problem:
+                problems.append(problem)
+        return problems
+
+    def target(self, key: str, value: str, base: Path) -> Path:
+        """A folder or file the app will write: resolved, or ConfinementError naming ``key``."""
+        problem = self.problem(key, value, base)
+        if problem:
+            raise ConfinementError(problem)
+        return self.resolve(value, base)
