@@ -195,10 +195,6 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "exported": ("{n} examples written to `{path}`.", "{n} ejemplos escritos en `{path}`."),
     "export_result": ("Result", "Resultado"),
     "refused": ("Not started:", "No se inició:"),
-    "outside": (
-        "Refused: `{path}` is outside the folders this app serves ({root}).",
-        "Rechazado: `{path}` está fuera de las carpetas que sirve esta aplicación ({root}).",
-    ),
 }
 
 STRINGS: dict[str, dict[str, str]] = {
