@@ -14,7 +14,6 @@ the machine.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
 
     from builder.recipe import Recipe
 
-# A hub id: ``name`` or ``owner/name``, letters, digits, ``._-``; what the model hub accepts.
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 # Folders with more entries than this are refused rather than scanned for links.
 MAX_SCANNED_ENTRIES = 200_000
 
@@ -107,11 +104,11 @@ def recipe_paths(recipe: Recipe) -> Iterator[PathRef]:
 
 def is_model_name(value: str, cwd: Path) -> bool:
     """A bundled model or a hub id that no local folder shadows: the loader reads no path of ours for it."""
+    from builder.models import is_hub_id
+
     if value.startswith("bundled:"):
         return True
-    if not _HUB_ID.match(value) or ".." in value:
-        return False
-    return not (cwd / value).exists()
+    return is_hub_id(value) and not (cwd / value).exists()
 
 
 class ConfinementError(ValueError):
