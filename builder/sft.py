@@ -142,6 +142,7 @@ def build_trainer(
 
     from builder.callbacks import LossInProgressBar
     from builder.dataset import to_dataset
+    from builder.lm_head import install_labelled_lm_head
     from builder.models import load_model, load_tokenizer, pick_device
 
     t = recipe.training
@@ -207,6 +208,8 @@ def build_trainer(
     )
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(LossInProgressBar)
+    # After SFTTrainer: its constructor installs TRL's fused head, which ours sits in front of.
+    trainer.lm_head_chunk_tokens = install_labelled_lm_head(trainer.model)
     return trainer, quantization, tokenizer
 
 
