@@ -51,9 +51,9 @@ def measure(mode: str, run_dir: Path) -> dict[str, Any]:
         return result
     from builder.chat import ChatEngine, Sampling
     from builder.models import load_model
-    from builder.recipe import load_recipe
+    from builder.rundir import RunDir
 
-    recipe = load_recipe(run_dir / "recipe.yaml")
+    recipe = RunDir(run_dir).recipe()
     sampling = Sampling(max_new_tokens=32, temperature=0)
     if mode == "engine":
         engine = ChatEngine()
@@ -73,7 +73,7 @@ def measure(mode: str, run_dir: Path) -> dict[str, Any]:
             model.generate(**inputs, max_new_tokens=32, do_sample=False)
         if mode == "two_models":
             second, _ = load_model(recipe.base_model, "none", device="cpu")
-            tuned = PeftModel.from_pretrained(second, run_dir / "adapter")
+            tuned = PeftModel.from_pretrained(second, RunDir(run_dir).adapter)
             with torch.inference_mode():
                 tuned.generate(**inputs, max_new_tokens=32, do_sample=False)
     result["rss_mib"] = rss_mib()
@@ -86,15 +86,16 @@ def make_random_run(root: Path) -> Path:
 
     from builder.models import load_model, load_tokenizer
     from builder.recipe import BUNDLED_MODEL
+    from builder.rundir import RunDir, write_text_atomic
 
-    run = root / "memory-run"
+    run = RunDir(root / "memory-run")
     model, _ = load_model(BUNDLED_MODEL, "none", device="cpu")
     lora = LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", init_lora_weights=False)
-    get_peft_model(model, lora).save_pretrained(run / "adapter")
-    load_tokenizer(BUNDLED_MODEL).save_pretrained(run / "tokenizer")
-    (run / "recipe.yaml").write_text(f"name: memory\nbase_model: {BUNDLED_MODEL}\nquantization: none\n")
-    (run / "run.json").write_text(json.dumps({"status": "completed", "quantization": "none"}))
-    return run
+    get_peft_model(model, lora).save_pretrained(run.adapter)
+    load_tokenizer(BUNDLED_MODEL).save_pretrained(run.tokenizer)
+    write_text_atomic(run.recipe_file, f"name: memory\nbase_model: {BUNDLED_MODEL}\nquantization: none\n")
+    run.update_info(status="completed", quantization="none")
+    return run.path
 
 
 def main(argv: list[str] | None = None) -> int:

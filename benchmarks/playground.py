@@ -41,15 +41,15 @@ def make_run_dir(root: Path, base_model: str, quantization: str) -> Path:
 
     from builder.models import load_model, load_tokenizer
     from builder.recipe import load_recipe
+    from builder.rundir import RunDir, write_text_atomic
 
     recipe = load_recipe(
         REPO / "recipes" / "support.yaml", [f"base_model={base_model}", f"quantization={quantization}"]
     )
-    run = root / "run"
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "recipe.yaml").write_text(recipe.to_yaml(), encoding="utf-8")
-    (run / "run.json").write_text(json.dumps({"status": "completed", "quantization": quantization}), encoding="utf-8")
-    load_tokenizer(base_model).save_pretrained(run / "tokenizer")
+    run = RunDir(root / "run")
+    write_text_atomic(run.recipe_file, recipe.to_yaml())
+    run.update_info(status="completed", quantization=quantization)
+    load_tokenizer(base_model).save_pretrained(run.tokenizer)
     torch.manual_seed(0)
     model, _ = load_model(base_model, "none", device="cpu")
     lora = LoraConfig(
@@ -58,8 +58,8 @@ def make_run_dir(root: Path, base_model: str, quantization: str) -> Path:
         target_modules=recipe.lora.target_modules,
         task_type="CAUSAL_LM",
     )
-    get_peft_model(model, lora).save_pretrained(run / "adapter", safe_serialization=True)
-    return run
+    get_peft_model(model, lora).save_pretrained(run.adapter, safe_serialization=True)
+    return run.path
 
 
 def _rss_mb() -> float:
@@ -139,13 +139,14 @@ def child(mode: str, run_dir: Path, max_new_tokens: int) -> dict[str, Any]:
     sampling = Sampling(max_new_tokens=max_new_tokens, temperature=0)
     started = time.perf_counter()
     if mode == "single":
-        from builder.models import load_model, load_tokenizer, read_run_json
-        from builder.recipe import load_recipe
+        from builder.models import load_model, load_saved_tokenizer
+        from builder.rundir import RunDir
 
-        recipe = load_recipe(run_dir / "recipe.yaml")
-        model, _ = load_model(recipe.base_model, read_run_json(run_dir)["quantization"], device="cpu")
+        run = RunDir(run_dir)
+        recipe = run.recipe()
+        model, _ = load_model(recipe.base_model, run.info()["quantization"], device="cpu")
         model.eval()
-        tokenizer = load_tokenizer(str(run_dir / "tokenizer"))
+        tokenizer = load_saved_tokenizer(run.tokenizer)
         result["load_s"] = round(time.perf_counter() - started, 2)
         result["rss_after_load_mb"] = round(_rss_mb(), 1)
         for _ in _single_stream(model, tokenizer, PROMPT, warmup):

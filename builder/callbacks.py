@@ -10,7 +10,7 @@ from typing import Any
 
 from transformers import ProgressCallback, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from builder.rundir import METRICS, append_jsonl
+from builder.rundir import RunDir, append_jsonl
 
 
 class LossInProgressBar(ProgressCallback):
@@ -28,7 +28,7 @@ class MetricsWriter(TrainerCallback):
     """One line per logging step in ``metrics.jsonl``, written as training goes."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = Path(run_dir) / METRICS
+        self.path = RunDir(run_dir).metrics_file
         self.started = time.monotonic()
         self.start_step = 0
 

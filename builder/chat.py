@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from builder.rundir import RunDir
+
 if TYPE_CHECKING:
     from builder.recipe import Recipe
 
 Side = Literal["base", "tuned"]
-VOTES = "votes.jsonl"
 WINNERS = ("base", "tuned", "tie")
 
 
@@ -270,8 +271,7 @@ def record_vote(run_dir: Path | str, *, prompt: str, winner: str, base: str, tun
         "tuned": tuned,
         "blind": blind,
     }
-    path = Path(run_dir) / VOTES
-    with open(path, "a", encoding="utf-8") as handle:
+    with open(RunDir(run_dir).votes, "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         fcntl.flock(handle, fcntl.LOCK_UN)
@@ -280,7 +280,7 @@ def record_vote(run_dir: Path | str, *, prompt: str, winner: str, base: str, tun
 def vote_summary(run_dir: Path | str) -> dict[str, Any]:
     """Counts and the tuned model's win rate (a tie counts half), over the run's votes."""
     counts = dict.fromkeys(WINNERS, 0)
-    path = Path(run_dir) / VOTES
+    path = RunDir(run_dir).votes
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
             with contextlib.suppress(ValueError, AttributeError):

@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from builder import rundir
+from builder.rundir import RunDir
 from builder.usecases import Example, get_usecase
 
 SYSTEMS = ("base", "base_few_shot", "tuned")
 SYSTEM_TITLES = {"base": "base", "base_few_shot": "base + few-shot", "tuned": "tuned"}
-EVAL_JSON = "eval.json"
-EVAL_MD = "eval.md"
 
 
 def read_examples(path: Path) -> list[Example]:
@@ -73,14 +72,14 @@ def evaluate_run(run_dir: Path, *, max_examples: int | None = None, batch_size: 
     from builder.generation import generate
     from builder.models import load_tuned
 
-    run_dir = Path(run_dir)
-    dev = read_examples(run_dir / rundir.DEV_EXAMPLES)
+    run = RunDir(run_dir)
+    dev = read_examples(run.examples("dev"))
     if not dev:
-        raise ValueError(f"{run_dir / rundir.DEV_EXAMPLES}: no dev examples to evaluate on (is data.dev_fraction 0?)")
-    model, tokenizer, recipe = load_tuned(run_dir)
+        raise ValueError(f"{run.examples('dev')}: no dev examples to evaluate on (is data.dev_fraction 0?)")
+    model, tokenizer, recipe = load_tuned(run)
     usecase = get_usecase(recipe.use_case)
     dev = dev[: max_examples or recipe.eval.max_examples]
-    shots = pick_shots(read_examples(run_dir / rundir.TRAIN_EXAMPLES), recipe.eval.few_shot, recipe.training.seed)
+    shots = pick_shots(read_examples(run.examples("train")), recipe.eval.few_shot, recipe.training.seed)
 
     prompts = {
         "base": [e.prompt_messages for e in dev],
@@ -109,7 +108,7 @@ def evaluate_run(run_dir: Path, *, max_examples: int | None = None, batch_size: 
         }
 
     result = {
-        "run_dir": str(run_dir),
+        "run_dir": str(run.path),
         "use_case": recipe.use_case,
         "main_metric": usecase.main_metric,
         "base_model": recipe.base_model,
@@ -127,8 +126,8 @@ def evaluate_run(run_dir: Path, *, max_examples: int | None = None, batch_size: 
             for i, e in enumerate(dev)
         ],
     }
-    rundir.write_json_atomic(run_dir / EVAL_JSON, result)
-    rundir.write_text_atomic(run_dir / EVAL_MD, render_markdown(result))
+    rundir.write_json_atomic(run.eval_json, result)
+    rundir.write_text_atomic(run.eval_md, render_markdown(result))
     return result
 
 
@@ -194,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-examples", type=int, default=None, help="default: the recipe's eval.max_examples")
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args(argv)
-    if not (args.run_dir / rundir.RECIPE).is_file():
-        print(f"{args.run_dir}: not a run directory (no {rundir.RECIPE})", file=sys.stderr)
+    run = RunDir(args.run_dir)
+    if not run.recipe_file.is_file():
+        print(f"{run.path}: not a run directory (no {run.recipe_file.name})", file=sys.stderr)
         return 2
     try:
         result = evaluate_run(args.run_dir, max_examples=args.max_examples, batch_size=args.batch_size)
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{SYSTEM_TITLES[name]:>16}: {main_metric} {_cell(s['metrics'][main_metric])}, "
             f"prompt tokens {s['prompt_tokens_mean']}"
         )
-    print(f"wrote {args.run_dir / EVAL_JSON} and {args.run_dir / EVAL_MD}")
+    print(f"wrote {run.eval_json} and {run.eval_md}")
     print(json.dumps({n: _numbers(result["systems"][n]["metrics"]) for n in SYSTEMS}))
     return 0
 

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from builder.rundir import ADAPTER, ADAPTER_CONFIG, SPLITS, RunDir, atomic_dir, atomic_path, write_jsonl
+
 if TYPE_CHECKING:
     from builder.conversation import Conversation
 
@@ -28,30 +30,22 @@ class ExportError(RuntimeError):
     """An export that cannot be made; the message names the run and the missing piece."""
 
 
-def _require_adapter(run_dir: Path) -> Path:
-    adapter = Path(run_dir) / "adapter"
-    if not (adapter / "adapter_config.json").is_file():
-        raise ExportError(f"{run_dir}: no adapter/adapter_config.json; the run has not finished training")
-    return adapter
+def _require_adapter(run: RunDir) -> Path:
+    if not run.has_adapter():
+        raise ExportError(f"{run.path}: no {ADAPTER}/{ADAPTER_CONFIG}; the run has not finished training")
+    return run.adapter
 
 
 def zip_adapter(run_dir: Path | str, dest: Path | str | None = None) -> Path:
-    """``<run>-adapter.zip``: adapter/, tokenizer/, recipe.yaml and run.json, paths relative to the run."""
-    run_dir = Path(run_dir)
-    _require_adapter(run_dir)
-    dest = Path(dest) if dest else run_dir / "exports" / f"{run_dir.name}-adapter.zip"
+    """``<run>-adapter.zip``: the adapter, its tokenizer, the recipe and run.json, paths relative to the run."""
+    run = RunDir(run_dir)
+    _require_adapter(run)
+    dest = Path(dest) if dest else run.exports / f"{run.name}-adapter.zip"
     _check_replaceable_file(dest, _is_our_zip, "adapter zip")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    members: list[Path] = []
-    for folder in ("adapter", "tokenizer"):
-        members += sorted(p for p in (run_dir / folder).rglob("*") if p.is_file())
-    members += [run_dir / name for name in ("recipe.yaml", "run.json", "eval.md") if (run_dir / name).is_file()]
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with atomic_path(dest) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.comment = ZIP_SIGNATURE
-        for path in members:
-            archive.write(path, arcname=str(Path(run_dir.name) / path.relative_to(run_dir)))
-    os.replace(tmp, dest)
+        for path in run.archive_members():
+            archive.write(path, arcname=str(Path(run.name) / path.relative_to(run.path)))
     return dest
 
 
@@ -114,36 +108,29 @@ def merge_adapter(run_dir: Path | str, out_dir: Path | str | None = None) -> Pat
     from transformers import AutoTokenizer
 
     from builder.models import load_model
-    from builder.recipe import load_recipe
 
-    run_dir = Path(run_dir)
-    adapter = _require_adapter(run_dir)
-    out_dir = Path(out_dir) if out_dir else run_dir / "exports" / "merged"
+    run = RunDir(run_dir)
+    adapter = _require_adapter(run)
+    out_dir = Path(out_dir) if out_dir else run.merged
     check_merge_target(out_dir)  # before minutes of loading and merging
-    recipe = load_recipe(run_dir / "recipe.yaml")
+    recipe = run.recipe()
     # Full precision on the CPU: merging needs unquantized weights, and the CPU always has room for a copy.
     base, used = load_model(recipe.base_model, "none", device="cpu", trust_remote_code=recipe.trust_remote_code)
     assert used == "none"
     merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
     merged.to(torch.float32)
-    tokenizer_dir = run_dir / "tokenizer"
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir if tokenizer_dir.is_dir() else base.name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(run.tokenizer if run.tokenizer.is_dir() else base.name_or_path)
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-"))
-    try:
+    with atomic_dir(out_dir, put=_replace_folder) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         provenance = {
             "created_by": MERGE_SIGNATURE,
             "base_model": recipe.base_model,
             "adapter": str(adapter.resolve()),
-            "run": run_dir.name,
+            "run": run.name,
         }
         (tmp / MERGE_MARKER).write_text(json.dumps(provenance, indent=2), encoding="utf-8")
-        _replace_folder(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
 
 
@@ -162,7 +149,7 @@ def _is_our_zip(path: Path) -> bool:
     except (OSError, zipfile.BadZipFile):
         return False
     tops = {name.split("/", 1)[0] for name in names}
-    return signed or (len(tops) == 1 and f"{next(iter(tops))}/adapter/adapter_config.json" in names)
+    return signed or (len(tops) == 1 and f"{next(iter(tops))}/{ADAPTER}/{ADAPTER_CONFIG}" in names)
 
 
 def _is_chat_jsonl(path: Path) -> bool:
@@ -180,15 +167,7 @@ def _is_chat_jsonl(path: Path) -> bool:
 
 def _write_jsonl(records: Iterable[dict[str, Any]], dest: Path) -> tuple[Path, int]:
     _check_replaceable_file(dest, _is_chat_jsonl, "chat JSONL export")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    count = 0
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-    os.replace(tmp, dest)
-    return dest, count
+    return dest, write_jsonl(dest, records)
 
 
 def export_conversations(conversations: Iterable[Conversation], dest: Path | str) -> tuple[Path, int]:
@@ -197,12 +176,13 @@ def export_conversations(conversations: Iterable[Conversation], dest: Path | str
 
 
 def export_run_data(run_dir: Path | str, dest: Path | str | None = None) -> tuple[Path, int]:
-    """The examples a run trained on (train.jsonl, then dev.jsonl) as OpenAI chat JSONL with their split."""
-    run_dir = Path(run_dir)
-    sources = [(split, run_dir / f"{split}.jsonl") for split in ("train", "dev")]
+    """The examples a run trained on (the train split, then dev) as OpenAI chat JSONL with their split."""
+    run = RunDir(run_dir)
+    sources = [(split, run.examples(split)) for split in SPLITS]
     if not any(path.is_file() for _, path in sources):
-        raise ExportError(f"{run_dir}: no train.jsonl or dev.jsonl; the run stopped before preparing its data")
-    dest = Path(dest) if dest else run_dir / "exports" / f"{run_dir.name}-data.jsonl"
+        names = " or ".join(SPLITS.values())
+        raise ExportError(f"{run.path}: no {names}; the run stopped before preparing its data")
+    dest = Path(dest) if dest else run.exports / f"{run.name}-data.jsonl"
 
     def records() -> Iterable[dict[str, Any]]:
         for split, path in sources:

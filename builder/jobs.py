@@ -3,8 +3,8 @@
 The UI never trains in its own process. A job is launched in a new session, so it goes
 on when the browser closes or the app stops; everything the UI shows is read back from
 files: the job's own state under ``<runs>/.jobs/<run id>.json`` (queued, running, done,
-its pid) and the run directory the trainer writes (``run.json``, ``metrics.jsonl``,
-``train.log``). A page reload or an app restart therefore re-attaches by reading files.
+its pid) and the run directory the trainer writes (read through ``builder.rundir.RunDir``).
+A page reload or an app restart therefore re-attaches by reading files.
 
 Several app processes may share one runs folder, so every change to the queue happens
 under an exclusive file lock.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import re
 import signal
@@ -26,11 +25,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
+
+from builder.rundir import FINAL_STATUSES, RunDir, RunProgress, error_from_log, read_json, write_json_atomic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRAINER_CMD = (sys.executable, "-m", "builder.sft")
-FINAL_STATUSES = ("completed", "failed", "stopped")
 
 JobState = Literal["queued", "running", "done"]
 
@@ -55,153 +55,6 @@ class Job:
     stop_requested: bool = False
     stop_requested_at: float | None = None  # when SIGTERM was sent; SIGKILL follows after the grace period
     error: str | None = None
-
-
-@dataclass
-class RunProgress:
-    """Everything the Train tab shows about one run, read from its files."""
-
-    run_id: str
-    run_dir: str
-    status: str  # queued | running | stopping | completed | failed | stopped | unknown
-    queue_position: int | None = None
-    device: str | None = None
-    step: int = 0
-    max_steps: int | None = None
-    loss: float | None = None
-    eval_loss: float | None = None
-    elapsed_s: float | None = None
-    eta_s: float | None = None
-    error: str | None = None
-    train_points: list[tuple[int, float]] = field(default_factory=list)
-    dev_points: list[tuple[int, float]] = field(default_factory=list)
-    log_tail: str = ""
-
-    @property
-    def fraction(self) -> float:
-        if not self.max_steps or self.max_steps <= 0:
-            return 0.0
-        return min(1.0, self.step / self.max_steps)
-
-
-# ---------------------------------------------------------------- reading a run directory
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON file, or None while it is missing or half written."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Replace a file in one step, so that a reader never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The lines of ``metrics.jsonl``; a half-written last line (training is appending) is skipped."""
-    path = Path(run_dir) / "metrics.jsonl"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return []
-    rows = []
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def tail(path: Path, max_lines: int = 40, max_bytes: int = 64_000) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - max_bytes))
-            data = handle.read()
-    except OSError:
-        return ""
-    text = _ANSI_ESCAPE.sub("", data.decode("utf-8", errors="replace"))
-    # tqdm redraws progress bars with carriage returns; keep only the last state of each line.
-    lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
-    if lines and lines[-1] == "":
-        lines.pop()
-    return "\n".join(lines[-max_lines:])
-
-
-_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
-
-
-def error_from_log(log_path: Path) -> str | None:
-    """The exception a crashed trainer printed: its last traceback, trimmed to what helps."""
-    text = tail(log_path, max_lines=400)
-    if not text:
-        return None
-    lines = text.splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
-    if starts:
-        block = [line for line in lines[starts[-1] :] if line.strip()]
-        # The last frames and the message say what went wrong; the top of the stack rarely does.
-        message = [line for line in block if _EXCEPTION_LINE.match(line)]
-        head = message[-1] if message else block[-1]
-        return head + "\n\n" + "\n".join(block[-12:])
-    candidates = [line for line in lines if _EXCEPTION_LINE.match(line) or line.lower().startswith("error")]
-    return candidates[-1] if candidates else None
-
-
-def progress_from_files(run_dir: Path, run_id: str | None = None) -> RunProgress:
-    run_dir = Path(run_dir)
-    info = read_json(run_dir / "run.json") or {}
-    progress = RunProgress(run_id=run_id or run_dir.name, run_dir=str(run_dir), status=info.get("status", "unknown"))
-    progress.error = info.get("error")
-    progress.device = info.get("device")
-    max_steps = info.get("max_steps")
-    progress.max_steps = int(max_steps) if isinstance(max_steps, int | float) and max_steps > 0 else None
-    for row in read_metrics(run_dir):
-        step = row.get("step")
-        if not isinstance(step, int | float):
-            continue
-        if row.get("final"):
-            # The summary line repeats the last dev loss (not a new point) but has the true last step:
-            # the loss is logged every logging_steps, so the last logged step may be short of it.
-            progress.step = max(progress.step, int(step))
-            continue
-        if row.get("loss") is not None:
-            progress.train_points.append((int(step), float(row["loss"])))
-            progress.loss = float(row["loss"])
-            progress.step = max(progress.step, int(step))
-            if row.get("elapsed_s") is not None:
-                progress.elapsed_s = float(row["elapsed_s"])
-        if row.get("eval_loss") is not None:
-            progress.dev_points.append((int(step), float(row["eval_loss"])))
-            progress.eval_loss = float(row["eval_loss"])
-    if progress.status == "running" and progress.max_steps and progress.step and progress.elapsed_s:
-        per_step = progress.elapsed_s / progress.step
-        progress.eta_s = max(0.0, per_step * (progress.max_steps - progress.step))
-    progress.log_tail = tail(run_dir / "train.log")
-    return progress
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
 # ---------------------------------------------------------------- processes
@@ -406,8 +259,8 @@ class JobManager:
 
     def progress(self, job_id: str) -> RunProgress:
         job = self.get(job_id)
-        run_dir = Path(job.run_dir) if job else self.runs_dir / job_id
-        progress = progress_from_files(run_dir, job_id)
+        run = RunDir(job.run_dir if job else self.runs_dir / job_id)
+        progress = run.progress(job_id)
         if job is None:
             return progress
         progress.device = progress.device or job.device
@@ -428,7 +281,7 @@ class JobManager:
         """Run ids, newest first: every folder with a run.json or a job entry."""
         ids = {j.id for j in self.jobs()}
         if self.runs_dir.is_dir():
-            ids.update(p.name for p in self.runs_dir.iterdir() if p.is_dir() and (p / "run.json").is_file())
+            ids.update(p.name for p in self.runs_dir.iterdir() if p.is_dir() and RunDir(p).is_run())
         return sorted(ids, key=lambda i: self._sort_key(i), reverse=True)
 
     def _sort_key(self, run_id: str) -> float:
@@ -436,7 +289,7 @@ class JobManager:
         if job:
             return job.queued_at
         with contextlib.suppress(OSError):
-            return (self.runs_dir / run_id / "run.json").stat().st_mtime
+            return RunDir(self.runs_dir / run_id).run_json.stat().st_mtime
         return 0.0
 
     def active_job(self) -> Job | None:
@@ -459,9 +312,9 @@ class JobManager:
         if device.startswith("cuda:"):
             env["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
         env["PYTHONUNBUFFERED"] = "1"
-        run_dir = Path(job.run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with open(run_dir / "train.log", "ab") as log:
+        run = RunDir(job.run_dir)
+        run.path.mkdir(parents=True, exist_ok=True)
+        with open(run.log, "ab") as log:
             log.write(f"$ {' '.join(self._command(job))}\n".encode())
             log.flush()
             try:
@@ -496,8 +349,8 @@ class JobManager:
 
     def _settle(self, job: Job) -> None:
         """A running job's process is gone: record how it ended, from run.json or from its log."""
-        run_dir = Path(job.run_dir)
-        info = read_json(run_dir / "run.json") or {}
+        run = RunDir(job.run_dir)
+        info = run.info()
         status = info.get("status")
         child = self._children.pop(job.pid, None) if job.pid else None
         code = child.returncode if child is not None else None
@@ -507,32 +360,18 @@ class JobManager:
         if status in FINAL_STATUSES:
             self._finish(job, status, info.get("error") if status == "failed" else None)
             return
-        error = error_from_log(run_dir / "train.log")
+        error = error_from_log(run.log)
         if not error:
             error = f"the trainer exited with code {code}" if code is not None else "the trainer process ended"
             error += " without writing how the run ended; see train.log"
         self._finish(job, "failed", error)
-        self._mark_run(run_dir, "failed", error)
+        run.mark_ended("failed", error)
 
     def _finish(self, job: Job, outcome: str, error: str | None) -> None:
         job.state, job.outcome, job.error, job.ended_at = "done", outcome, error, time.time()
         self._save(job)
         if outcome == "stopped":
-            self._mark_run(Path(job.run_dir), "stopped", None)
-
-    @staticmethod
-    def _mark_run(run_dir: Path, status: str, error: str | None) -> None:
-        """If the trainer died before writing its ending, say it in run.json so every reader agrees."""
-        path = run_dir / "run.json"
-        info = read_json(path)
-        if info is not None and info.get("status") in FINAL_STATUSES:
-            return
-        info = info or {}
-        info["status"] = status
-        if error:
-            info["error"] = error
-        info["ended_at"] = datetime.now().isoformat(timespec="seconds")
-        write_json_atomic(path, info)
+            RunDir(job.run_dir).mark_ended("stopped")
 
     def _kill_if_overdue(self, job: Job) -> None:
         """A stop was asked for and the grace period is over: SIGKILL the job's process group."""

@@ -14,18 +14,16 @@ import contextlib
 import ctypes
 import fcntl
 import importlib.util
-import json
 import logging
 import os
-import shutil
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from builder.recipe import BUNDLED_MODEL
+from builder.rundir import RunDir, atomic_dir
 
 if TYPE_CHECKING:
     from peft import PeftModel
@@ -107,15 +105,9 @@ def _convert_bundled(name: str) -> Path:
         model.is_quantized = False
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".converting-"))
-        try:
+        with atomic_dir(target) as tmp:
             model.save_pretrained(tmp, safe_serialization=True)
             tokenizer.save_pretrained(tmp)
-            if target.exists():
-                shutil.rmtree(target)
-            tmp.rename(target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -182,7 +174,17 @@ def load_tokenizer(name_or_path: str, *, trust_remote_code: bool = False) -> Pre
     # A folder goes through the same check as a hub id: a folder without a model must say so,
     # not fail deep inside the tokenizer backend.
     path = resolve_base_model(name_or_path)
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    return _with_pad_token(AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code))
+
+
+def load_saved_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
+    """A tokenizer saved on its own (a run's tokenizer folder holds no model, so no base-model check)."""
+    from transformers import AutoTokenizer
+
+    return _with_pad_token(AutoTokenizer.from_pretrained(folder))
+
+
+def _with_pad_token(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -303,32 +305,23 @@ def _has_safetensors(path: str) -> bool | None:
     )
 
 
-def read_run_json(run_dir: Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
-
-
-def load_tuned(run_dir: Path, *, device: str | None = None) -> tuple[PeftModel, PreTrainedTokenizerBase, Recipe]:
+def load_tuned(
+    run_dir: Path | RunDir, *, device: str | None = None
+) -> tuple[PeftModel, PreTrainedTokenizerBase, Recipe]:
     """One base model with the run's adapter attached; ``model.disable_adapter()`` gives the base side."""
     from peft import PeftModel
-    from transformers import AutoTokenizer
 
-    from builder.recipe import load_recipe
-
-    run_dir = Path(run_dir)
-    adapter = run_dir / "adapter"
-    if not (adapter / "adapter_config.json").is_file():
-        raise ModelNotAvailableError(f"{run_dir}: no adapter/ yet (is the run finished?)")
-    recipe = load_recipe(run_dir / "recipe.yaml")
-    info = read_run_json(run_dir)
+    run = RunDir(run_dir)
+    if not run.has_adapter():
+        raise ModelNotAvailableError(f"{run.path}: no adapter yet (is the run finished?)")
+    recipe = run.recipe()
     base, _ = load_model(
         recipe.base_model,
-        info.get("quantization", recipe.quantization),
+        run.info().get("quantization", recipe.quantization),
         device=device,
         trust_remote_code=recipe.trust_remote_code,
     )
-    tokenizer = AutoTokenizer.from_pretrained(run_dir / "tokenizer")
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = PeftModel.from_pretrained(base, adapter)
+    tokenizer = load_saved_tokenizer(run.tokenizer)
+    model = PeftModel.from_pretrained(base, run.adapter)
     model.eval()
     return model, tokenizer, recipe

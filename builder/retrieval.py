@@ -11,7 +11,7 @@ transformers: mean pooling over the tokens, then L2 normalisation, so cosine and
 Passage ids say where a passage comes from: ``<file>#<heading-slug>`` (``~2``, ``~3`` for the
 further pieces of a long section). A gold reference in the data may name a passage or a whole file.
 
-The playground calls ``KnowledgeBase.open(run_dir / "kb").search(question, k)`` and builds the
+The playground calls ``KnowledgeBase.open(RunDir(run_dir).knowledge_base).search(question, k)`` and builds the
 prompt with ``grounded_prompt``, exactly as the training examples were built.
 """
 

@@ -1,16 +1,28 @@
-"""The run directory: the contract between the CLI, the UI and evaluation.
+"""The run directory: the contract between the CLI, the job queue, the UI, evaluation and export.
 
-Written so that a crash leaves it readable: JSON files are replaced atomically,
-metrics are appended a line at a time, and ``run.json`` says how the run ended.
+This module is the only place that names the files of a run directory. Everything else asks a
+``RunDir`` for a path, the run's state (``info()``), its recipe, its progress or its log.
+
+Written so that a crash leaves it readable: JSON files are replaced atomically, metrics are
+appended a line at a time, and ``run.json`` says how the run ended.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import shutil
 import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from builder.recipe import Recipe
 
 RUN_JSON = "run.json"
 METRICS = "metrics.jsonl"
@@ -19,21 +31,71 @@ DATA_REPORT = "data_report.json"
 TRAIN_EXAMPLES = "train.jsonl"
 DEV_EXAMPLES = "dev.jsonl"
 ADAPTER = "adapter"
+ADAPTER_CONFIG = "adapter_config.json"  # PEFT's name; its presence means training saved the adapter
 TOKENIZER = "tokenizer"
 CHECKPOINTS = "checkpoints"
 LOG = "train.log"
+EVAL_JSON = "eval.json"
+EVAL_MD = "eval.md"
+EVAL_LOG = "eval.log"
+VOTES = "votes.jsonl"
+EXPORTS = "exports"
+MERGED = "merged"
+KNOWLEDGE_BASE = "kb"
+SPLITS = {"train": TRAIN_EXAMPLES, "dev": DEV_EXAMPLES}
+
+FINAL_STATUSES = ("completed", "failed", "stopped")
+
+
+def listing() -> str:
+    """What a finished run directory holds, for help texts."""
+    folders = ", ".join(f"{name}/" for name in (ADAPTER, TOKENIZER, CHECKPOINTS))
+    return (
+        f"{RECIPE} (resolved), {RUN_JSON}, {METRICS}, {DATA_REPORT}, {TRAIN_EXAMPLES}, {DEV_EXAMPLES}, "
+        f"{folders}, {EVAL_JSON} and {EVAL_MD}"
+    )
+
+
+# ---------------------------------------------------------------- files written so a crash leaves no half
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, moved over it when the block ends without error."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    new.rename(target)
+
+
+@contextlib.contextmanager
+def atomic_dir(target: Path, put: Callable[[Path, Path], None] = _replace_dir) -> Iterator[Path]:
+    """A fresh temporary folder beside ``target``; when the block succeeds, ``put(tmp, target)`` moves it
+    into place (by default replacing what was there). On failure the temporary folder is removed."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    try:
+        yield tmp
+        put(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -41,18 +103,12 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def read_json(path: Path, default: Any = None) -> Any:
+    """A JSON object, or ``default`` while the file is missing, half written or not an object."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return default
-
-
-def update_run_json(run_dir: Path, **fields: Any) -> dict[str, Any]:
-    path = Path(run_dir) / RUN_JSON
-    info = read_json(path, {}) or {}
-    info.update(fields)
-    write_json_atomic(path, info)
-    return info
+    return data if isinstance(data, dict) else default
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
@@ -61,20 +117,240 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         handle.flush()
 
 
-def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
-    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+def write_jsonl(path: Path, records: Any) -> int:
+    """Write an iterable of records, one JSON line each, atomically; returns how many were written."""
+    count = 0
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    return count
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Lines that fail to parse (a line cut by a crash) are skipped, not fatal."""
+    """Objects, one a line; a line that fails to parse (cut by a crash, or being appended) is skipped."""
     records = []
     try:
         with open(path, encoding="utf-8") as handle:
             for line in handle:
                 try:
-                    records.append(json.loads(line))
+                    record = json.loads(line)
                 except json.JSONDecodeError:
                     continue
+                if isinstance(record, dict):
+                    records.append(record)
     except FileNotFoundError:
         pass
     return records
+
+
+# ---------------------------------------------------------------- logs
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
+
+
+def tail(path: Path, max_lines: int = 40, max_bytes: int = 64_000) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            data = handle.read()
+    except OSError:
+        return ""
+    text = _ANSI_ESCAPE.sub("", data.decode("utf-8", errors="replace"))
+    # tqdm redraws progress bars with carriage returns; keep only the last state of each line.
+    lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
+    return "\n".join(lines[-max_lines:])
+
+
+def error_from_log(log_path: Path) -> str | None:
+    """The exception a crashed process printed: its last traceback, trimmed to what helps."""
+    text = tail(log_path, max_lines=400)
+    if not text:
+        return None
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    if starts:
+        block = [line for line in lines[starts[-1] :] if line.strip()]
+        # The last frames and the message say what went wrong; the top of the stack rarely does.
+        message = [line for line in block if _EXCEPTION_LINE.match(line)]
+        head = message[-1] if message else block[-1]
+        return head + "\n\n" + "\n".join(block[-12:])
+    candidates = [line for line in lines if _EXCEPTION_LINE.match(line) or line.lower().startswith("error")]
+    return candidates[-1] if candidates else None
+
+
+# ---------------------------------------------------------------- the run directory
+
+
+@dataclass
+class RunProgress:
+    """Everything the Train tab shows about one run, read from its files."""
+
+    run_id: str
+    run_dir: str
+    status: str  # queued | running | stopping | completed | failed | stopped | unknown
+    queue_position: int | None = None
+    device: str | None = None
+    step: int = 0
+    max_steps: int | None = None
+    loss: float | None = None
+    eval_loss: float | None = None
+    elapsed_s: float | None = None
+    eta_s: float | None = None
+    error: str | None = None
+    train_points: list[tuple[int, float]] = field(default_factory=list)
+    dev_points: list[tuple[int, float]] = field(default_factory=list)
+    log_tail: str = ""
+
+    @property
+    def fraction(self) -> float:
+        if not self.max_steps or self.max_steps <= 0:
+            return 0.0
+        return min(1.0, self.step / self.max_steps)
+
+
+class RunDir:
+    """One run's folder: where each file lives, and the readers and writers every caller shares."""
+
+    def __init__(self, path: Path | str | RunDir) -> None:
+        self.path = Path(path)
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunDir) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    # -- where things are
+
+    run_json = property(lambda self: self.path / RUN_JSON)
+    metrics_file = property(lambda self: self.path / METRICS)
+    recipe_file = property(lambda self: self.path / RECIPE)
+    data_report = property(lambda self: self.path / DATA_REPORT)
+    adapter = property(lambda self: self.path / ADAPTER)
+    tokenizer = property(lambda self: self.path / TOKENIZER)
+    checkpoints = property(lambda self: self.path / CHECKPOINTS)
+    log = property(lambda self: self.path / LOG)
+    eval_json = property(lambda self: self.path / EVAL_JSON)
+    eval_md = property(lambda self: self.path / EVAL_MD)
+    eval_log = property(lambda self: self.path / EVAL_LOG)
+    eval_pid = property(lambda self: self.path / "eval.pid.json")
+    votes = property(lambda self: self.path / VOTES)
+    exports = property(lambda self: self.path / EXPORTS)
+    merged = property(lambda self: self.path / EXPORTS / MERGED)
+    knowledge_base = property(lambda self: self.path / KNOWLEDGE_BASE)
+
+    def examples(self, split: str) -> Path:
+        """``train.jsonl`` or ``dev.jsonl``: the examples trained on or held out."""
+        return self.path / SPLITS[split]
+
+    def skipped(self, usecase: str) -> Path:
+        """The conversations a use case could not turn into examples, and why."""
+        return self.path / f"skipped_{usecase}.jsonl"
+
+    def archive_members(self) -> list[Path]:
+        """What a shared adapter needs beside itself: its tokenizer, the recipe, run.json and the eval report."""
+        members: list[Path] = []
+        for folder in (self.adapter, self.tokenizer):
+            members += sorted(p for p in folder.rglob("*") if p.is_file())
+        return members + [p for p in (self.recipe_file, self.run_json, self.eval_md) if p.is_file()]
+
+    # -- state
+
+    def is_run(self) -> bool:
+        return self.run_json.is_file()
+
+    def has_adapter(self) -> bool:
+        return (self.adapter / ADAPTER_CONFIG).is_file()
+
+    def info(self) -> dict[str, Any]:
+        """``run.json`` (status, device, quantization used, ...), or ``{}`` before the trainer wrote it."""
+        return read_json(self.run_json, {})
+
+    def update_info(self, **fields: Any) -> dict[str, Any]:
+        info = self.info()
+        info.update(fields)
+        write_json_atomic(self.run_json, info)
+        return info
+
+    def mark_ended(self, status: str, error: str | None = None) -> None:
+        """Record an ending the trainer could not write (it died, or was stopped), unless it wrote one."""
+        info = read_json(self.run_json)
+        if info is not None and info.get("status") in FINAL_STATUSES:
+            return
+        fields: dict[str, Any] = {"status": status, "ended_at": datetime.now().isoformat(timespec="seconds")}
+        if error:
+            fields["error"] = error
+        self.update_info(**fields)
+
+    def recipe(self) -> Recipe:
+        """The recipe as the run resolved it (overrides applied, data paths absolute)."""
+        from builder.recipe import load_recipe
+
+        return load_recipe(self.recipe_file)
+
+    def system_prompt(self) -> str:
+        """The run's system prompt, or "" when it has no readable recipe yet."""
+        from builder.recipe import RecipeError
+
+        try:
+            return self.recipe().system_prompt
+        except RecipeError:
+            return ""
+
+    def eval_result(self) -> dict[str, Any] | None:
+        return read_json(self.eval_json)
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """The lines of ``metrics.jsonl``; a half-written last line (training is appending) is skipped."""
+        return read_jsonl(self.metrics_file)
+
+    def log_tail(self, max_lines: int = 40, log: Path | None = None) -> str:
+        return tail(log or self.log, max_lines)
+
+    def progress(self, run_id: str | None = None) -> RunProgress:
+        """Status, steps, losses, pace and log tail, read from run.json, metrics.jsonl and train.log."""
+        info = self.info()
+        progress = RunProgress(run_id=run_id or self.name, run_dir=str(self.path), status=info.get("status", "unknown"))
+        progress.error = info.get("error")
+        progress.device = info.get("device")
+        max_steps = info.get("max_steps")
+        progress.max_steps = int(max_steps) if isinstance(max_steps, int | float) and max_steps > 0 else None
+        for row in self.metrics():
+            step = row.get("step")
+            if not isinstance(step, int | float):
+                continue
+            if row.get("final"):
+                # The summary line repeats the last dev loss (not a new point) but has the true last step:
+                # the loss is logged every logging_steps, so the last logged step may be short of it.
+                progress.step = max(progress.step, int(step))
+                continue
+            if row.get("loss") is not None:
+                progress.train_points.append((int(step), float(row["loss"])))
+                progress.loss = float(row["loss"])
+                progress.step = max(progress.step, int(step))
+                if row.get("elapsed_s") is not None:
+                    progress.elapsed_s = float(row["elapsed_s"])
+            if row.get("eval_loss") is not None:
+                progress.dev_points.append((int(step), float(row["eval_loss"])))
+                progress.eval_loss = float(row["eval_loss"])
+        if progress.status == "running" and progress.max_steps and progress.step and progress.elapsed_s:
+            per_step = progress.elapsed_s / progress.step
+            progress.eta_s = max(0.0, per_step * (progress.max_steps - progress.step))
+        progress.log_tail = self.log_tail()
+        return progress

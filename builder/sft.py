@@ -20,8 +20,9 @@ from typing import Any
 
 from builder import rundir
 from builder.recipe import Recipe, RecipeError, load_recipe
+from builder.rundir import RunDir
 
-HELP_EPILOG = """\
+HELP_EPILOG = f"""\
 examples:
   python -m builder.sft recipes/support.yaml
   python -m builder.sft recipes/support.yaml --set training.max_steps=3 --output-dir runs/try
@@ -30,8 +31,7 @@ examples:
   python -m builder.sft recipes/support.yaml --output-dir runs/try --resume
   accelerate launch --cpu --num_processes 2 -m builder.sft recipes/support.yaml --set quantization=none
 
-The run directory holds recipe.yaml (resolved), run.json, metrics.jsonl, data_report.json,
-train.jsonl, dev.jsonl, adapter/, tokenizer/, checkpoints/, eval.json and eval.md.
+The run directory holds {rundir.listing()}.
 """
 
 
@@ -167,7 +167,7 @@ def build_trainer(
     model = get_peft_model(model, lora)
     use_bf16 = (device == "cuda" and torch.cuda.is_bf16_supported()) or (device == "cpu" and t.cpu_bf16)
     config = SFTConfig(
-        output_dir=str(run_dir / rundir.CHECKPOINTS),
+        output_dir=str(RunDir(run_dir).checkpoints),
         max_steps=t.max_steps,
         num_train_epochs=t.num_epochs,
         learning_rate=t.learning_rate,
@@ -217,9 +217,9 @@ def prepare_run_dir(output_dir: Path, resume: bool) -> Path | None:
     """Refuse to overwrite a finished or started run by accident; find the checkpoint to resume from."""
     from transformers.trainer_utils import get_last_checkpoint
 
-    checkpoints = output_dir / rundir.CHECKPOINTS
+    checkpoints = RunDir(output_dir).checkpoints
     last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
-    if not resume and ((output_dir / rundir.ADAPTER).exists() or last):
+    if not resume and (RunDir(output_dir).adapter.exists() or last):
         raise RecipeError(
             f"{output_dir} already holds a run; pass --resume to continue it, or choose another --output-dir"
         )
@@ -234,15 +234,15 @@ def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
     from builder.dataset import example_to_record, prepare_splits, tokenize_examples
 
     main = is_main_process()
+    run = RunDir(output_dir)
     recipe = resolved_recipe(recipe)
     last_checkpoint = prepare_run_dir(output_dir, resume) if main else None
     if not main:
         output_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now().astimezone().isoformat(timespec="seconds")
     if main:
-        rundir.write_text_atomic(output_dir / rundir.RECIPE, recipe.to_yaml())
-        rundir.update_run_json(
-            output_dir,
+        rundir.write_text_atomic(run.recipe_file, recipe.to_yaml())
+        run.update_info(
             status="preparing",
             pid=os.getpid(),
             started_at=started,
@@ -264,12 +264,12 @@ def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
         dev_rows, _ = tokenize_examples(splits.dev, tokenizer, recipe.training.max_length)
         warnings = data_warnings(splits, stats)
         if main:
-            previous_hash = (rundir.read_json(output_dir / rundir.RUN_JSON, {}) or {}).get("data_hash")
+            previous_hash = run.info().get("data_hash")
             if resume and previous_hash and previous_hash != splits.data_hash:
                 print("Warning: the data changed since this run started; resuming on the new data.", flush=True)
-            rundir.write_json_atomic(output_dir / rundir.DATA_REPORT, {**splits.data_report, "warnings": warnings})
-            rundir.write_jsonl(output_dir / rundir.TRAIN_EXAMPLES, [example_to_record(e) for e in splits.train])
-            rundir.write_jsonl(output_dir / rundir.DEV_EXAMPLES, [example_to_record(e) for e in splits.dev])
+            rundir.write_json_atomic(run.data_report, {**splits.data_report, "warnings": warnings})
+            for split, examples in (("train", splits.train), ("dev", splits.dev)):
+                rundir.write_jsonl(run.examples(split), (example_to_record(e) for e in examples))
             for warning in warnings:
                 print(f"Data warning: {warning}", flush=True)
         metrics = MetricsWriter(output_dir)
@@ -277,8 +277,7 @@ def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
         trainer, quantization, _ = build_trainer(recipe, output_dir, train_rows, dev_rows, callbacks)
         total_steps = trainer.args.max_steps if trainer.args.max_steps > 0 else planned_steps(recipe, len(train_rows))
         if main:
-            rundir.update_run_json(
-                output_dir,
+            run.update_info(
                 status="running",
                 quantization=quantization,
                 device=str(trainer.args.device),
@@ -298,14 +297,14 @@ def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
             _finish(output_dir, trainer, tokenizer, result, seconds, stop, guard, metrics.start_step)
     except KeyboardInterrupt:
         if main:
-            rundir.update_run_json(output_dir, status="stopped", ended_at=_now(), error="interrupted")
+            run.update_info(status="stopped", ended_at=_now(), error="interrupted")
         raise
     except Exception as err:
         if main:
-            rundir.update_run_json(output_dir, status="failed", ended_at=_now(), error=f"{type(err).__name__}: {err}")
+            run.update_info(status="failed", ended_at=_now(), error=f"{type(err).__name__}: {err}")
             traceback.print_exc()
         raise
-    if main and recipe.eval.enabled and rundir.read_json(output_dir / rundir.RUN_JSON)["status"] == "completed":
+    if main and recipe.eval.enabled and run.info().get("status") == "completed":
         _evaluate(output_dir)
     return output_dir
 
@@ -317,8 +316,9 @@ def _now() -> str:
 def _finish(
     output_dir: Path, trainer: Any, tokenizer: Any, result: Any, seconds: float, stop: Any, guard: Any, start_step: int
 ) -> None:
-    trainer.model.save_pretrained(output_dir / rundir.ADAPTER, safe_serialization=True)
-    tokenizer.save_pretrained(output_dir / rundir.TOKENIZER)
+    run = RunDir(output_dir)
+    trainer.model.save_pretrained(run.adapter, safe_serialization=True)
+    tokenizer.save_pretrained(run.tokenizer)
     step = trainer.state.global_step
     final = {
         "step": step,
@@ -331,7 +331,7 @@ def _finish(
     eval_losses = [h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h]
     if eval_losses:
         final["eval_loss"] = eval_losses[-1]
-    rundir.append_jsonl(output_dir / rundir.METRICS, final)
+    rundir.append_jsonl(run.metrics_file, final)
     if guard is not None and guard.problem:
         status, error = "failed", guard.problem
         print(f"Stopped: {guard.problem}", flush=True)
@@ -339,10 +339,8 @@ def _finish(
         status, error = "stopped", "stopped on request; --resume continues it"
     else:
         status, error = "completed", None
-    rundir.update_run_json(
-        output_dir, status=status, error=error, ended_at=_now(), final_step=step, train_seconds=round(seconds, 1)
-    )
-    print(f"{status}: {step} steps in {seconds:.0f} s; adapter in {output_dir / rundir.ADAPTER}", flush=True)
+    run.update_info(status=status, error=error, ended_at=_now(), final_step=step, train_seconds=round(seconds, 1))
+    print(f"{status}: {step} steps in {seconds:.0f} s; adapter in {run.adapter}", flush=True)
 
 
 def _evaluate(run_dir: Path) -> None:
@@ -354,7 +352,7 @@ def _evaluate(run_dir: Path) -> None:
     try:
         evaluate_run(run_dir)
     except Exception as err:  # a failed evaluation must not hide a finished training
-        rundir.update_run_json(run_dir, eval_error=f"{type(err).__name__}: {err}")
+        RunDir(run_dir).update_info(eval_error=f"{type(err).__name__}: {err}")
         print(f"Evaluation failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.jobs import JobManager, error_from_log, format_duration, progress_from_files, read_metrics
+from builder.jobs import JobManager
+from builder.rundir import RunDir, error_from_log
+from builder.ui.train_tab import format_duration
 
 FAKE_TRAINER = textwrap.dedent(
     """
@@ -146,7 +148,7 @@ def test_one_job_per_device_the_rest_wait_in_order(manager: JobManager, tmp_path
     assert manager.progress(third.id).queue_position == 2
     assert manager.progress(second.id).status == "queued"
 
-    wait_for(lambda: read_metrics(Path(first.run_dir)), what="a first metrics line")
+    wait_for(lambda: RunDir(first.run_dir).metrics(), what="a first metrics line")
     manager.stop(first.id)
     assert wait_done(manager, first.id) == "stopped"
     # The trainer caught SIGTERM and wrote its own ending.
@@ -159,7 +161,7 @@ def test_one_job_per_device_the_rest_wait_in_order(manager: JobManager, tmp_path
 
 def test_stop_kills_a_trainer_that_ignores_sigterm_and_resume_relaunches(manager: JobManager, tmp_path: Path) -> None:
     job = manager.submit(recipe(tmp_path, "stubborn", mode="ignore_term", steps=400, step_s=0.05))
-    wait_for(lambda: read_metrics(Path(job.run_dir)), what="a first metrics line")
+    wait_for(lambda: RunDir(job.run_dir).metrics(), what="a first metrics line")
     started = time.monotonic()
     manager.stop(job.id)
     # The button returns at once (a real trainer finishes its step first, which took 16 s in the UI);
@@ -204,7 +206,7 @@ def test_eta_from_the_pace_so_far(tmp_path: Path) -> None:
     rows = [{"step": s, "loss": 2.0, "elapsed_s": 3.0 * s} for s in (1, 2)]
     # A half-written last line (training is appending right now) is skipped, not an error.
     (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + '\n{"step": 3, "lo')
-    progress = progress_from_files(run)
+    progress = RunDir(run).progress()
     assert progress.step == 2 and progress.eta_s == pytest.approx(24.0)
     assert progress.fraction == pytest.approx(0.2)
     assert format_duration(progress.eta_s) == "0m24s"
@@ -218,7 +220,7 @@ def test_a_completed_run_shows_its_last_step_even_when_the_loss_was_logged_earli
     (run / "run.json").write_text(json.dumps({"status": "completed", "max_steps": 2, "final_step": 2}))
     rows = [{"step": 1, "loss": 2.0}, {"step": 2, "eval_loss": 1.9}, {"step": 2, "final": True, "eval_loss": 1.9}]
     (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    progress = progress_from_files(run)
+    progress = RunDir(run).progress()
     assert (progress.step, progress.max_steps, progress.fraction) == (2, 2, 1.0)
     assert progress.train_points == [(1, 2.0)] and progress.dev_points == [(2, 1.9)]
 

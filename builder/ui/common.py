@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from builder.confine import Confinement, ConfinementError, is_model_name
-from builder.jobs import JobManager, read_json
+from builder.jobs import JobManager
+from builder.rundir import RunDir
 from builder.ui.i18n import Labels
 
 if TYPE_CHECKING:
@@ -107,13 +108,13 @@ class AppContext:
     def run_choices(self) -> list[str]:
         return self.jobs.list_runs()
 
-    def has_adapter(self, run_id: str | None) -> bool:
-        run = self.run_dir(run_id)
-        return bool(run and (run / "adapter" / "adapter_config.json").is_file())
+    def run(self, run_id: str | None) -> RunDir | None:
+        path = self.run_dir(run_id)
+        return RunDir(path) if path else None
 
-    def run_info(self, run_id: str | None) -> dict[str, Any]:
-        run = self.run_dir(run_id)
-        return (read_json(run / "run.json") or {}) if run else {}
+    def has_adapter(self, run_id: str | None) -> bool:
+        run = self.run(run_id)
+        return bool(run and run.has_adapter())
 
     # -- recipes and samples
 

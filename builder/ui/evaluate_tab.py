@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from builder.jobs import error_from_log, read_json, tail
+from builder.rundir import RunDir, error_from_log, read_json, write_json_atomic
 from builder.ui.common import AppContext
 from builder.ui.i18n import t
 
@@ -46,8 +46,8 @@ def examples_frame(result: dict[str, Any] | None, limit: int = 50) -> pd.DataFra
     return pd.DataFrame(rows, columns=columns)
 
 
-def eval_process_alive(run: Path) -> bool:
-    info = read_json(run / "eval.pid.json") or {}
+def eval_process_alive(run: RunDir) -> bool:
+    info = read_json(run.eval_pid, {})
     pid = info.get("pid")
     if not pid:
         return False
@@ -59,10 +59,10 @@ def eval_process_alive(run: Path) -> bool:
 
 
 def show(ctx: AppContext, run_id: str | None, lang: str) -> tuple[Any, ...]:
-    run = ctx.run_dir(run_id)
+    run = ctx.run(run_id)
     if run is None:
         return t("no_run", lang), metrics_frame(None), examples_frame(None)
-    result = read_json(run / "eval.json")
+    result = run.eval_result()
     if result is None:
         note = t("eval_running", lang) if eval_process_alive(run) else t("no_eval", lang)
         return note, metrics_frame(None), examples_frame(None)
@@ -86,13 +86,13 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     log = gr.Code(language=None, lines=8, visible=False)
 
     def start(run_id: str | None, language: str):
-        run = ctx.run_dir(run_id)
-        if run is None or not ctx.has_adapter(run_id):
+        run = ctx.run(run_id)
+        if run is None or not run.has_adapter():
             yield t("no_adapter", language, run=run_id or "-"), gr.update(), gr.update(), gr.update(visible=False)
             return
         if not eval_process_alive(run):
-            (run / "eval.json").unlink(missing_ok=True)
-            with open(run / "eval.log", "ab") as handle:
+            run.eval_json.unlink(missing_ok=True)
+            with open(run.eval_log, "ab") as handle:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "builder.evaluate", str(run)],
                     cwd=ctx.repo_root,
@@ -102,7 +102,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
                     start_new_session=True,
                     env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 )
-            (run / "eval.pid.json").write_text(f'{{"pid": {proc.pid}}}', encoding="utf-8")
+            write_json_atomic(run.eval_pid, {"pid": proc.pid})
         else:
             proc = None
         while (proc.poll() is None) if proc is not None else eval_process_alive(run):
@@ -110,11 +110,11 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
                 t("eval_running", language),
                 gr.update(),
                 gr.update(),
-                gr.update(value=tail(run / "eval.log", 12), visible=True),
+                gr.update(value=run.log_tail(12, run.eval_log), visible=True),
             )
             time.sleep(2)
         if proc is not None and proc.returncode != 0:
-            error = error_from_log(run / "eval.log") or tail(run / "eval.log", 12)
+            error = error_from_log(run.eval_log) or run.log_tail(12, run.eval_log)
             yield (
                 f"**{t('eval_failed', language)}**\n```\n{error}\n```",
                 gr.update(),

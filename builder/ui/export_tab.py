@@ -25,7 +25,8 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
 
     def default_merge_dir(run_id: str | None) -> str:
         # Relative to the runs folder: the page never shows the server's absolute paths.
-        return f"{run_id}/exports/merged" if ctx.run_dir(run_id) else ""
+        run = ctx.run(run_id)
+        return str(run.merged.relative_to(run.path.parent)) if run else ""
 
     def do_zip(run_id: str | None, language: str) -> tuple[Any, Any]:
         from builder.export import zip_adapter
@@ -54,12 +55,12 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     def do_merge(run_id: str | None, folder: str, language: str):
         from builder.export import ExportError, check_merge_target, merge_adapter
 
-        run = ctx.run_dir(run_id)
+        run = ctx.run(run_id)
         if run is None:
             yield t("no_run", language)
             return
         confinement = ctx.confinement
-        value = folder.strip() if folder and folder.strip() else str(run / "exports" / "merged")
+        value = folder.strip() if folder and folder.strip() else str(run.merged)
         try:
             # A relative folder is read against the runs folder; merge_adapter then refuses to replace
             # any folder that is not empty and not one of its own earlier merges.

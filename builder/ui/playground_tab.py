@@ -94,13 +94,8 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
     win_rate = gr.Markdown(elem_id="play-win-rate")
 
     def on_run(run_id: str | None, is_blind: bool, language: str) -> tuple[Any, ...]:
-        prompt = ""
-        run = ctx.run_dir(run_id)
-        if run is not None and (run / "recipe.yaml").is_file():
-            import yaml
-
-            raw = yaml.safe_load((run / "recipe.yaml").read_text(encoding="utf-8")) or {}
-            prompt = raw.get("system_prompt", "") if isinstance(raw, dict) else ""
+        run = ctx.run(run_id)
+        prompt = run.system_prompt() if run is not None else ""
         note = "" if not run_id or ctx.has_adapter(run_id) else t("no_adapter", language, run=run_id)
         fresh = new_session(is_blind)
         return (prompt, fresh, *empty_panes(fresh, language), note, win_rate_markdown(ctx, run_id, language))
@@ -200,13 +195,10 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
         """On opening the tab: the run's system prompt, unless the user has typed one or is chatting."""
         if (current or "").strip() or state.get("base"):
             return gr.update()
-        run = ctx.run_dir(run_id)
-        if run is None or not (run / "recipe.yaml").is_file():
+        run = ctx.run(run_id)
+        if run is None or not run.recipe_file.is_file():
             return gr.update()
-        import yaml
-
-        raw = yaml.safe_load((run / "recipe.yaml").read_text(encoding="utf-8")) or {}
-        return raw.get("system_prompt", "") if isinstance(raw, dict) else gr.update()
+        return run.system_prompt()
 
     tab.select(fill_system_prompt, [run_select, system_prompt, session], [system_prompt])
     run_select.change(on_run, [run_select, blind, lang], [system_prompt, session, left, right, status, win_rate])

@@ -10,13 +10,22 @@ from typing import Any
 
 import gradio as gr
 
-from builder.jobs import RunProgress, format_duration
+from builder.rundir import RunProgress
 from builder.ui.common import AppContext, error_text, log_exception
 from builder.ui.i18n import status_text, t
 
 REFRESH_S = 2.0
 # Fixed colours: with an empty first frame the plot would otherwise have no colour for the series.
 SERIES_COLORS = {"train": "#2563eb", "dev": "#ea580c"}
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
 def loss_figure(progress: RunProgress | None) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from builder.recipe import RecipeError
+from builder.rundir import RunDir, write_jsonl
 
 if TYPE_CHECKING:
     from builder.conversation import Conversation
@@ -44,10 +44,7 @@ def record_skipped(workdir: Path | None, usecase: str, skipped: list[dict[str, A
     if not skipped:
         return
     if workdir is not None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        with open(workdir / f"skipped_{usecase}.jsonl", "w", encoding="utf-8") as handle:
-            for item in skipped:
-                handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+        write_jsonl(RunDir(workdir).skipped(usecase), skipped)
     first = "; ".join(f"{s.get('where', '?')}: {s['reason']}" for s in skipped[:3])
     log.warning("%s: %d conversation(s) skipped, %d example(s) kept. First: %s", usecase, len(skipped), kept, first)
     if kept == 0:

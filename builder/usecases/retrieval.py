@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from builder import metrics
 from builder.confine import LocalPath
+from builder.rundir import RunDir
 from builder.usecases import Example, register
 from builder.usecases.options import record_skipped, task_options, where
 
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from builder.retrieval import KnowledgeBase, Passage
 
 DEFAULT_SYSTEM = "You are a support assistant. You answer from the knowledge-base passages you are given."
-KB_DIRNAME = "kb"
 QUESTION_TEMPLATES = (
     "How do I handle {leaf}{context}?",
     "What are the steps for {leaf}{context}?",
@@ -59,7 +59,7 @@ def options(recipe: Recipe) -> RetrievalOptions:
 
 def kb_uri(recipe: Recipe, run_dir: Path) -> str:
     """Where a run's knowledge base lives: ``task.db_uri`` or ``<run dir>/kb``."""
-    return options(recipe).db_uri or str(Path(run_dir) / KB_DIRNAME)
+    return options(recipe).db_uri or str(RunDir(run_dir).knowledge_base)
 
 
 def _gold(conversation: Conversation, key: str) -> list[str]:
