@@ -18,6 +18,8 @@ from builder.confine import LocalPath
 
 UseCaseName = Literal["support", "translation", "sentiment", "content", "retrieval"]
 Quantization = Literal["auto", "4bit", "8bit", "none"]
+# How a data file is read; "auto" detects it. The importers, the CLI and the Data tab take their choices from here.
+ImportFormat = Literal["auto", "openai", "sharegpt", "dialogues", "csv_messages", "csv_pairs", "text"]
 
 BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
 
@@ -55,12 +57,14 @@ def parse_role_map(value: str | dict[str, str] | None) -> dict[str, str]:
 class FieldMapping(_Section):
     """How to read records whose shape no reader knows. Shared by the recipe and `builder.data import`."""
 
-    format: str = Field("auto", description="auto, openai, sharegpt, dialogues, csv_messages, csv_pairs, text")
-    messages_field: str | None = None
-    role_field: str | None = None
-    content_field: str | None = None
-    id_field: str | None = None
-    role_map: dict[str, str] = Field(default_factory=dict)
+    format: ImportFormat = Field("auto", description="how the files are read; auto: detect per file")
+    messages_field: str | None = Field(None, description="key (dotted path) of the list of turns in each record")
+    role_field: str | None = Field(None, description="key or column of the speaker's role")
+    content_field: str | None = Field(None, description="key or column of the message text")
+    id_field: str | None = Field(None, description="key or column of the conversation id")
+    role_map: dict[str, str] = Field(
+        default_factory=dict, description="source roles to user/assistant/system/drop, e.g. USER=user,SYSTEM=assistant"
+    )
     # Pair files (one row per exchange, e.g. a helpdesk export or `english<TAB>spanish`): a column
     # name, or a 0-based column index for files without a header. Other columns go to metadata.
     prompt_field: str | int | None = Field(None, description="column of the customer message (name or 0-based index)")

@@ -1,0 +1,173 @@
+"""``python -m builder.data``: import files into one cleaned JSONL, or say how each file would be read.
+
+Exit codes: 0 when something was kept, 1 when nothing could be, 2 for wrong usage or an output
+that cannot be written (one line naming the path, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from builder.data.library import ImportOptions, ImportRun
+from builder.data.report import summary_lines
+from builder.importers import DATA_SUFFIXES, MAPPING_KEYS, DataError, collect_files, detect_format, mapping_from_values
+from builder.recipe import FieldMapping
+
+
+class OutputError(Exception):
+    """An output file that cannot be written; the message names it."""
+
+    def __init__(self, path: Path, err: OSError) -> None:
+        super().__init__(f"cannot write {path}: {err.strerror or err}")
+
+
+class _JsonlWriter:
+    """Writes to a temporary file beside the target and renames it at the end: a crash leaves no half file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        except OSError as err:
+            raise OutputError(path, err) from None
+        self.tmp = Path(tmp)
+        self.file = os.fdopen(fd, "w", encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        try:
+            self.file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        except OSError as err:
+            raise OutputError(self.path, err) from None
+
+    def close(self, keep: bool = True) -> None:
+        try:
+            self.file.close()
+            if keep:
+                os.replace(self.tmp, self.path)
+        except OSError as err:
+            raise OutputError(self.path, err) from None
+        finally:
+            self.tmp.unlink(missing_ok=True)  # gone already once renamed
+
+
+def quarantine_path(out: Path) -> Path:
+    name = out.name[: -len(".jsonl")] if out.name.endswith(".jsonl") else out.stem
+    return out.with_name(f"{name}.quarantine.jsonl")
+
+
+def report_path(out: Path) -> Path:
+    return out.with_name(out.name.removesuffix(".jsonl") + ".report.json")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m builder.data", description="Import and clean chat transcripts.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    imp = sub.add_parser("import", help="import files into one cleaned OpenAI-chat JSONL")
+    imp.add_argument("files", nargs="+", type=Path, help="files or folders (every data file in them)")
+    imp.add_argument("--out", type=Path, help="OUT.jsonl; set-aside records go to OUT.quarantine.jsonl")
+    imp.add_argument("--report", type=Path, help="REPORT.json (default: beside OUT, OUT.report.json)")
+    imp.add_argument("--dry-run", action="store_true", help="read and clean, print the report, write nothing")
+    add_mapping_options(imp)
+    imp.add_argument("--redact-pii", action=argparse.BooleanOptionalAction, default=True, help="emails, phones...")
+    imp.add_argument("--dedupe", action=argparse.BooleanOptionalAction, default=True, help="exact and near duplicates")
+    imp.add_argument("--min-turns", type=int, default=2, help="fewer customer+agent turns are set aside")
+    imp.add_argument("--max-chars", type=int, default=20000, help="longer conversations are set aside")
+    imp.add_argument("--max-conversations", type=int, default=None, help="stop once this many are kept")
+    imp.add_argument("--no-language", action="store_true", help="skip language detection")
+    det = sub.add_parser("detect", help="say how each file would be read")
+    det.add_argument("files", nargs="+", type=Path)
+    add_mapping_options(det)
+    return parser
+
+
+def add_mapping_options(parser: argparse.ArgumentParser) -> None:
+    """One option per ``FieldMapping`` key (``--role-field``...), from ``MAPPING_KEYS``."""
+    for key in MAPPING_KEYS:
+        if key.kind == "choice":
+            parser.add_argument(key.option, choices=key.choices, help=f"{key.help} (default: auto)")
+        elif key.kind == "flag":
+            parser.add_argument(key.option, action=argparse.BooleanOptionalAction, default=None, help=key.help)
+        else:
+            parser.add_argument(key.option, help=key.help)
+
+
+def mapping_from_args(args: argparse.Namespace) -> FieldMapping:
+    return mapping_from_values({key.name: getattr(args, key.name) for key in MAPPING_KEYS})
+
+
+def _usage_error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        mapping = mapping_from_args(args)
+    except ValueError as err:
+        return _usage_error(str(err).replace("\n", " "))
+    try:
+        files = collect_files(args.files)
+    except DataError as err:
+        return _usage_error(str(err))
+    if not files:
+        return _usage_error("no data files (" + ", ".join(DATA_SUFFIXES) + ")")
+    if args.command == "detect":
+        for path in files:
+            try:
+                print(f"{path}: {detect_format(path, mapping).description}")
+            except DataError as err:
+                print(f"{path}: {err}")
+        return 0
+    if args.out is None and not args.dry_run:
+        return _usage_error("--out OUT.jsonl is required (or --dry-run)")
+    if args.min_turns < 1 or args.max_chars < 1:
+        return _usage_error("--min-turns and --max-chars must be 1 or more")
+    options = ImportOptions(
+        args.redact_pii, args.dedupe, args.min_turns, args.max_chars, args.max_conversations, not args.no_language
+    )
+    run = ImportRun(mapping, options)
+    try:
+        report = run.run(files, lambda conv: None, lambda entry: None) if args.dry_run else _import_to(run, files, args)
+    except OutputError as err:
+        return _usage_error(str(err))
+    for line in summary_lines(report):
+        print(line)
+    if not args.dry_run:
+        print(f"wrote {args.out} and {quarantine_path(args.out)}")
+    for warning in report["warnings"]:
+        print(f"warning: {warning}")
+    return 0 if report["kept"] > 0 else 1
+
+
+def _import_to(run: ImportRun, files: list[Path], args: argparse.Namespace) -> dict[str, Any]:
+    """Run the import into OUT, OUT.quarantine.jsonl and the report; nothing is left half written."""
+    out: Path = args.out
+    kept = _JsonlWriter(out)
+    try:
+        aside = _JsonlWriter(quarantine_path(out))
+    except OutputError:
+        kept.close(keep=False)
+        raise
+    try:
+        report = run.run(files, lambda conv: kept.write(conv.to_openai()), aside.write)
+    except BaseException:
+        kept.close(keep=False)
+        aside.close(keep=False)
+        raise
+    kept.close()
+    aside.close()
+    target = args.report or report_path(out)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    except OSError as err:
+        raise OutputError(target, err) from None
+    return report

@@ -1,0 +1,157 @@
+"""The values the importers pass around: what a file looks like, and what one record gave."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, get_args
+
+from builder.conversation import Conversation
+from builder.recipe import ImportFormat
+
+# The one list of data-file suffixes: folders are searched for these, the Data tab accepts them.
+DATA_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".txt", ".text", ".log")
+FORMATS: tuple[str, ...] = get_args(ImportFormat)
+RAW_SNIPPET_CHARS = 1000
+SNIFF_BYTES = 64 * 1024
+
+
+class DataError(ValueError):
+    """Input that cannot be used at all; the message names the file, line or key."""
+
+
+class RecordError(ValueError):
+    """One record that cannot be read; ``reason`` is the short code counted in the report."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Container(StrEnum):
+    """How a file is cut into records."""
+
+    JSONL = "jsonl"
+    JSON = "json"
+    CSV = "csv"
+    TEXT = "text"
+    NONE = "none"  # nothing to read: empty or binary
+
+
+@dataclass(frozen=True)
+class MessageColumns:
+    """One row per message: 0-based column indexes."""
+
+    role: int
+    content: int
+    conversation_id: int | None = None
+    timestamp: int | None = None
+
+    @property
+    def needed(self) -> int:
+        """Cells a row needs (the timestamp is optional)."""
+        return max(i for i in (self.role, self.content, self.conversation_id) if i is not None) + 1
+
+
+@dataclass(frozen=True)
+class PairColumns:
+    """One row per exchange: 0-based column indexes."""
+
+    prompt: int
+    response: int
+    system: int | None = None
+    conversation_id: int | None = None
+
+    @property
+    def used(self) -> set[int]:
+        return {i for i in (self.prompt, self.response, self.system, self.conversation_id) if i is not None}
+
+    @property
+    def needed(self) -> int:
+        return max(self.used) + 1
+
+
+_FORMAT_NAMES = {
+    "openai": "OpenAI chat messages",
+    "sharegpt": "ShareGPT conversations",
+    "dialogues": "dialogues with nested turns",
+    "csv_messages": "one row per message",
+    "csv_pairs": "one row per exchange",
+    "text": "text transcript with speaker prefixes",
+    "empty": "empty file",
+    "binary": "binary data, not text",
+}
+_CONTAINER_NAMES = {"jsonl": "JSONL", "json": "JSON", "csv": "CSV", "text": "text", "none": "file"}
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16", "cp1252": "latin-1 (cp1252)"}
+
+
+@dataclass
+class DetectedFormat:
+    """What a file looks like, and how it will be read. ``description`` is for people (UI, CLI)."""
+
+    path: Path
+    format: str  # one of FORMATS but "auto", or empty, binary
+    container: Container
+    encoding: str = "utf-8"
+    delimiter: str | None = None
+    header: bool | None = None
+    columns: list[str] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)  # for people: which key or column holds what
+    notes: list[str] = field(default_factory=list)
+    quoting: int = csv.QUOTE_MINIMAL
+    layout: MessageColumns | PairColumns | None = None  # CSV only: the columns the reader uses
+
+    @property
+    def description(self) -> str:
+        parts = [f"{_CONTAINER_NAMES[self.container]}, {_FORMAT_NAMES.get(self.format, self.format)}"]
+        if self.delimiter is not None:
+            parts.append("delimiter " + ("TAB" if self.delimiter == "\t" else repr(self.delimiter)))
+        if self.container != Container.NONE:
+            parts.append(f"encoding {ENCODING_NAMES.get(self.encoding, self.encoding)}")
+        if self.header is not None and self.container == Container.CSV:
+            parts.append("with header" if self.header else "no header")
+        shown = {k: v for k, v in self.fields.items() if v is not None}
+        if shown:
+            parts.append("fields " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+        return "; ".join([", ".join(parts), *self.notes])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "container": str(self.container),
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "header": self.header,
+            "columns": self.columns,
+            "fields": dict(self.fields),
+            "description": self.description,
+        }
+
+
+@dataclass
+class ReadItem:
+    """One record read from a file: a conversation, or why there is none."""
+
+    source: str
+    line: int | None
+    conversation: Conversation | None = None
+    reason: str | None = None  # short code for counting: invalid_json, unknown_role, ...
+    message: str | None = None  # for people: what is wrong and how to fix it
+    raw: str | None = None  # the record as read, truncated
+    shape: str | None = None  # openai, sharegpt, dialogues, pairs... for the "mixed shapes" note
+
+    @classmethod
+    def problem(cls, source: str, line: int | None, error: RecordError, raw: str = "") -> ReadItem:
+        return cls(source, line, reason=error.reason, message=str(error), raw=raw)
+
+
+def snippet(text: str | bytes | None, limit: int = RAW_SNIPPET_CHARS) -> str:
+    """The raw record as quarantine files show it: cut to ``limit`` characters, saying how much was cut."""
+    if text is None:
+        return ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
