@@ -206,3 +206,86 @@ def test_real_bitext_import_through_the_cli(tmp_path: Path) -> None:
     first = read_jsonl(out)[0]
     assert first["metadata"]["intent"] == "cancel_order" and first["messages"][0]["role"] == "user"
     assert "113542617735902" in first["messages"][0]["content"]  # an order number is not a card number
+
+
+def test_a_valid_line_after_an_over_long_first_line_is_kept(tmp_path: Path) -> None:
+    src = tmp_path / "long_first.jsonl"
+    lines = [
+        json.dumps(chat("A" * 5_000_000, "a 5 MB line")),
+        json.dumps(chat("Where is my order?", "It ships today.")),
+    ]
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    prepared = import_files([src], FieldMapping())
+    assert balanced(prepared.report) and prepared.report["kept"] == 1
+    assert prepared.report["quarantine_reasons"] == {"too_long": 1}
+    assert prepared.conversations[0].line == 2 and prepared.quarantine[0]["line"] == 1
+
+
+def test_one_binary_line_among_conversations_is_quarantined_with_its_line(tmp_path: Path) -> None:
+    src = tmp_path / "two_and_junk.jsonl"
+    good = [
+        json.dumps(chat("¿Dónde está mi pedido?", "Llega mañana.")).encode(),
+        json.dumps(chat("Hi", "Hello!")).encode(),
+    ]
+    src.write_bytes(good[0] + b"\n" + bytes(range(10)) + bytes(range(14, 256)) + b"\n" + good[1] + b"\n")
+    out = tmp_path / "o.jsonl"
+    assert main(["import", str(src), "--out", str(out)]) == 0
+    report = json.loads(out.with_name("o.report.json").read_text(encoding="utf-8"))
+    assert balanced(report) and (report["seen"], report["kept"]) == (3, 2)
+    assert report["quarantine_reasons"] == {"binary_line": 1}
+    (aside,) = read_jsonl(quarantine_path(out))
+    assert aside["line"] == 2 and "line 2" in aside["message"] and aside["file"] == str(src)
+    assert read_jsonl(out)[0]["messages"][0]["content"] == "¿Dónde está mi pedido?"
+
+
+SPANISH_MESSAGES = "id_conversacion,rol,mensaje,fecha\n" + "".join(
+    f"c{i},cliente,Hola: mi pedido {i} no ha llegado,2026-03-0{i} 10:00\n"
+    f"c{i},agente,Lo siento: el pedido {i} sale hoy,2026-03-0{i} 10:05\n"
+    for i in range(1, 6)
+)
+
+
+def test_columns_read_wrong_give_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "chats.csv"
+    src.write_text(SPANISH_MESSAGES, encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    assert main(["import", str(src), "--out", str(out), "--no-dedupe"]) == 0  # detected as one row per message
+    report = json.loads(out.with_name("o.report.json").read_text(encoding="utf-8"))
+    assert report["kept"] == 5 and report["files"][0]["format"] == "csv_messages"
+    assert not any("ids or role words" in w for w in report["warnings"])
+    capsys.readouterr()
+    # Read as one row per exchange, the turns are ids and role words: said on the terminal and in the report.
+    for wrong in (["--prompt-field", "id_conversacion", "--response-field", "rol"], ["--format", "csv_pairs"]):
+        main(["import", str(src), "--out", str(out), "--no-dedupe", *wrong])
+        printed = capsys.readouterr().out
+        assert "warning:" in printed and "ids or role words" in printed and "chats.csv" in printed
+        report = json.loads(out.with_name("o.report.json").read_text(encoding="utf-8"))
+        assert any("probably misread" in w for w in report["warnings"])
+
+
+def test_labels_and_short_replies_are_not_taken_for_misread_columns(tmp_path: Path) -> None:
+    src = tmp_path / "reviews.csv"
+    rows = [f"The lamp number {i} is {'great' if i % 2 else 'awful'},{i % 2}" for i in range(30)]
+    src.write_text("sentence,score\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    report = import_files([src], FieldMapping(), dedupe=False).report
+    assert report["kept"] == 30 and not any("misread" in w for w in report["warnings"])
+
+
+@pytest.mark.parametrize("target", ["/proc/unwritable.jsonl", "a_file.txt/out.jsonl", "report"])
+def test_an_output_that_cannot_be_written_is_one_line_exit_2(tmp_path: Path, target: str) -> None:
+    src = tmp_path / "a.jsonl"
+    src.write_text(json.dumps(chat("Where is my parcel?", "It arrives tomorrow.")) + "\n", encoding="utf-8")
+    (tmp_path / "a_file.txt").write_text("not a folder", encoding="utf-8")
+    out = tmp_path / "o.jsonl" if target == "report" else Path(target if target.startswith("/") else tmp_path / target)
+    extra = ["--report", "/proc/report.json"] if target == "report" else []
+    proc = subprocess.run(
+        [sys.executable, "-m", "builder.data", "import", str(src), "--out", str(out), *extra],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    named = "/proc/report.json" if target == "report" else str(out)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"error: cannot write {named}: ") and proc.stderr.count("\n") == 1
+    assert not list(tmp_path.glob(".o.jsonl.*"))  # no temporary file left behind

@@ -338,3 +338,128 @@ def test_real_headerless_tatoeba_and_headed_sentiment_files() -> None:
         convs, problems = read(REAL / "sentiment" / f"{name}_labelled.txt")
         assert len(convs) == 1000 and not problems, name
         assert {c.messages[1].content for c in convs} == {"0", "1"}
+
+
+# --------------------------------------------------------------------------- lines that must not sink a file
+
+
+def test_jsonl_whose_first_line_is_longer_than_the_sample_is_still_jsonl(tmp_path: Path) -> None:
+    huge = {"messages": [{"role": "user", "content": "A" * 5_000_000}, {"role": "assistant", "content": "ok"}]}
+    fine = {"messages": [{"role": "user", "content": "Where is my order?"}, {"role": "assistant", "content": "Here."}]}
+    path = write_jsonl(tmp_path / "long_first.jsonl", [huge, fine])
+    det = detect_format(path)
+    assert (det.format, det.container) == ("openai", "jsonl")
+    convs, problems = read(path)
+    assert not problems and [c.line for c in convs] == [1, 2]
+    assert convs[1].messages[0].content == "Where is my order?"
+
+
+JUNK_LINE = bytes(b for b in range(256) if b not in b"\r\n")  # every byte but the line ends
+
+
+@pytest.mark.parametrize(
+    ("name", "before", "after", "junk_line"),
+    [
+        (
+            "two.jsonl",
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": "¿Dónde está mi pedido?"},
+                        {"role": "assistant", "content": "Llega hoy."},
+                    ]
+                },
+                ensure_ascii=False,
+            ),
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": "Can I pay by card?"},
+                        {"role": "assistant", "content": "Yes."},
+                    ]
+                }
+            ),
+            2,
+        ),
+        ("two.csv", "pregunta,respuesta\n¿Dónde está mi pedido?,Llega hoy.", "Can I pay by card?,Yes.", 3),
+        (
+            "two.txt",
+            "Cliente: ¿Dónde está mi pedido?\nAgente: Llega hoy.",
+            "\nCustomer: Can I pay by card?\nAgent: Yes.",
+            3,
+        ),
+    ],
+    ids=["jsonl", "csv", "text"],
+)
+def test_one_binary_line_is_set_aside_alone(tmp_path: Path, name: str, before: str, after: str, junk_line: int) -> None:
+    path = tmp_path / name
+    path.write_bytes(before.encode() + b"\n" + JUNK_LINE + b"\n" + after.encode() + b"\n")
+    det = detect_format(path)
+    assert det.format != "binary" and det.encoding == "utf-8"
+    convs, problems = read(path)
+    assert [c.messages[0].content for c in convs] == ["¿Dónde está mi pedido?", "Can I pay by card?"]
+    assert [(p.reason, p.line) for p in problems] == [("binary_line", junk_line)]
+    assert f"line {junk_line}" in problems[0].message and "binary" in problems[0].message
+
+
+def test_a_line_in_another_encoding_is_set_aside_when_the_encoding_is_given(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    good = '{"messages": [{"role": "user", "content": "Hola"}, {"role": "assistant", "content": "¿Qué tal?"}]}'
+    path.write_bytes(good.encode() + b"\n" + good.encode("cp1252") + b"\n" + good.encode() + b"\n")
+    convs, problems = read(path, encoding="utf-8")
+    assert len(convs) == 2 and [(p.reason, p.line) for p in problems] == [("bad_encoding", 2)]
+    assert "set encoding" in problems[0].message
+
+
+# --------------------------------------------------------------------------- per-message CSV in any language
+
+
+SPANISH_MESSAGES = "id_conversacion,rol,mensaje,fecha\n" + "".join(
+    f'c{i},cliente,"Hola, mi pedido {i} no ha llegado todavía",2026-03-0{i} 10:00\n'
+    f'c{i},agente,"Lo siento, el pedido {i} sale hoy mismo",2026-03-0{i} 10:05\n'
+    for i in range(1, 6)
+)
+
+
+def test_spanish_per_message_csv_is_read_one_row_per_message(tmp_path: Path) -> None:
+    path = tmp_path / "chats.csv"
+    path.write_text(SPANISH_MESSAGES, encoding="utf-8")
+    det = detect_format(path)
+    assert det.format == "csv_messages" and det.header
+    assert det.fields == {"role": "rol", "content": "mensaje", "id": "id_conversacion", "timestamp": "fecha"}
+    convs, problems = read(path)
+    assert not problems and [c.id for c in convs] == ["c1", "c2", "c3", "c4", "c5"]
+    assert all(roles(c) == ["user", "assistant"] for c in convs)
+    assert convs[2].messages[1].content == "Lo siento, el pedido 3 sale hoy mismo"
+
+
+@pytest.mark.parametrize(
+    ("header", "role_words", "role_map"),
+    [
+        ("hilo,quien,dijo,cuando", ("cliente", "agente"), {}),  # Spanish names no list holds
+        ("konverzace,mluvčí,zpráva,čas", ("zákazník", "operátor"), {"zákazník": "user", "operátor": "assistant"}),
+    ],
+    ids=["spanish", "czech"],
+)
+def test_per_message_columns_are_recognised_by_their_values(
+    tmp_path: Path, header: str, role_words: tuple[str, str], role_map: dict[str, str]
+) -> None:
+    customer, agent = role_words
+    rows = [header] + [
+        line
+        for i in range(1, 7)
+        for line in (
+            f"t-{i:03d},{customer},Mi pedido número {i} llegó roto y quiero otro,2026-03-0{i} 10:00",
+            f"t-{i:03d},{agent},Le enviamos uno nuevo sin coste hoy mismo,2026-03-0{i} 10:02",
+            f"t-{i:03d},{customer},Gracias,2026-03-0{i} 10:03",
+        )
+    ]
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    det = detect_format(path, FieldMapping(role_map=role_map))
+    names = header.split(",")
+    assert det.format == "csv_messages" and det.header
+    assert det.fields == {"role": names[1], "content": names[2], "id": names[0], "timestamp": names[3]}
+    convs, problems = read(path, role_map=role_map)
+    assert not problems and len(convs) == 6 and convs[0].id == "t-001"
+    assert roles(convs[0]) == ["user", "assistant", "user"]

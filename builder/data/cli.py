@@ -131,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.min_turns < 1 or args.max_chars < 1:
         return _usage_error("--min-turns and --max-chars must be 1 or more")
     options = ImportOptions(
-        args.redact_pii, args.dedupe, args.min_turns, args.max_chars, args.max_conversations, not args.no_language
+        redact_pii=args.redact_pii,
+        dedupe=args.dedupe,
+        min_turns=args.min_turns,
+        max_chars=args.max_chars,
+        detect_language=not args.no_language,
+        max_conversations=args.max_conversations,
     )
     run = ImportRun(mapping, options)
     try:

@@ -32,13 +32,10 @@ class PreparedData:
 
 
 @dataclass
-class ImportOptions:
-    redact_pii: bool = True
-    dedupe: bool = True
-    min_turns: int = 2
-    max_chars: int = 20000
+class ImportOptions(CleaningOptions):
+    """How to clean, and when to stop."""
+
     max_conversations: int | None = None  # stop reading once this many are kept (quick runs)
-    detect_language: bool = True
 
 
 class ImportRun:
@@ -48,7 +45,7 @@ class ImportRun:
         self.mapping = mapping
         self.options = options or ImportOptions()
         opts = self.options
-        self.cleaner = Cleaner(CleaningOptions(opts.redact_pii, opts.dedupe, opts.min_turns, opts.max_chars))
+        self.cleaner = Cleaner(opts)
         self.dedup = Deduplicator() if opts.dedupe else None
         self.languages = LanguageDetector(seed=0)
         self.stats = ImportStats(mapping)
@@ -171,7 +168,14 @@ def import_files(
     detect_language: bool = True,
 ) -> PreparedData:
     """Import files (folders give their data files) into memory. For big files use ``ImportRun``."""
-    options = ImportOptions(redact_pii, dedupe, min_turns, max_chars, max_conversations, detect_language)
+    options = ImportOptions(
+        redact_pii=redact_pii,
+        dedupe=dedupe,
+        min_turns=min_turns,
+        max_chars=max_chars,
+        detect_language=detect_language,
+        max_conversations=max_conversations,
+    )
     kept: list[Conversation] = []
     set_aside: list[dict[str, Any]] = []
     report = ImportRun(mapping or FieldMapping(), options).run(collect_files(paths), kept.append, set_aside.append)

@@ -55,9 +55,13 @@ class FileStats:
 
 
 def looks_misread(conv: Conversation, mapping: FieldMapping) -> bool:
-    """More than half of the turns are ids or role words (``c1``, ``cliente``): not what people write."""
-    turns = [m.content for m in conv.messages if m.role != "system"]
-    return bool(turns) and 2 * sum(is_id_or_role_word(t, mapping) for t in turns) > len(turns)
+    """Every customer turn, or most turns, are ids or role words (``c1``, ``cliente``): not what people write.
+
+    Agent turns alone may be short labels (``0``/``1`` in a sentiment file): those do not count.
+    """
+    odd = [(m.role, is_id_or_role_word(m.content, mapping)) for m in conv.messages if m.role != "system"]
+    users = [bad for role, bad in odd if role == "user"]
+    return bool(odd) and ((bool(users) and all(users)) or 2 * sum(bad for _, bad in odd) > len(odd))
 
 
 class ImportStats:

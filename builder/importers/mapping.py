@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
+from pydantic import ValidationError
+
 from builder.recipe import FieldMapping
 
 FLAG_CHOICES = ("auto", "yes", "no")  # a yes/no key that can also be left to detection
@@ -44,7 +46,7 @@ MAPPING_KEYS: tuple[MappingKey, ...] = tuple(
 def mapping_from_values(values: dict[str, Any]) -> FieldMapping:
     """A FieldMapping from values as typed (CLI, Data tab): blanks are unset, digits name a column by index.
 
-    Raises ValueError (pydantic's ValidationError is one) naming the key for a value that cannot be used.
+    Raises ValueError naming the key for a value that cannot be used.
     """
     kinds = {key.name: key for key in MAPPING_KEYS}
     unknown = set(values) - set(kinds)
@@ -67,7 +69,11 @@ def mapping_from_values(values: dict[str, Any]) -> FieldMapping:
             value = int(value)
         if value is not None:
             clean[name] = value
-    return FieldMapping(**clean)
+    try:
+        return FieldMapping(**clean)
+    except ValidationError as err:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in err.errors()]
+        raise ValueError("; ".join(problems)) from None
 
 
 def mapping_values(mapping: FieldMapping) -> dict[str, str]:

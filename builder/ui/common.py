@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from builder.confine import Confinement, ConfinementError, is_model_name
+from builder.importers import DATA_SUFFIXES
 from builder.jobs import JobManager
 from builder.rundir import RunDir
 from builder.ui.i18n import Labels
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from builder.recipe import Recipe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".txt")
 USE_CASES = ("support", "translation", "sentiment", "content", "retrieval")
 
 

@@ -9,35 +9,52 @@ from typing import Any
 
 import gradio as gr
 
+from builder.importers import (
+    DATA_SUFFIXES,
+    MAPPING_KEYS,
+    MappingKey,
+    detect_format,
+    mapping_from_values,
+    mapping_values,
+)
+from builder.recipe import FieldMapping
 from builder.ui.common import AppContext, error_text, log_exception
 from builder.ui.i18n import t
 
-FORMATS = ["auto", "openai", "sharegpt", "dialogues", "csv_messages", "csv_pairs", "text"]
 PREVIEW_LIMIT = 200  # conversations kept in the page for the preview slider
+# How the mapping fields sit on the page, a row each; every key of MAPPING_KEYS appears exactly once.
+MAPPING_ROWS = (
+    ("format", "messages_field"),
+    ("role_field", "content_field", "id_field"),
+    ("prompt_field", "response_field", "system_field"),
+    ("header", "delimiter", "encoding"),
+    ("role_map",),
+)
+PLACEHOLDERS = {"role_map": "CLIENTE=user, AGENTE=assistant", "delimiter": ", ; tab |", "encoding": "utf-8, cp1252..."}
 
 
 def empty_data_state() -> dict[str, Any]:
     return {"paths": [], "use_case": None, "mapping": {}}
 
 
-def _mapping(fmt: str, messages_field: str, role_field: str, content_field: str, role_map: str) -> dict[str, Any]:
-    mapping: dict[str, Any] = {"format": fmt or "auto"}
-    for key, value in (
-        ("messages_field", messages_field),
-        ("role_field", role_field),
-        ("content_field", content_field),
-    ):
-        if value and value.strip():
-            mapping[key] = value.strip()
-    if role_map and role_map.strip():
-        mapping["role_map"] = role_map.strip()
-    return mapping
+def mapping_from_form(values: list[Any]) -> FieldMapping:
+    """The mapping typed in the form, in ``MAPPING_KEYS`` order; raises ValueError naming a bad key."""
+    return mapping_from_values({key.name: value for key, value in zip(MAPPING_KEYS, values, strict=True)})
+
+
+def form_values(mapping: FieldMapping) -> list[str]:
+    shown = mapping_values(mapping)
+    return [shown[key.name] for key in MAPPING_KEYS]
+
+
+def _mapping_input(key: MappingKey) -> Any:
+    elem_id = f"data-map-{key.name.replace('_', '-')}"
+    if key.choices:
+        return gr.Dropdown(list(key.choices), value=key.choices[0], label=t(key.name), elem_id=elem_id)
+    return gr.Textbox(label=t(key.name), placeholder=PLACEHOLDERS.get(key.name, ""), elem_id=elem_id)
 
 
 def describe_formats(paths: list[str], mapping: dict[str, Any]) -> str:
-    from builder.importers import detect_format
-    from builder.recipe import FieldMapping
-
     field_mapping = FieldMapping(**mapping)
     lines = []
     for path in paths:
@@ -95,21 +112,21 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
                 gr.File(
                     label=t("upload"),
                     file_count="multiple",
-                    file_types=[".jsonl", ".json", ".csv", ".tsv", ".txt"],
+                    file_types=list(DATA_SUFFIXES),
                     elem_id="data-upload",
                 ),
                 label="upload",
             )
         with gr.Column(scale=1):
             labels.add(gr.Markdown(f"### {t('mapping')}"), "### {}", value="mapping")
-            fmt = labels.add(gr.Dropdown(FORMATS, value="auto", label=t("format")), label="format")
-            messages_field = labels.add(gr.Textbox(label=t("messages_field")), label="messages_field")
-            with gr.Row():
-                role_field = labels.add(gr.Textbox(label=t("role_field")), label="role_field")
-                content_field = labels.add(gr.Textbox(label=t("content_field")), label="content_field")
-            role_map = labels.add(
-                gr.Textbox(label=t("role_map"), placeholder="CLIENTE=user, AGENTE=assistant"), label="role_map"
-            )
+            inputs: dict[str, Any] = {}
+            for row in MAPPING_ROWS:
+                with gr.Row():
+                    for name in row:
+                        inputs[name] = labels.add(
+                            _mapping_input(next(k for k in MAPPING_KEYS if k.name == name)), label=name
+                        )
+            mapping_inputs = [inputs[key.name] for key in MAPPING_KEYS]
             run_import = labels.add(gr.Button(t("import"), variant="primary", elem_id="data-import"), value="import")
     files_md = gr.Markdown(elem_id="data-files")
     with gr.Row():
@@ -130,20 +147,22 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
 
     def choose_sample(name: str | None, state: dict[str, Any], language: str) -> tuple[Any, ...]:
         if not name:
-            return state, t("no_files", language)
+            return state, t("no_files", language), *[gr.update()] * len(mapping_inputs)
         paths = [str(p) for p in ctx.sample_files(name)]
         raw, _ = ctx.template_recipe(name)
-        mapping = {k: v for k, v in (raw.get("data") or {}).items() if k in ("format", "messages_field")}
+        data = raw.get("data") or {}
+        mapping = FieldMapping(**{k: v for k, v in data.items() if k in FieldMapping.model_fields})
         state = {
             "paths": paths,
             "use_case": name if name in ("support", "translation", "sentiment", "content", "retrieval") else None,
-            "mapping": mapping,
+            "mapping": mapping.model_dump(exclude_defaults=True),
         }
-        return state, f"**{t('files', language)}:**\n" + describe_formats(paths, {"format": "auto"})
+        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state["mapping"])
+        return state, files, *form_values(mapping)
 
     def take_uploads(files: list[Any] | None, state: dict[str, Any], language: str) -> tuple[Any, ...]:
         if not files:
-            return state, ""
+            return state, "", *[gr.update()] * len(mapping_inputs)
         # Gradio's upload cache is temporary; the run that trains on these files may start much later.
         target = ctx.uploads_dir / time.strftime("%Y%m%d-%H%M%S")
         target.mkdir(parents=True, exist_ok=True)
@@ -154,24 +173,24 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             shutil.copyfile(source, dest)
             paths.append(str(dest))
         state = {"paths": paths, "use_case": state.get("use_case"), "mapping": {}}
-        return state, f"**{t('files', language)}:**\n" + describe_formats(paths, {"format": "auto"})
+        return state, f"**{t('files', language)}:**\n" + describe_formats(paths, {}), *form_values(FieldMapping())
 
-    def do_import(state: dict[str, Any], f: str, mf: str, rf: str, cf: str, rm: str, language: str) -> tuple[Any, ...]:
+    def do_import(state: dict[str, Any], *values: Any) -> tuple[Any, ...]:
+        *mapping_form, language = values
         paths = state.get("paths") or []
         if not paths:
             return state, t("no_files", language), "", "", [], gr.update(), [], []
         try:
             from builder.data import import_files
-            from builder.recipe import FieldMapping
 
-            mapping = _mapping(f, mf, rf, cf, rm)
-            prepared = import_files([Path(p) for p in paths], FieldMapping(**mapping))
+            mapping = mapping_from_form(mapping_form)
+            prepared = import_files([Path(p) for p in paths], mapping)
         except Exception as err:
             log_exception(err)
             return state, error_text(err), "", "", [], gr.update(), [], []
-        state = {**state, "mapping": mapping}
+        state = {**state, "mapping": mapping.model_dump(exclude_defaults=True)}
         kept = [c.to_openai()["messages"] for c in prepared.conversations[:PREVIEW_LIMIT]]
-        files = f"**{t('files', language)}:**\n" + describe_formats(paths, mapping)
+        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state["mapping"])
         slider = gr.update(minimum=1, maximum=max(2, len(kept)), value=1)
         first = kept[0] if kept else []
         return (
@@ -194,11 +213,11 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             m if m["role"] != "system" else {"role": "user", "content": f"[system] {m['content']}"} for m in kept[i]
         ]
 
-    use_sample.click(choose_sample, [sample, data_state, lang], [data_state, files_md])
-    upload.upload(take_uploads, [upload, data_state, lang], [data_state, files_md])
+    use_sample.click(choose_sample, [sample, data_state, lang], [data_state, files_md, *mapping_inputs])
+    upload.upload(take_uploads, [upload, data_state, lang], [data_state, files_md, *mapping_inputs])
     run_import.click(
         do_import,
-        [data_state, fmt, messages_field, role_field, content_field, role_map, lang],
+        [data_state, *mapping_inputs, lang],
         [data_state, files_md, report_md, advice_md, conversations, pick, preview, quarantine],
     )
     pick.change(show, [pick, conversations], [preview])
