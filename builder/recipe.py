@@ -57,7 +57,7 @@ def parse_role_map(value: str | dict[str, str] | None) -> dict[str, str]:
 class FieldMapping(_Section):
     """How to read records whose shape no reader knows. Shared by the recipe and `builder.data import`."""
 
-    format: ImportFormat = Field("auto", description="how the files are read; auto: detect per file")
+    format: ImportFormat = Field("auto", description="the shape of the transcripts; auto: detected per input")
     messages_field: str | None = Field(None, description="key (dotted path) of the list of turns in each record")
     role_field: str | None = Field(None, description="key or column of the speaker's role")
     content_field: str | None = Field(None, description="key or column of the message text")
