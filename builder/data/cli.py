@@ -7,17 +7,17 @@ that cannot be written (one line naming the path, no traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from builder.data.library import ImportOptions, ImportRun
 from builder.data.report import summary_lines
 from builder.importers import DATA_SUFFIXES, MAPPING_KEYS, DataError, collect_files, detect_format, mapping_from_values
 from builder.recipe import FieldMapping
+from builder.rundir import atomic_path, write_json_atomic
 
 
 class OutputError(Exception):
@@ -25,36 +25,6 @@ class OutputError(Exception):
 
     def __init__(self, path: Path, err: OSError) -> None:
         super().__init__(f"cannot write {path}: {err.strerror or err}")
-
-
-class _JsonlWriter:
-    """Writes to a temporary file beside the target and renames it at the end: a crash leaves no half file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        except OSError as err:
-            raise OutputError(path, err) from None
-        self.tmp = Path(tmp)
-        self.file = os.fdopen(fd, "w", encoding="utf-8")
-
-    def write(self, record: dict[str, Any]) -> None:
-        try:
-            self.file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        except OSError as err:
-            raise OutputError(self.path, err) from None
-
-    def close(self, keep: bool = True) -> None:
-        try:
-            self.file.close()
-            if keep:
-                os.replace(self.tmp, self.path)
-        except OSError as err:
-            raise OutputError(self.path, err) from None
-        finally:
-            self.tmp.unlink(missing_ok=True)  # gone already once renamed
 
 
 def quarantine_path(out: Path) -> Path:
@@ -155,24 +125,27 @@ def main(argv: list[str] | None = None) -> int:
 def _import_to(run: ImportRun, files: list[Path], args: argparse.Namespace) -> dict[str, Any]:
     """Run the import into OUT, OUT.quarantine.jsonl and the report; nothing is left half written."""
     out: Path = args.out
-    kept = _JsonlWriter(out)
+    outputs = [out, quarantine_path(out), args.report or report_path(out)]
     try:
-        aside = _JsonlWriter(quarantine_path(out))
-    except OutputError:
-        kept.close(keep=False)
-        raise
-    try:
-        report = run.run(files, lambda conv: kept.write(conv.to_openai()), aside.write)
-    except BaseException:
-        kept.close(keep=False)
-        aside.close(keep=False)
-        raise
-    kept.close()
-    aside.close()
-    target = args.report or report_path(out)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        with contextlib.ExitStack() as stack:
+            kept, aside = (stack.enter_context(_jsonl_file(stack, path)) for path in outputs[:2])
+            report = run.run(files, lambda conv: _write(kept, conv.to_openai()), lambda entry: _write(aside, entry))
+        write_json_atomic(outputs[2], report)
     except OSError as err:
-        raise OutputError(target, err) from None
+        raise OutputError(_failed_output(err, outputs), err) from None
     return report
+
+
+def _jsonl_file(stack: contextlib.ExitStack, path: Path) -> TextIO:
+    """A file to write (the stack closes it), renamed over ``path`` only when the whole import succeeds."""
+    return open(stack.enter_context(atomic_path(path)), "w", encoding="utf-8")
+
+
+def _write(handle: TextIO, record: dict[str, Any]) -> None:
+    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _failed_output(err: OSError, outputs: list[Path]) -> Path:
+    """Which output an error is about: its temporary file is named after it; else OUT."""
+    named = f"{err.filename or ''} {err.filename2 or ''}"
+    return next((path for path in sorted(outputs, key=lambda p: -len(p.name)) if path.name in named), outputs[0])
