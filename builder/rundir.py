@@ -167,21 +167,29 @@ def tail(path: Path, max_lines: int = 40, max_bytes: int = 64_000) -> str:
     return "\n".join(lines[-max_lines:])
 
 
-def error_from_log(log_path: Path) -> str | None:
-    """The exception a crashed process printed: its last traceback, trimmed to what helps."""
+def error_from_log(log_path: Path, max_lines: int = 8) -> str | None:
+    """Why a crashed process ended, as it printed it: the exception's message and its continuation lines.
+
+    The traceback's frames (source paths and code) stay in the log, which the UI points to.
+    """
     text = tail(log_path, max_lines=400)
     if not text:
         return None
     lines = text.splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
-    if starts:
-        block = [line for line in lines[starts[-1] :] if line.strip()]
-        # The last frames and the message say what went wrong; the top of the stack rarely does.
-        message = [line for line in block if _EXCEPTION_LINE.match(line)]
-        head = message[-1] if message else block[-1]
-        return head + "\n\n" + "\n".join(block[-12:])
-    candidates = [line for line in lines if _EXCEPTION_LINE.match(line) or line.lower().startswith("error")]
-    return candidates[-1] if candidates else None
+    block = lines[starts[-1] :] if starts else lines
+    heads = [i for i, line in enumerate(block) if _EXCEPTION_LINE.match(line)]
+    if not starts:
+        heads += [i for i, line in enumerate(block) if line.lower().startswith("error")]
+    if not heads:
+        return block[-1].strip() if starts else None
+    first = max(heads)
+    message = [block[first]]
+    for line in block[first + 1 :]:
+        if not line.startswith((" ", "\t")) or not line.strip():
+            break  # the message's own lines are indented; anything else is later output
+        message.append(line)
+    return "\n".join(message[:max_lines])
 
 
 # ---------------------------------------------------------------- the run directory

@@ -127,8 +127,8 @@ def test_a_crash_shows_the_trainers_error_not_just_failed(manager: JobManager, t
     job = manager.submit(recipe(tmp_path, "bad", mode="crash"))
     assert wait_done(manager, job.id) == "failed"
     error = manager.progress(job.id).error
-    assert error.startswith("ValueError: data.train: sample.csv line 7 has no 'response' column")
-    assert "Traceback" in error
+    # The cause in one line; the traceback's frames stay in train.log, which the Train tab points to.
+    assert error == "ValueError: data.train: sample.csv line 7 has no 'response' column"
     # run.json agrees with the queue, for readers that only look at the run directory.
     assert json.loads((Path(job.run_dir) / "run.json").read_text())["status"] == "failed"
 
@@ -230,3 +230,10 @@ def test_error_from_log_without_traceback_keeps_the_error_line(tmp_path: Path) -
     log.write_text("loading\nRecipeError: recipes/x.yaml: training.max_steps: not an int\n")
     assert error_from_log(log) == "RecipeError: recipes/x.yaml: training.max_steps: not an int"
     assert error_from_log(tmp_path / "absent.log") is None
+    # A message's own indented lines (a recipe's list of problems) come with it, later output does not.
+    log.write_text(
+        "error: recipes/x.yaml: the recipe is not valid\n  training.max_steps: not an int\n  lora.r: too small\nbye\n"
+    )
+    assert error_from_log(log) == (
+        "error: recipes/x.yaml: the recipe is not valid\n  training.max_steps: not an int\n  lora.r: too small"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from builder.importers import (
 )
 from builder.recipe import FieldMapping
 from builder.ui.common import AppContext, error_text, log_exception
-from builder.ui.i18n import t
+from builder.ui.i18n import DEFAULT_LANG, advice_text, t
 
 PREVIEW_LIMIT = 200  # conversations kept in the page for the preview slider
 # How the mapping fields sit on the page, a row each; every key of MAPPING_KEYS appears exactly once.
@@ -31,6 +32,7 @@ MAPPING_ROWS = (
     ("role_map",),
 )
 PLACEHOLDERS = {"role_map": "CLIENTE=user, AGENTE=assistant", "delimiter": ", ; tab |", "encoding": "utf-8, cp1252..."}
+QUARANTINE_SHOWN = 50  # set-aside records listed in the page (the CLI writes them all to a file)
 
 
 def empty_data_state() -> dict[str, Any]:
@@ -54,7 +56,7 @@ def _mapping_input(key: MappingKey) -> Any:
     return gr.Textbox(label=t(key.name), placeholder=PLACEHOLDERS.get(key.name, ""), elem_id=elem_id)
 
 
-def describe_formats(paths: list[str], mapping: dict[str, Any]) -> str:
+def describe_formats(paths: list[str], mapping: dict[str, Any], lang: str = DEFAULT_LANG) -> str:
     field_mapping = FieldMapping(**mapping)
     lines = []
     for path in paths:
@@ -63,6 +65,11 @@ def describe_formats(paths: list[str], mapping: dict[str, Any]) -> str:
         except Exception as err:  # one unreadable file must not hide the others
             lines.append(f"- `{Path(path).name}`: {error_text(err)}")
     return "\n".join(lines)
+
+
+REPORT_COUNTS = ("seen", "kept", "quarantined", "duplicates")
+REPORT_TALLIES = ("quarantine_reasons", "languages", "redactions")
+QUARANTINE_COLUMNS = ("col_file", "col_line", "col_reason", "col_message")
 
 
 def report_markdown(report: dict[str, Any], lang: str) -> str:
@@ -74,25 +81,35 @@ def report_markdown(report: dict[str, Any], lang: str) -> str:
         files=len(report.get("files", [])),
     )
     lines = [f"**{summary}**", ""]
-    for key in ("seen", "kept", "quarantined", "duplicates"):
-        lines.append(f"- {key}: {report.get(key, 0)}")
-    for key in ("quarantine_reasons", "languages", "redactions"):
+    for key in REPORT_COUNTS:
+        lines.append(f"- {t(f'rk_{key}', lang)}: {report.get(key, 0)}")
+    for key in REPORT_TALLIES:
         values = report.get(key) or {}
         if values:
-            lines.append(f"- {key}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
+            lines.append(f"- {t(f'rk_{key}', lang)}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
     return "\n".join(lines)
 
 
-def advice_markdown(report: dict[str, Any], lang: str) -> str:
-    warnings = report.get("warnings") or []
-    return "\n".join(f"- ⚠ {w}" for w in warnings) if warnings else f"- ✔ {t('no_warnings', lang)}"
+def advice_markdown(report: dict[str, Any], lang: str, shown: Callable[[str], str] = str) -> str:
+    """The advisor's warnings in ``lang``; the importer's notes about single files follow as they are."""
+    from builder.advisor import advice
+
+    items = advice(report)
+    english = {item.text() for item in items}
+    lines = [advice_text(item, lang) for item in items]
+    lines += [shown(w) for w in report.get("warnings") or [] if w not in english]
+    return "\n".join(f"- ⚠ {w}" for w in lines) if lines else f"- ✔ {t('no_warnings', lang)}"
 
 
-def quarantine_rows(quarantine: list[dict[str, Any]], limit: int = 50) -> list[list[Any]]:
-    return [
-        [Path(str(q.get("file", ""))).name, q.get("line"), q.get("reason"), q.get("message")]
+def quarantine_table(
+    quarantine: list[dict[str, Any]], lang: str, shown: Callable[[str], str] = str, limit: int = QUARANTINE_SHOWN
+) -> dict[str, Any]:
+    """The set-aside records for the table: file names, and messages without the server's folders."""
+    rows = [
+        [Path(str(q.get("file", ""))).name, q.get("line"), q.get("reason"), shown(str(q.get("message") or ""))]
         for q in quarantine[:limit]
     ]
+    return {"headers": [t(key, lang) for key in QUARANTINE_COLUMNS], "data": rows}
 
 
 def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
@@ -141,9 +158,14 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
     pick = labels.add(gr.Slider(1, 2, value=1, step=1, label=t("conversation_n")), label="conversation_n")
     preview = gr.Chatbot(height=320, elem_id="data-preview", show_label=False)
     quarantine = labels.add(
-        gr.Dataframe(headers=["file", "line", "reason", "message"], label=t("quarantine"), wrap=True),
+        gr.Dataframe(
+            headers=[t(key) for key in QUARANTINE_COLUMNS], label=t("quarantine"), wrap=True, elem_id="data-quarantine"
+        ),
         label="quarantine",
     )
+    # The last import, kept to show it again in another language.
+    imported = gr.State({"report": None, "quarantine": []})
+    shown = ctx.confinement.shown_text
 
     def choose_sample(name: str | None, state: dict[str, Any], language: str) -> tuple[Any, ...]:
         if not name:
@@ -157,7 +179,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             "use_case": name if name in ("support", "translation", "sentiment", "content", "retrieval") else None,
             "mapping": mapping.model_dump(exclude_defaults=True),
         }
-        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state["mapping"])
+        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state["mapping"], language)
         return state, files, *form_values(mapping)
 
     def take_uploads(files: list[Any] | None, state: dict[str, Any], language: str) -> tuple[Any, ...]:
@@ -173,13 +195,14 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             shutil.copyfile(source, dest)
             paths.append(str(dest))
         state = {"paths": paths, "use_case": state.get("use_case"), "mapping": {}}
-        return state, f"**{t('files', language)}:**\n" + describe_formats(paths, {}), *form_values(FieldMapping())
+        files = f"**{t('files', language)}:**\n" + describe_formats(paths, {}, language)
+        return state, files, *form_values(FieldMapping())
 
     def do_import(state: dict[str, Any], *values: Any) -> tuple[Any, ...]:
         *mapping_form, language = values
         paths = state.get("paths") or []
         if not paths:
-            return state, t("no_files", language), "", "", [], gr.update(), [], []
+            return state, t("no_files", language), "", "", [], gr.update(), [], [], gr.update()
         try:
             from builder.data import import_files
 
@@ -187,21 +210,34 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             prepared = import_files([Path(p) for p in paths], mapping)
         except Exception as err:
             log_exception(err)
-            return state, error_text(err), "", "", [], gr.update(), [], []
+            return state, shown(error_text(err)), "", "", [], gr.update(), [], [], gr.update()
         state = {**state, "mapping": mapping.model_dump(exclude_defaults=True)}
         kept = [c.to_openai()["messages"] for c in prepared.conversations[:PREVIEW_LIMIT]]
-        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state["mapping"])
+        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state["mapping"], language)
         slider = gr.update(minimum=1, maximum=max(2, len(kept)), value=1)
         first = kept[0] if kept else []
         return (
             state,
             files,
             report_markdown(prepared.report, language),
-            advice_markdown(prepared.report, language),
+            advice_markdown(prepared.report, language, shown),
             kept,
             slider,
             first,
-            quarantine_rows(prepared.quarantine),
+            quarantine_table(prepared.quarantine, language, shown),
+            {"report": prepared.report, "quarantine": prepared.quarantine[:QUARANTINE_SHOWN]},
+        )
+
+    def relabel(state: dict[str, Any], last: dict[str, Any], language: str) -> tuple[Any, ...]:
+        """The import's texts again in the language just chosen (they were written in the previous one)."""
+        paths = state.get("paths") or []
+        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state.get("mapping") or {}, language)
+        report = last.get("report")
+        return (
+            files if paths else gr.update(),
+            report_markdown(report, language) if report else gr.update(),
+            advice_markdown(report, language, shown) if report else gr.update(),
+            quarantine_table(last.get("quarantine") or [], language, shown),
         )
 
     def show(index: float, kept: list[list[dict[str, str]]]) -> list[dict[str, str]]:
@@ -213,11 +249,17 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             m if m["role"] != "system" else {"role": "user", "content": f"[system] {m['content']}"} for m in kept[i]
         ]
 
-    use_sample.click(choose_sample, [sample, data_state, lang], [data_state, files_md, *mapping_inputs])
-    upload.upload(take_uploads, [upload, data_state, lang], [data_state, files_md, *mapping_inputs])
+    use_sample.click(
+        choose_sample, [sample, data_state, lang], [data_state, files_md, *mapping_inputs], api_name="use_sample"
+    )
+    upload.upload(
+        take_uploads, [upload, data_state, lang], [data_state, files_md, *mapping_inputs], api_name="upload_data"
+    )
     run_import.click(
         do_import,
         [data_state, *mapping_inputs, lang],
-        [data_state, files_md, report_md, advice_md, conversations, pick, preview, quarantine],
+        [data_state, files_md, report_md, advice_md, conversations, pick, preview, quarantine, imported],
+        api_name="import_data",
     )
     pick.change(show, [pick, conversations], [preview])
+    lang.change(relabel, [data_state, imported, lang], [files_md, report_md, advice_md, quarantine])

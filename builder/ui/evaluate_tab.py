@@ -66,9 +66,14 @@ def show(ctx: AppContext, run_id: str | None, lang: str) -> tuple[Any, ...]:
     if result is None:
         note = t("eval_running", lang) if eval_process_alive(run) else t("no_eval", lang)
         return note, metrics_frame(None), examples_frame(None)
-    main = result.get("main_metric", "")
-    header = f"`{run_id}` · {result.get('use_case', '')} · {result.get('n_examples', 0)} dev examples"
-    header += f" · main metric **{main}**"
+    header = t(
+        "eval_header",
+        lang,
+        run=run_id,
+        use_case=result.get("use_case", ""),
+        n=result.get("n_examples", 0),
+        metric=result.get("main_metric", ""),
+    )
     return header, metrics_frame(result), examples_frame(result)
 
 
@@ -128,3 +133,4 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     run_eval.click(start, [run_select, lang], [status, table, examples, log])
     reload.click(lambda r, lg: show(ctx, r, lg), [run_select, lang], [status, table, examples])
     run_select.change(lambda r, lg: show(ctx, r, lg), [run_select, lang], [status, table, examples])
+    lang.change(lambda r, lg: show(ctx, r, lg)[0], [run_select, lang], [status])

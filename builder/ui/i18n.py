@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from builder.advisor import ADVICE, Advice
+
 LANGUAGES: list[tuple[str, str]] = [("English", "en"), ("Español", "es")]
 DEFAULT_LANG = "en"
 
@@ -71,6 +73,18 @@ _STRINGS: dict[str, tuple[str, str]] = {
     ),
     "no_warnings": ("no warnings: the data looks ready", "sin avisos: los datos parecen listos"),
     "quarantine": ("Set aside (quarantine)", "Apartadas (cuarentena)"),
+    # the import report's counts, and the quarantine table's columns
+    "rk_seen": ("seen", "leídas"),
+    "rk_kept": ("kept", "conservadas"),
+    "rk_quarantined": ("set aside", "apartadas"),
+    "rk_duplicates": ("duplicates", "duplicadas"),
+    "rk_quarantine_reasons": ("reasons set aside", "motivos para apartarlas"),
+    "rk_languages": ("languages", "idiomas"),
+    "rk_redactions": ("personal data hidden", "datos personales ocultados"),
+    "col_file": ("file", "archivo"),
+    "col_line": ("line", "línea"),
+    "col_reason": ("reason", "motivo"),
+    "col_message": ("message", "mensaje"),
     # recipe
     "recipe_intro": (
         "Pick a use case, adjust the main settings, check the YAML and save the recipe.",
@@ -94,6 +108,12 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "save": ("Save recipe", "Guardar receta"),
     "valid": ("The recipe is valid.", "La receta es válida."),
     "saved": ("Saved to `{path}`.", "Guardada en `{path}`."),
+    "overwrite": ("Replace a saved recipe of the same name", "Reemplazar la receta guardada con el mismo nombre"),
+    "exists": (
+        "Not saved: `{path}` already exists. Tick “Replace a saved recipe of the same name” or change the name.",
+        "No se guardó: `{path}` ya existe. Marca “Reemplazar la receta guardada con el mismo nombre” o cambia "
+        "el nombre.",
+    ),
     "not_saved": ("Not saved: fix the errors first.", "No se guardó: corrige antes los errores."),
     # train
     "recipe_file": ("Recipe file", "Archivo de receta"),
@@ -107,6 +127,13 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "status": ("Status", "Estado"),
     "loss_plot": ("Loss (train and dev)", "Pérdida (entrenamiento y validación)"),
     "log_tail": ("Log (last lines)", "Registro (últimas líneas)"),
+    "full_log": ("The whole log: `{path}`", "El registro completo: `{path}`"),
+    "col_run": ("run", "ejecución"),
+    "col_state": ("state", "estado"),
+    "col_device": ("device", "dispositivo"),
+    "col_position": ("#", "n.º"),
+    "series_train": ("train", "entrenamiento"),
+    "series_dev": ("dev", "validación"),
     "queue": ("Queue", "Cola"),
     "error": ("Error", "Error"),
     "no_run": ("No run selected.", "Ninguna ejecución seleccionada."),
@@ -194,6 +221,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "eval_running": ("Evaluating… (this runs in the background)", "Evaluando… (se ejecuta en segundo plano)"),
     "eval_done": ("Evaluation finished.", "Evaluación terminada."),
     "eval_failed": ("Evaluation failed:", "La evaluación falló:"),
+    "eval_header": (
+        "`{run}` · {use_case} · {n} dev examples · main metric **{metric}**",
+        "`{run}` · {use_case} · {n} ejemplos de validación · métrica principal **{metric}**",
+    ),
     # export
     "export_intro": (
         "Take the run with you: the adapter, a merged model folder, or the cleaned data.",
@@ -210,6 +241,38 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "refused": ("Not started:", "No se inició:"),
 }
 
+# The readiness advisor's warnings in Spanish, by the advisor's keys (its English is the original).
+_ADVICE_ES: dict[str, str] = {
+    "nothing_kept": (
+        "Ninguna conversación utilizable: no hay nada con qué entrenar. El archivo de cuarentena dice por qué."
+    ),
+    "too_few": (
+        "Solo {kept} conversaciones utilizables (menos de unas {minimum}): demasiado pocas para un buen ajuste. "
+        "Considera la receta de recuperación (embeddings y un almacén vectorial, sin entrenamiento) "
+        "o reúne más transcripciones."
+    ),
+    "mixed_languages": (
+        "Hay varios idiomas ({shares}): el modelo debe aprender cada uno; comprueba que cada idioma tenga "
+        "ejemplos suficientes y aparezca en la partición de validación, o entrena un asistente por idioma."
+    ),
+    "templated": (
+        "El {share} de las respuestas de los agentes son casi copias de {top_n} plantillas: el ajuste enseñará "
+        "sobre todo a repetirlas. Las respuestas predefinidas o la receta de recuperación pueden servir mejor; "
+        "o conserva solo las conversaciones con respuestas escritas."
+    ),
+    "max_length": (
+        "El {share} de los ejemplos supera max_length y se recortará: sube training.max_length (más memoria) "
+        "o divide las conversaciones largas."
+    ),
+    "too_long": ("El {share} de las conversaciones se apartó por superar max_chars; sube data.max_chars si importan."),
+    "quarantined": (
+        "El {share} de los registros se apartó ({top}); mira el archivo de cuarentena: un mapeo de campos o "
+        "un mapa de roles puede recuperarlos."
+    ),
+    "duplicates": "El {share} de las conversaciones eran duplicados de otras.",
+}
+_STRINGS.update({f"adv_{key}": (english, _ADVICE_ES.get(key, "")) for key, english in ADVICE.items()})
+
 STRINGS: dict[str, dict[str, str]] = {
     lang: {key: pair[i] for key, pair in _STRINGS.items()} for i, (_, lang) in enumerate(LANGUAGES)
 }
@@ -220,6 +283,11 @@ def t(key: str, lang: str | None = DEFAULT_LANG, **values: Any) -> str:
     table = STRINGS.get(lang or DEFAULT_LANG, STRINGS[DEFAULT_LANG])
     text = table.get(key) or STRINGS[DEFAULT_LANG].get(key) or key
     return text.format(**values) if values else text
+
+
+def advice_text(item: Advice, lang: str) -> str:
+    """One of the readiness advisor's warnings in ``lang``."""
+    return item.text(t(f"adv_{item.key}", lang))
 
 
 def status_text(status: str, lang: str) -> str:

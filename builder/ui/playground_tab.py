@@ -28,10 +28,35 @@ def sides(session: dict[str, Any]) -> tuple[str, str]:
     return left, "tuned" if left == "base" else "base"
 
 
-def empty_panes(session: dict[str, Any], lang: str) -> tuple[Any, Any]:
-    """Both chat panes emptied, labelled A/B in blind mode and Base/Tuned otherwise."""
+def pane_labels(session: dict[str, Any], lang: str) -> tuple[str, str]:
+    """A/B in blind mode, Base/Tuned otherwise."""
     names = ("side_a", "side_b") if session.get("blind") else ("base", "tuned")
-    return gr.update(value=[], label=t(names[0], lang)), gr.update(value=[], label=t(names[1], lang))
+    return t(names[0], lang), t(names[1], lang)
+
+
+def empty_panes(session: dict[str, Any], lang: str) -> tuple[Any, Any]:
+    """Both chat panes emptied and labelled."""
+    left, right = pane_labels(session, lang)
+    return gr.update(value=[], label=left), gr.update(value=[], label=right)
+
+
+def said(key: str = "", **values: Any) -> list[Any]:
+    """What the status line says, kept as a text key and its values so a language switch can say it again.
+
+    ``said(raw=text)`` keeps a text that has no key (an error's own words).
+    """
+    return [key, values]
+
+
+def status_line(spec: list[Any] | None, lang: str) -> str:
+    if not spec:
+        return ""
+    key, values = spec
+    if not key:
+        return values.get("raw", "")
+    if key == "vote_saved":  # the values name models: base or tuned, shown in the page's language
+        values = {side: t(model, lang) for side, model in values.items()}
+    return t(key, lang, **values)
 
 
 def win_rate_markdown(ctx: AppContext, run_id: str | None, lang: str) -> str:
@@ -87,6 +112,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
         send = labels.add(gr.Button(t("send"), variant="primary", scale=1, elem_id="play-send"), value="send")
         clear = labels.add(gr.Button(t("clear"), scale=1, elem_id="play-clear"), value="clear")
     status = gr.Markdown(elem_id="play-status")
+    status_said = gr.State(None)  # what the status line says, to say it again in another language
     with gr.Row(visible=False) as vote_row:
         vote_a = labels.add(gr.Button(t("vote_a"), elem_id="play-vote-a"), value="vote_a")
         vote_tie = labels.add(gr.Button(t("vote_tie"), elem_id="play-vote-tie"), value="vote_tie")
@@ -96,9 +122,16 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
     def on_run(run_id: str | None, is_blind: bool, language: str) -> tuple[Any, ...]:
         run = ctx.run(run_id)
         prompt = run.system_prompt() if run is not None else ""
-        note = "" if not run_id or ctx.has_adapter(run_id) else t("no_adapter", language, run=run_id)
+        note = said() if not run_id or ctx.has_adapter(run_id) else said("no_adapter", run=run_id)
         fresh = new_session(is_blind)
-        return (prompt, fresh, *empty_panes(fresh, language), note, win_rate_markdown(ctx, run_id, language))
+        return (
+            prompt,
+            fresh,
+            *empty_panes(fresh, language),
+            status_line(note, language),
+            win_rate_markdown(ctx, run_id, language),
+            note,
+        )
 
     def on_blind(is_blind: bool, language: str) -> tuple[Any, ...]:
         fresh = new_session(is_blind)
@@ -122,25 +155,25 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
         text = (text or "").strip()
         left_side, right_side = sides(state)
         panes = {"base": list(state["base"]), "tuned": list(state["tuned"])}
+
+        def frame(session: dict[str, Any], note: list[Any] | None, box: Any = None, context: Any = None) -> tuple:
+            """One update of every output: message box, session, both panes, status line, passages, what was said."""
+            keep = gr.update()
+            line, spec = (keep, keep) if note is None else (status_line(note, language), note)
+            shown = (panes[left_side], panes[right_side])
+            return (keep if box is None else box, session, *shown, line, context or keep, spec)
+
         if not text:
-            yield gr.update(), state, panes[left_side], panes[right_side], gr.update(), gr.update()
+            yield frame(state, None)
             return
         if not ctx.has_adapter(run_id):
-            message_text = t("no_adapter", language, run=run_id or "-") if run_id else t("no_run", language)
-            yield gr.update(), state, panes[left_side], panes[right_side], message_text, gr.update()
+            yield frame(state, said("no_adapter", run=run_id) if run_id else said("no_run"))
             return
         for side in ("base", "tuned"):
             panes[side] = [*panes[side], {"role": "user", "content": text}, {"role": "assistant", "content": ""}]
         engine = ctx.engine
         loading = engine.loaded is None or engine.loaded.run_dir != ctx.run_dir(run_id)
-        yield (
-            "",
-            state,
-            panes[left_side],
-            panes[right_side],
-            t("loading_model", language, run=run_id) if loading else t("generating", language),
-            gr.update(),
-        )
+        yield frame(state, said("loading_model", run=run_id) if loading else said("generating"), box="")
         sampling = Sampling(
             max_new_tokens=int(max_new),
             temperature=float(temp),
@@ -160,10 +193,10 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
                     if turn.context
                     else gr.update()
                 )
-                yield gr.update(), state, panes[left_side], panes[right_side], t("generating", language), context
+                yield frame(state, said("generating"), context=context)
         except Exception as err:
             log_exception(err)
-            yield gr.update(), state, panes[left_side], panes[right_side], error_text(err), gr.update()
+            yield frame(state, said(raw=error_text(err)))
             return
         new_state = {
             **state,
@@ -171,25 +204,23 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
             "tuned": panes["tuned"],
             "last": {"prompt": text, "base": turn.base if turn else "", "tuned": turn.tuned if turn else ""},
         }
-        yield gr.update(), new_state, panes[left_side], panes[right_side], t("answered", language), gr.update()
+        yield frame(new_state, said("answered"))
 
-    def vote(choice: str, run_id: str | None, state: dict[str, Any], language: str) -> tuple[str, str]:
+    def vote(choice: str, run_id: str | None, state: dict[str, Any], language: str) -> tuple[str, str, list[Any]]:
         from builder.chat import record_vote
 
         last = state.get("last")
         run = ctx.run_dir(run_id)
         if not last or run is None:
-            return t("vote_first", language), win_rate_markdown(ctx, run_id, language)
+            note = said("vote_first")
+            return status_line(note, language), win_rate_markdown(ctx, run_id, language), note
         left_side, right_side = sides(state)
         winner = {"a": left_side, "b": right_side, "tie": "tie"}[choice]
         record_vote(
             run, prompt=last["prompt"], winner=winner, base=last["base"], tuned=last["tuned"], blind=state["blind"]
         )
-        names = {"base": t("base", language), "tuned": t("tuned", language)}
-        return (
-            t("vote_saved", language, a=names[left_side], b=names[right_side]),
-            win_rate_markdown(ctx, run_id, language),
-        )
+        note = said("vote_saved", a=left_side, b=right_side)
+        return status_line(note, language), win_rate_markdown(ctx, run_id, language), note
 
     def fill_system_prompt(run_id: str | None, current: str, state: dict[str, Any]) -> Any:
         """On opening the tab: the run's system prompt, unless the user has typed one or is chatting."""
@@ -201,10 +232,12 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
         return run.system_prompt()
 
     tab.select(fill_system_prompt, [run_select, system_prompt, session], [system_prompt])
-    run_select.change(on_run, [run_select, blind, lang], [system_prompt, session, left, right, status, win_rate])
+    run_select.change(
+        on_run, [run_select, blind, lang], [system_prompt, session, left, right, status, win_rate, status_said]
+    )
     blind.change(on_blind, [blind, lang], [session, left, right, vote_row])
     inputs = [message, run_select, session, system_prompt, temperature, top_p, max_new_tokens, repetition, seed, lang]
-    outputs = [message, session, left, right, status, context_box]
+    outputs = [message, session, left, right, status, context_box, status_said]
     send.click(chat, inputs, outputs, concurrency_limit=CHAT_CONCURRENCY, concurrency_id="chat")
     message.submit(chat, inputs, outputs, concurrency_limit=CHAT_CONCURRENCY, concurrency_id="chat")
 
@@ -214,4 +247,18 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
 
     clear.click(do_clear, [blind, lang], [session, left, right])
     for button, choice in ((vote_a, "a"), (vote_b, "b"), (vote_tie, "tie")):
-        button.click(lambda r, s, lg, c=choice: vote(c, r, s, lg), [run_select, session, lang], [status, win_rate])
+        button.click(
+            lambda r, s, lg, c=choice: vote(c, r, s, lg), [run_select, session, lang], [status, win_rate, status_said]
+        )
+
+    def relabel(state: dict[str, Any], run_id: str | None, spec: list[Any] | None, language: str) -> tuple[Any, ...]:
+        """The panes' names, the status line and the win rate again, in the language just chosen."""
+        left_label, right_label = pane_labels(state, language)
+        return (
+            gr.update(label=left_label),
+            gr.update(label=right_label),
+            status_line(spec, language),
+            win_rate_markdown(ctx, run_id, language),
+        )
+
+    lang.change(relabel, [session, run_select, status_said, lang], [left, right, status, win_rate])

@@ -165,6 +165,9 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
             with gr.Row():
                 validate = labels.add(gr.Button(t("validate")), value="validate")
                 save = labels.add(gr.Button(t("save"), variant="primary", elem_id="recipe-save"), value="save")
+            replace = labels.add(
+                gr.Checkbox(label=t("overwrite"), value=False, elem_id="recipe-overwrite"), label="overwrite"
+            )
             saved = gr.Markdown(elem_id="recipe-saved")
 
     form = [name, use_case, base_model, quantization, system_prompt, data_paths, max_steps, epochs]
@@ -215,14 +218,21 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
         _, found = validate_yaml(ctx, text)
         return problems_markdown(found, language)
 
-    def do_save(text: str, language: str) -> tuple[Any, str, str]:
+    def do_save(text: str, replace: bool, language: str) -> tuple[Any, str, str, Any]:
+        """Saved under the recipe's name; an existing file only with the box ticked (unticked again after)."""
         raw, found = validate_yaml(ctx, text)
         if found or raw is None:
-            return gr.update(), problems_markdown(found, language), t("not_saved", language)
+            return gr.update(), problems_markdown(found, language), t("not_saved", language), gr.update()
         ctx.user_recipes_dir.mkdir(parents=True, exist_ok=True)
         path = ctx.user_recipes_dir / f"{safe_name(str(raw.get('name', 'recipe')))}.yaml"
-        path.write_text(text, encoding="utf-8")
-        return str(path), problems_markdown([], language), t("saved", language, path=path)
+        shown = ctx.confinement.shown(path)
+        try:
+            # "x" creates the file only if it does not exist yet: two saves of one name cannot both win.
+            with open(path, "w" if replace else "x", encoding="utf-8") as handle:
+                handle.write(text)
+        except FileExistsError:
+            return gr.update(), problems_markdown([], language), t("exists", language, path=shown), gr.update()
+        return str(path), problems_markdown([], language), t("saved", language, path=shown), False
 
     outputs = [template_state, name, base_model, quantization, system_prompt, data_paths, max_steps, epochs]
     outputs += [learning_rate, batch_size, max_length, lora_r, eval_enabled]
@@ -256,7 +266,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
     gr.on(triggers, render, [template_state, lang, *form], [yaml_box, problems])
     validate.click(check, [yaml_box, lang], [problems])
     yaml_box.blur(check, [yaml_box, lang], [problems])
-    save.click(do_save, [yaml_box, lang], [recipe_path, problems, saved])
+    save.click(do_save, [yaml_box, replace, lang], [recipe_path, problems, saved, replace], api_name="save_recipe")
     # The first screen shows the default use case's recipe.
     setup = {"fn": load_template, "inputs": [use_case, data_state], "outputs": outputs}
     ctx.on_load.append(

@@ -10,9 +10,9 @@ from typing import Any
 
 import gradio as gr
 
-from builder.rundir import RunProgress
+from builder.rundir import RunDir, RunProgress
 from builder.ui.common import AppContext, error_text, log_exception
-from builder.ui.i18n import status_text, t
+from builder.ui.i18n import DEFAULT_LANG, status_text, t
 
 REFRESH_S = 2.0
 # Fixed colours: with an empty first frame the plot would otherwise have no colour for the series.
@@ -28,7 +28,7 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
-def loss_figure(progress: RunProgress | None) -> Any:
+def loss_figure(progress: RunProgress | None, lang: str = DEFAULT_LANG) -> Any:
     """Train and dev loss against the step, drawn with matplotlib (Gradio's native plot did not
     redraw its lines when a run's first frame was empty)."""
     import matplotlib
@@ -39,12 +39,12 @@ def loss_figure(progress: RunProgress | None) -> Any:
     figure, axes = plt.subplots(figsize=(9, 3.2), dpi=100)
     if progress is not None and progress.train_points:
         steps, losses = zip(*progress.train_points, strict=True)
-        axes.plot(steps, losses, color=SERIES_COLORS["train"], marker="o", markersize=3, label="train")
+        axes.plot(steps, losses, color=SERIES_COLORS["train"], marker="o", markersize=3, label=t("series_train", lang))
     if progress is not None and progress.dev_points:
         steps, losses = zip(*progress.dev_points, strict=True)
-        axes.plot(steps, losses, color=SERIES_COLORS["dev"], marker="s", markersize=5, label="dev")
-    axes.set_xlabel("step")
-    axes.set_ylabel("loss")
+        axes.plot(steps, losses, color=SERIES_COLORS["dev"], marker="s", markersize=5, label=t("series_dev", lang))
+    axes.set_xlabel(t("step", lang))
+    axes.set_ylabel(t("loss", lang))
     axes.grid(alpha=0.3)
     if axes.lines:
         axes.legend(loc="best")
@@ -82,7 +82,10 @@ def progress_html(progress: RunProgress | None) -> str:
     )
 
 
-def queue_rows(ctx: AppContext, lang: str) -> list[list[Any]]:
+QUEUE_COLUMNS = ("col_run", "col_state", "col_device", "col_position")
+
+
+def queue_table(ctx: AppContext, lang: str) -> dict[str, Any]:
     rows = []
     live = [j for j in ctx.jobs.jobs() if j.state in ("running", "queued")]
     position = 0
@@ -92,25 +95,32 @@ def queue_rows(ctx: AppContext, lang: str) -> list[list[Any]]:
         rows.append(
             [job.id, status_text(job.state, lang), job.device or "-", position if job.state == "queued" else ""]
         )
-    return rows
+    return {"headers": [t(key, lang) for key in QUEUE_COLUMNS], "data": rows}
+
+
+def error_markdown(ctx: AppContext, progress: RunProgress, lang: str) -> str:
+    """Why the run failed, in the trainer's words, and where its whole log is (the traceback stays there)."""
+    cause = ctx.confinement.shown_text(progress.error or "")
+    log = ctx.confinement.shown(RunDir(progress.run_dir).log)
+    return f"**{t('error', lang)}**\n\n```\n{cause}\n```\n\n{t('full_log', lang, path=log)}"
 
 
 def refresh(ctx: AppContext, run_id: str | None, lang: str, shown: Any = None) -> tuple[Any, ...]:
-    with_queue = queue_rows(ctx, lang)
+    with_queue = queue_table(ctx, lang)
     if not run_id or ctx.run_dir(run_id) is None:
-        plot = loss_figure(None) if shown != "empty" else gr.update()
-        return t("no_run", lang), progress_html(None), plot, gr.update(visible=False), "", with_queue, "empty"
+        plot = loss_figure(None, lang) if shown != f"empty:{lang}" else gr.update()
+        return t("no_run", lang), progress_html(None), plot, gr.update(visible=False), "", with_queue, f"empty:{lang}"
     progress = ctx.jobs.progress(run_id)
-    error = progress.error if progress.status == "failed" else None
-    if error:
-        error_update = gr.update(value=f"**{t('error', lang)}**\n\n```\n{error}\n```", visible=True)
+    if progress.status == "failed" and progress.error:
+        error_update = gr.update(value=error_markdown(ctx, progress, lang), visible=True)
     else:
         error_update = gr.update(visible=False)
-    key = f"{run_id}:{progress.train_points}:{progress.dev_points}"
+    # The plot is redrawn when its points or its language change.
+    key = f"{run_id}:{lang}:{progress.train_points}:{progress.dev_points}"
     return (
         status_markdown(progress, lang),
         progress_html(progress),
-        loss_figure(progress) if key != shown else gr.update(),
+        loss_figure(progress, lang) if key != shown else gr.update(),
         error_update,
         progress.log_tail,
         with_queue,
@@ -160,7 +170,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
     plot_key = gr.State(None)  # what the plot shows now: redrawn only when the points change
     log = labels.add(gr.Code(label=t("log_tail"), language=None, lines=12, elem_id="train-log"), label="log_tail")
     queue = labels.add(
-        gr.Dataframe(headers=["run", "state", "device", "#"], label=t("queue"), elem_id="train-queue"), label="queue"
+        gr.Dataframe(headers=[t(key) for key in QUEUE_COLUMNS], label=t("queue"), elem_id="train-queue"), label="queue"
     )
     timer = gr.Timer(REFRESH_S)
     watched = [status, bar, plot, error, log, queue, plot_key]
@@ -219,10 +229,10 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
             None,
         )
     )
-    start.click(do_start, [recipe_file, overrides, lang], [message, run_select]).then(
+    start.click(do_start, [recipe_file, overrides, lang], [message, run_select], api_name="start_training").then(
         lambda r, lg: refresh(ctx, r, lg), [run_select, lang], watched
     )
-    stop.click(do_stop, [run_select, lang], [message], concurrency_limit=None)
+    stop.click(do_stop, [run_select, lang], [message], concurrency_limit=None, api_name="stop_training")
     resume.click(do_resume, [run_select, lang], [message])
     timer.tick(
         lambda r, lg, k: refresh(ctx, r, lg, k),
@@ -231,4 +241,6 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
         show_progress="hidden",
         concurrency_limit=None,
     )
-    run_select.change(lambda r, lg: refresh(ctx, r, lg), [run_select, lang], watched, show_progress="hidden")
+    run_select.change(
+        lambda r, lg: refresh(ctx, r, lg), [run_select, lang], watched, show_progress="hidden", api_name="train_status"
+    )

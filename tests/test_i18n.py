@@ -1,0 +1,87 @@
+"""Every text of the web app exists in English and Spanish, and the texts built from data follow the language."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+from builder.advisor import ADVICE, advice
+from builder.jobs import RunProgress
+from builder.ui.i18n import STRINGS, t
+
+UI = Path(__file__).resolve().parents[1] / "builder" / "ui"
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_every_english_text_has_a_spanish_one_with_the_same_placeholders() -> None:
+    missing = [key for key in STRINGS["en"] if not STRINGS["es"].get(key, "").strip()]
+    assert missing == []
+    differ = [key for key in STRINGS["en"] if placeholders(STRINGS["en"][key]) != placeholders(STRINGS["es"][key])]
+    assert differ == []
+    # The advisor's warnings are among them, under their own keys.
+    assert {f"adv_{key}" for key in ADVICE} <= set(STRINGS["es"])
+
+
+def test_every_key_the_tabs_ask_for_exists() -> None:
+    asked: set[str] = set()
+    for source in UI.glob("*.py"):
+        if source.name == "i18n.py":
+            continue  # the table itself, and examples in its docstrings
+        text = source.read_text(encoding="utf-8")
+        asked |= set(re.findall(r"\bt\(\s*\"([a-z_]+)\"", text))
+        asked |= set(re.findall(r"\b(?:label|value|placeholder)=\"([a-z_]+)\"\)", text))
+        asked |= set(re.findall(r"\bsaid\(\"([a-z_]+)\"", text))
+    assert asked, "the scan found no keys: the pattern no longer matches the tabs' code"
+    assert sorted(asked - set(STRINGS["en"])) == []
+
+
+def test_the_advisor_speaks_spanish_through_the_same_keys() -> None:
+    from builder.ui.i18n import advice_text
+
+    report = {"seen": 50, "kept": 40, "quarantined": 10, "duplicates": 0, "quarantine_reasons": {"invalid_json": 10}}
+    items = advice(report)
+    assert [item.key for item in items] == ["too_few", "quarantined"]
+    spanish = [advice_text(item, "es") for item in items]
+    assert spanish[0].startswith("Solo 40 conversaciones utilizables")
+    assert "20%" in spanish[1] and "invalid_json 10" in spanish[1]
+    assert [advice_text(item, "en") for item in items] == [item.text() for item in items]
+
+
+def test_the_import_report_and_its_tables_in_spanish() -> None:
+    from builder.ui.data_tab import advice_markdown, quarantine_table, report_markdown
+
+    report = {
+        "seen": 12,
+        "kept": 10,
+        "quarantined": 1,
+        "duplicates": 1,
+        "files": ["a.jsonl"],
+        "quarantine_reasons": {"invalid_json": 1},
+        "languages": {"es": 10},
+        "warnings": ["/srv/app/sample_data/a.jsonl: the file is empty"],
+    }
+    text = report_markdown(report, "es")
+    for english in ("seen", "kept", "duplicates", "quarantine_reasons", "languages"):
+        assert f"- {english}:" not in text
+    assert "- leídas: 12" in text and "- conservadas: 10" in text and "- idiomas: es 10" in text
+    advice_md = advice_markdown(report, "es", lambda w: w.replace("/srv/app/", ""))
+    assert "Solo 10 conversaciones" in advice_md
+    assert "- ⚠ sample_data/a.jsonl: the file is empty" in advice_md  # relative, as the served folders show it
+    quarantine = [{"file": "/srv/app/runs/up/a.jsonl", "line": 3, "reason": "duplicate", "message": "x of /srv/app/b"}]
+    table = quarantine_table(quarantine, "es", lambda m: m.replace("/srv/app/", ""))
+    assert table["headers"] == ["archivo", "línea", "motivo", "mensaje"]
+    assert table["data"] == [["a.jsonl", 3, "duplicate", "x of b"]]
+
+
+def test_the_loss_plot_is_labelled_in_the_chosen_language() -> None:
+    from builder.ui.train_tab import loss_figure
+
+    progress = RunProgress("r", "/tmp/r", "running", train_points=[(1, 2.0), (2, 1.5)], dev_points=[(2, 1.7)])
+    figure = loss_figure(progress, "es")
+    axes = figure.axes[0]
+    assert (axes.get_xlabel(), axes.get_ylabel()) == (t("step", "es"), t("loss", "es")) == ("paso", "pérdida")
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["entrenamiento", "validación"]
