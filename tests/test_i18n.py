@@ -85,3 +85,21 @@ def test_the_loss_plot_is_labelled_in_the_chosen_language() -> None:
     axes = figure.axes[0]
     assert (axes.get_xlabel(), axes.get_ylabel()) == (t("step", "es"), t("loss", "es")) == ("paso", "pérdida")
     assert [text.get_text() for text in axes.get_legend().get_texts()] == ["entrenamiento", "validación"]
+
+
+def test_format_descriptions_say_in_english_exactly_what_the_importer_says() -> None:
+    """The Data tab words the importer's description itself; in English both must agree, word for word."""
+    from builder.importers import detect_format
+    from builder.recipe import FieldMapping
+    from builder.ui.data_tab import format_description
+
+    repo = UI.parents[1]
+    files = sorted(
+        p for p in (repo / "sample_data").rglob("*") if p.suffix in (".jsonl", ".json", ".csv", ".tsv", ".txt")
+    )
+    assert len(files) >= 5
+    for path in files:
+        detected = detect_format(path, FieldMapping())
+        assert format_description(detected, "en") == detected.description, path
+        spanish = format_description(detected, "es")
+        assert spanish != detected.description and ("codificación" in spanish or "archivo" in spanish), spanish

@@ -36,6 +36,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 # Two steps at batch 1 on short sequences: the trainer's real path, kept to a minute or two on 2 CPU cores.
+# The recipe's logging_steps (5) stays: the loss is logged at step 1 only, and the page must still say 2/2.
 TRAIN_OVERRIDES = "\n".join(
     [
         "quantization=none",
@@ -43,7 +44,6 @@ TRAIN_OVERRIDES = "\n".join(
         "training.batch_size=1",
         "training.gradient_accumulation_steps=1",
         "training.max_length=128",
-        "training.logging_steps=1",
         "training.eval_steps=2",
         "training.save_steps=2",
         "data.max_conversations=12",
@@ -164,6 +164,13 @@ def test_a_users_path_from_sample_data_to_two_answers(app_url, browser) -> None:
     page.locator("#recipe-save").click()
     page.wait_for_function("document.querySelector('#recipe-saved').innerText.includes('browser-support.yaml')")
     assert "valid" in text_of(page, "#recipe-problems")
+    # Saving again under the same name asks first; ticking the box replaces the file.
+    page.locator("#recipe-save").click()
+    page.wait_for_function("document.querySelector('#recipe-saved').innerText.includes('already exists')")
+    page.locator("#recipe-overwrite input").check()
+    page.locator("#recipe-save").click()
+    page.wait_for_function("document.querySelector('#recipe-saved').innerText.includes('Saved to')")
+    assert not page.locator("#recipe-overwrite input").is_checked()
     shot(page, "2-recipe")
 
     # Train: a short real training, started from the page.
@@ -251,4 +258,63 @@ def test_a_users_path_from_sample_data_to_two_answers(app_url, browser) -> None:
     page.get_by_role("tab", name="Pruebas").wait_for()
     open_tab(page, "Datos")
     shot(page, "8-data-es")
+    context.close()
+
+
+def wait_text(page, selector: str, text: str, timeout: float = 30_000) -> None:
+    page.wait_for_function(
+        "([s, t]) => document.querySelector(s) && document.querySelector(s).innerText.includes(t)",
+        arg=[selector, text],
+        timeout=timeout,
+    )
+
+
+def test_switching_to_spanish_translates_what_the_page_already_shows(app_url, browser) -> None:
+    """Texts built from data (report, advice, formats, tables, plot, playground) follow a language switch."""
+    url, _ = app_url
+    context, page = open_page(browser, url)
+    pick(page, "data-sample", "support")
+    page.locator("#data-use-sample").click()
+    wait_text(page, "#data-files", ".jsonl")
+    page.locator("#data-import").click()
+    wait_text(page, "#data-report", "conversations ready")
+    assert "seen:" in text_of(page, "#data-report")
+    assert "Languages are mixed" in text_of(page, "#data-advice")
+    assert "OpenAI chat messages" in text_of(page, "#data-files")
+    open_tab(page, "Train")
+    page.locator("#train-plot img").first.wait_for()
+    plot_before = page.locator("#train-plot img").first.get_attribute("src")
+    open_tab(page, "Playground")
+    page.locator("#play-blind input").check()
+    wait_text(page, "#play-left", "Model A")
+    page.locator("#play-vote-a").click()
+    wait_text(page, "#play-status", "Send a message first")
+
+    page.get_by_label("Español").check()
+    page.get_by_role("tab", name="Pruebas").wait_for()
+    # Playground: the pane names and the status line written before the switch.
+    wait_text(page, "#play-left", "Modelo A")
+    wait_text(page, "#play-right", "Modelo B")
+    wait_text(page, "#play-status", "Envía primero un mensaje")
+    # Data: the report's counts, the advisor, the format descriptions, the quarantine table's columns.
+    open_tab(page, "Datos")
+    wait_text(page, "#data-report", "conservadas")
+    report = text_of(page, "#data-report")
+    assert "conversaciones listas" in report and "seen:" not in report and "kept:" not in report, report
+    wait_text(page, "#data-advice", "Hay varios idiomas")
+    assert "Languages are mixed" not in text_of(page, "#data-advice")
+    quarantine = text_of(page, "#data-quarantine").lower()
+    assert "archivo" in quarantine and "motivo" in quarantine and "reason" not in quarantine, quarantine
+    # Train: the queue's columns; the plot is drawn again with Spanish axes (checked in test_i18n).
+    open_tab(page, "Entrenar")
+    wait_text(page, "#train-queue", "ejecución")
+    assert "device" not in text_of(page, "#train-queue")
+    page.wait_for_function(
+        "(before) => { const img = document.querySelector('#train-plot img'); return img && img.src !== before; }",
+        arg=plot_before,
+        timeout=15_000,
+    )
+    shot(page, "9-train-es")
+    open_tab(page, "Datos")
+    wait_text(page, "#data-files", "mensajes de chat OpenAI")
     context.close()

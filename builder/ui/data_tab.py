@@ -20,7 +20,7 @@ from builder.importers import (
 )
 from builder.recipe import FieldMapping
 from builder.ui.common import AppContext, error_text, log_exception
-from builder.ui.i18n import DEFAULT_LANG, advice_text, t
+from builder.ui.i18n import DEFAULT_LANG, advice_text, t, t_known
 
 PREVIEW_LIMIT = 200  # conversations kept in the page for the preview slider
 # How the mapping fields sit on the page, a row each; every key of MAPPING_KEYS appears exactly once.
@@ -61,10 +61,33 @@ def describe_formats(paths: list[str], mapping: dict[str, Any], lang: str = DEFA
     lines = []
     for path in paths:
         try:
-            lines.append(f"- `{Path(path).name}`: {detect_format(Path(path), field_mapping).description}")
+            lines.append(f"- `{Path(path).name}`: {format_description(detect_format(Path(path), field_mapping), lang)}")
         except Exception as err:  # one unreadable file must not hide the others
             lines.append(f"- `{Path(path).name}`: {error_text(err)}")
     return "\n".join(lines)
+
+
+def format_description(detected: Any, lang: str) -> str:
+    """The importer's description of a detected file (``DetectedFormat.description``) in ``lang``.
+
+    Its notes are the importer's own sentences and stay as written.
+    """
+    container = str(getattr(detected.container, "value", detected.container))
+    parts = [
+        f"{t_known(f'fmt_c_{container}', lang, container)}, {t_known(f'fmt_{detected.format}', lang, detected.format)}"
+    ]
+    if detected.delimiter is not None:
+        parts.append(
+            f"{t('fmt_delimiter', lang)} " + ("TAB" if detected.delimiter == "\t" else repr(detected.delimiter))
+        )
+    if container != "none":
+        parts.append(f"{t('fmt_encoding', lang)} {t_known(f'enc_{detected.encoding}', lang, detected.encoding)}")
+    if detected.header is not None and container == "csv":
+        parts.append(t("fmt_header" if detected.header else "fmt_no_header", lang))
+    shown = {k: v for k, v in detected.fields.items() if v is not None and not k.startswith("_")}
+    if shown:
+        parts.append(f"{t('fmt_fields', lang)} " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    return "; ".join([", ".join(parts), *detected.notes])
 
 
 REPORT_COUNTS = ("seen", "kept", "quarantined", "duplicates")

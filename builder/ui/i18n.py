@@ -81,6 +81,29 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "rk_quarantine_reasons": ("reasons set aside", "motivos para apartarlas"),
     "rk_languages": ("languages", "idiomas"),
     "rk_redactions": ("personal data hidden", "datos personales ocultados"),
+    # how a file was read (the importer's description, word by word; a test keeps the English identical)
+    "fmt_c_jsonl": ("JSONL", "JSONL"),
+    "fmt_c_json": ("JSON", "JSON"),
+    "fmt_c_csv": ("CSV", "CSV"),
+    "fmt_c_text": ("text", "texto"),
+    "fmt_c_none": ("file", "archivo"),
+    "fmt_openai": ("OpenAI chat messages", "mensajes de chat OpenAI"),
+    "fmt_sharegpt": ("ShareGPT conversations", "conversaciones ShareGPT"),
+    "fmt_dialogues": ("dialogues with nested turns", "diálogos con turnos anidados"),
+    "fmt_csv_messages": ("one row per message", "una fila por mensaje"),
+    "fmt_csv_pairs": ("one row per exchange", "una fila por intercambio"),
+    "fmt_text": ("text transcript with speaker prefixes", "transcripción de texto con prefijos de hablante"),
+    "fmt_empty": ("empty file", "archivo vacío"),
+    "fmt_binary": ("binary data, not text", "datos binarios, no texto"),
+    "fmt_delimiter": ("delimiter", "separador"),
+    "fmt_encoding": ("encoding", "codificación"),
+    "fmt_header": ("with header", "con cabecera"),
+    "fmt_no_header": ("no header", "sin cabecera"),
+    "fmt_fields": ("fields", "campos"),
+    "enc_utf-8": ("UTF-8", "UTF-8"),
+    "enc_utf-8-sig": ("UTF-8 with BOM", "UTF-8 con BOM"),
+    "enc_utf-16": ("UTF-16", "UTF-16"),
+    "enc_cp1252": ("latin-1 (cp1252)", "latin-1 (cp1252)"),
     "col_file": ("file", "archivo"),
     "col_line": ("line", "línea"),
     "col_reason": ("reason", "motivo"),
@@ -283,6 +306,11 @@ def t(key: str, lang: str | None = DEFAULT_LANG, **values: Any) -> str:
     table = STRINGS.get(lang or DEFAULT_LANG, STRINGS[DEFAULT_LANG])
     text = table.get(key) or STRINGS[DEFAULT_LANG].get(key) or key
     return text.format(**values) if values else text
+
+
+def t_known(key: str, lang: str, default: str) -> str:
+    """``t(key, lang)`` for a key built from data (a format name...); ``default`` when there is no such key."""
+    return t(key, lang) if key in STRINGS[DEFAULT_LANG] else default
 
 
 def advice_text(item: Advice, lang: str) -> str:
