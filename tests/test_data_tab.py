@@ -94,7 +94,8 @@ def test_columns_read_wrong_are_flagged_in_the_tab(app_url: str, tmp_path: Path)
     src.write_text("id_conversacion,rol,mensaje,fecha\n" + "\n".join(rows) + "\n", encoding="utf-8")
     client = Client(app_url, verbose=False)
     files_md, *form_shown = client.predict([handle_file(str(src))], "es", api_name="/take_uploads")
-    assert "one row per message" in files_md and "role=rol" in files_md
+    # The page is in Spanish here, and so is the description of the format.
+    assert "una fila por mensaje" in files_md and "role=rol" in files_md
     assert form_shown == [("auto" if key.choices else "") for key in MAPPING_KEYS]  # the form starts afresh
     form = dict.fromkeys(NAMES, "")
     form.update(format="auto", header="auto", prompt_field="id_conversacion", response_field="rol")

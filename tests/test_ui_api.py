@@ -176,8 +176,8 @@ def test_import_report_and_quarantine_show_no_server_paths(app, tmp_path: Path) 
     chat = {"messages": [{"role": "user", "content": "Where is my order?"}, {"role": "assistant", "content": "Here."}]}
     upload = tmp_path / "chats.jsonl"
     upload.write_text("\n".join([json.dumps(chat), json.dumps(chat), "{not json"]) + "\n", encoding="utf-8")
-    client.predict([handle_file(str(upload))], "en", api_name="/upload_data")
-    values = client.predict("auto", "", "", "", "", "en", api_name="/import_data")
+    form = client.predict([handle_file(str(upload))], "en", api_name="/take_uploads")[1:]
+    values = client.predict(*form, "en", api_name="/do_import")
     files, report, advice, quarantine = values[0], values[1], values[2], values[5]
     rows = quarantine["data"]
     assert {row[2] for row in rows} == {"duplicate", "invalid_json"}, rows

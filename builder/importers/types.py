@@ -73,7 +73,7 @@ class PairColumns:
         return max(self.used) + 1
 
 
-_FORMAT_NAMES = {
+FORMAT_NAMES = {
     "openai": "OpenAI chat messages",
     "sharegpt": "ShareGPT conversations",
     "dialogues": "dialogues with nested turns",
@@ -83,7 +83,7 @@ _FORMAT_NAMES = {
     "empty": "empty file",
     "binary": "binary data, not text",
 }
-_CONTAINER_NAMES = {"jsonl": "JSONL", "json": "JSON", "csv": "CSV", "text": "text", "none": "file"}
+CONTAINER_NAMES = {"jsonl": "JSONL", "json": "JSON", "csv": "CSV", "text": "text", "none": "file"}
 ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16", "cp1252": "latin-1 (cp1252)"}
 
 
@@ -105,7 +105,7 @@ class DetectedFormat:
 
     @property
     def description(self) -> str:
-        parts = [f"{_CONTAINER_NAMES[self.container]}, {_FORMAT_NAMES.get(self.format, self.format)}"]
+        parts = [f"{CONTAINER_NAMES[self.container]}, {FORMAT_NAMES.get(self.format, self.format)}"]
         if self.delimiter is not None:
             parts.append("delimiter " + ("TAB" if self.delimiter == "\t" else repr(self.delimiter)))
         if self.container != Container.NONE:

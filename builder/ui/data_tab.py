@@ -272,17 +272,12 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             m if m["role"] != "system" else {"role": "user", "content": f"[system] {m['content']}"} for m in kept[i]
         ]
 
-    use_sample.click(
-        choose_sample, [sample, data_state, lang], [data_state, files_md, *mapping_inputs], api_name="use_sample"
-    )
-    upload.upload(
-        take_uploads, [upload, data_state, lang], [data_state, files_md, *mapping_inputs], api_name="upload_data"
-    )
+    use_sample.click(choose_sample, [sample, data_state, lang], [data_state, files_md, *mapping_inputs])
+    upload.upload(take_uploads, [upload, data_state, lang], [data_state, files_md, *mapping_inputs])
     run_import.click(
         do_import,
         [data_state, *mapping_inputs, lang],
         [data_state, files_md, report_md, advice_md, conversations, pick, preview, quarantine, imported],
-        api_name="import_data",
     )
     pick.change(show, [pick, conversations], [preview])
     lang.change(relabel, [data_state, imported, lang], [files_md, report_md, advice_md, quarantine])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from builder.advisor import ADVICE, Advice
+from builder.importers.types import CONTAINER_NAMES, ENCODING_NAMES, FORMAT_NAMES
 
 LANGUAGES: list[tuple[str, str]] = [("English", "en"), ("Español", "es")]
 DEFAULT_LANG = "en"
@@ -76,34 +77,17 @@ _STRINGS: dict[str, tuple[str, str]] = {
     # the import report's counts, and the quarantine table's columns
     "rk_seen": ("seen", "leídas"),
     "rk_kept": ("kept", "conservadas"),
-    "rk_quarantined": ("set aside", "apartadas"),
+    "rk_quarantined": ("quarantined", "apartadas"),
     "rk_duplicates": ("duplicates", "duplicadas"),
     "rk_quarantine_reasons": ("reasons set aside", "motivos para apartarlas"),
     "rk_languages": ("languages", "idiomas"),
     "rk_redactions": ("personal data hidden", "datos personales ocultados"),
-    # how a file was read (the importer's description, word by word; a test keeps the English identical)
-    "fmt_c_jsonl": ("JSONL", "JSONL"),
-    "fmt_c_json": ("JSON", "JSON"),
-    "fmt_c_csv": ("CSV", "CSV"),
-    "fmt_c_text": ("text", "texto"),
-    "fmt_c_none": ("file", "archivo"),
-    "fmt_openai": ("OpenAI chat messages", "mensajes de chat OpenAI"),
-    "fmt_sharegpt": ("ShareGPT conversations", "conversaciones ShareGPT"),
-    "fmt_dialogues": ("dialogues with nested turns", "diálogos con turnos anidados"),
-    "fmt_csv_messages": ("one row per message", "una fila por mensaje"),
-    "fmt_csv_pairs": ("one row per exchange", "una fila por intercambio"),
-    "fmt_text": ("text transcript with speaker prefixes", "transcripción de texto con prefijos de hablante"),
-    "fmt_empty": ("empty file", "archivo vacío"),
-    "fmt_binary": ("binary data, not text", "datos binarios, no texto"),
+    # how a file was read: the importer's description word by word (its own names come below)
     "fmt_delimiter": ("delimiter", "separador"),
     "fmt_encoding": ("encoding", "codificación"),
     "fmt_header": ("with header", "con cabecera"),
     "fmt_no_header": ("no header", "sin cabecera"),
     "fmt_fields": ("fields", "campos"),
-    "enc_utf-8": ("UTF-8", "UTF-8"),
-    "enc_utf-8-sig": ("UTF-8 with BOM", "UTF-8 con BOM"),
-    "enc_utf-16": ("UTF-16", "UTF-16"),
-    "enc_cp1252": ("latin-1 (cp1252)", "latin-1 (cp1252)"),
     "col_file": ("file", "archivo"),
     "col_line": ("line", "línea"),
     "col_reason": ("reason", "motivo"),
@@ -295,6 +279,26 @@ _ADVICE_ES: dict[str, str] = {
     "duplicates": "El {share} de las conversaciones eran duplicados de otras.",
 }
 _STRINGS.update({f"adv_{key}": (english, _ADVICE_ES.get(key, "")) for key, english in ADVICE.items()})
+
+# The importer's names of formats, containers and encodings in Spanish, by the importer's keys.
+_FORMATS_ES = {
+    "openai": "mensajes de chat OpenAI",
+    "sharegpt": "conversaciones ShareGPT",
+    "dialogues": "diálogos con turnos anidados",
+    "csv_messages": "una fila por mensaje",
+    "csv_pairs": "una fila por intercambio",
+    "text": "transcripción de texto con prefijos de hablante",
+    "empty": "archivo vacío",
+    "binary": "datos binarios, no texto",
+}
+_CONTAINERS_ES = {"jsonl": "JSONL", "json": "JSON", "csv": "CSV", "text": "texto", "none": "archivo"}
+_ENCODINGS_ES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 con BOM", "utf-16": "UTF-16", "cp1252": "latin-1 (cp1252)"}
+for _prefix, _names, _spanish in (
+    ("fmt_", FORMAT_NAMES, _FORMATS_ES),
+    ("fmt_c_", CONTAINER_NAMES, _CONTAINERS_ES),
+    ("enc_", ENCODING_NAMES, _ENCODINGS_ES),
+):
+    _STRINGS.update({f"{_prefix}{key}": (english, _spanish.get(key, "")) for key, english in _names.items()})
 
 STRINGS: dict[str, dict[str, str]] = {
     lang: {key: pair[i] for key, pair in _STRINGS.items()} for i, (_, lang) in enumerate(LANGUAGES)
