@@ -140,6 +140,8 @@ def is_id_or_role_word(text: str, mapping: FieldMapping) -> bool:
 
     Such turns mean the columns were misread: a conversation id or a role column taken for text.
     """
+    if len(text) > 60:  # the common case: a sentence
+        return False
     text = text.strip()
     if known_role(text, mapping) is not None:
         return True
