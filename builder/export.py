@@ -7,13 +7,18 @@
   saved as a plain safetensors model folder that needs neither PEFT nor this tool.
 - ``export_run_data`` / ``export_conversations``: OpenAI chat JSONL (``{"messages": [...]}``
   a line), the format most fine-tuning services and tools read.
+
+``python -m builder.export merge RUN_DIR [--out DIR]`` merges from the command line; the web app
+queues that command as a job, so a merge waits for its turn like a training.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
@@ -199,3 +204,23 @@ def export_run_data(run_dir: Path | str, dest: Path | str | None = None) -> tupl
                 yield {"messages": messages, "metadata": {"split": split, **(example.get("meta") or {})}}
 
     return _write_jsonl(records(), dest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m builder.export", description="Take a run out of the tool.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    merge = commands.add_parser("merge", help="merge a run's adapter into its base model: a standalone model folder")
+    merge.add_argument("run_dir", type=Path, help="a run directory written by `python -m builder.sft`")
+    merge.add_argument("--out", type=Path, default=None, help="the folder to write (default: in the run's exports)")
+    args = parser.parse_args(argv)
+    try:
+        out = merge_adapter(args.run_dir, args.out)
+    except (ExportError, OSError, ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"merged into {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

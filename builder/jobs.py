@@ -1,6 +1,9 @@
-"""Training jobs: `python -m builder.sft` as detached subprocesses, one per device, in a FIFO queue.
+"""Long jobs as detached subprocesses, one per device, in one FIFO queue: training (`python -m
+builder.sft`), evaluation (`python -m builder.evaluate`) and merging an adapter (`python -m
+builder.export merge`). Whatever its kind, a job waits for its device, so an evaluation never
+shares a GPU with a training.
 
-The UI never trains in its own process. A job is launched in a new session, so it goes
+The UI never trains (or evaluates, or merges) in its own process. A job is launched in a new session, so it goes
 on when the browser closes or the app stops; everything the UI shows is read back from
 files: the job's own state under ``<runs>/.jobs/<run id>.json`` (queued, running, done,
 its pid) and the run directory the trainer writes (read through ``builder.rundir.RunDir``).
@@ -31,19 +34,25 @@ from builder.rundir import FINAL_STATUSES, RunDir, RunProgress, error_from_log, 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRAINER_CMD = (sys.executable, "-m", "builder.sft")
+DEFAULT_EVALUATE_CMD = (sys.executable, "-m", "builder.evaluate")
+DEFAULT_MERGE_CMD = (sys.executable, "-m", "builder.export", "merge")
 
 JobState = Literal["queued", "running", "done"]
+JobKind = Literal["train", "evaluate", "export"]
+KIND_SEPARATOR = "~"  # never in a run id (new_run_id keeps [A-Za-z0-9._-]): "<run>~evaluate" is that run's job
 
 
 @dataclass
 class Job:
-    """What the queue knows about one training job; the run directory holds the rest."""
+    """What the queue knows about one job; the run directory holds the rest."""
 
     id: str
     run_dir: str
-    recipe_path: str
+    recipe_path: str = ""
     overrides: list[str] = field(default_factory=list)
     resume: bool = False
+    kind: JobKind = "train"
+    target: str | None = None  # export: the folder the merge writes
     state: JobState = "queued"
     device: str | None = None
     pid: int | None = None
@@ -55,6 +64,15 @@ class Job:
     stop_requested: bool = False
     stop_requested_at: float | None = None  # when SIGTERM was sent; SIGKILL follows after the grace period
     error: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        return Path(self.run_dir).name
+
+
+def job_id(run_id: str, kind: JobKind) -> str:
+    """A training job is known by its run id; another kind of job on that run by ``<run id>~<kind>``."""
+    return run_id if kind == "train" else f"{run_id}{KIND_SEPARATOR}{kind}"
 
 
 # ---------------------------------------------------------------- processes
@@ -92,13 +110,15 @@ def detect_devices() -> list[str]:
 
 
 class JobManager:
-    """A FIFO queue of training jobs over the devices of this machine, persisted under ``runs_dir/.jobs``."""
+    """A FIFO queue of jobs over the devices of this machine, persisted under ``runs_dir/.jobs``."""
 
     def __init__(
         self,
         runs_dir: Path,
         *,
         trainer_cmd: Sequence[str] = DEFAULT_TRAINER_CMD,
+        evaluate_cmd: Sequence[str] = DEFAULT_EVALUATE_CMD,
+        merge_cmd: Sequence[str] = DEFAULT_MERGE_CMD,
         devices: Sequence[str] | None = None,
         cwd: Path = REPO_ROOT,
         stop_grace_s: float = 15.0,
@@ -107,6 +127,11 @@ class JobManager:
         self.jobs_dir = self.runs_dir / ".jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.trainer_cmd = list(trainer_cmd)
+        self.commands: dict[str, list[str]] = {
+            "train": self.trainer_cmd,
+            "evaluate": list(evaluate_cmd),
+            "export": list(merge_cmd),
+        }
         self.devices = list(devices) if devices else detect_devices()
         self.cwd = Path(cwd)
         self.stop_grace_s = stop_grace_s
@@ -169,6 +194,28 @@ class JobManager:
             self._save(job)
         self.tick()
         return self.get(run_id) or job
+
+    def evaluate(self, run_id: str) -> Job:
+        """Queue an evaluation of a trained run (base, few-shot base and tuned on its dev split)."""
+        return self._submit_on_run(run_id, "evaluate")
+
+    def merge(self, run_id: str, target: Path | str) -> Job:
+        """Queue merging a run's adapter into its base model, written to ``target``."""
+        return self._submit_on_run(run_id, "export", target=str(target))
+
+    def _submit_on_run(self, run_id: str, kind: JobKind, target: str | None = None) -> Job:
+        """A job on a finished run; while one of that kind is queued or running, that one is returned."""
+        run = RunDir(self.runs_dir / run_id)
+        if not run.has_adapter():
+            raise ValueError(f"{run_id}: no trained adapter yet; a {kind} job needs a finished training")
+        ident = job_id(run_id, kind)
+        with self._locked():
+            job = self.get(ident)
+            if job is None or job.state == "done":
+                job = Job(id=ident, run_dir=str(run.path), kind=kind, target=target)
+                self._save(job)
+        self.tick()
+        return self.get(ident) or job
 
     def resume(self, job_id: str) -> Job:
         """Queue a stopped or failed run again; the trainer continues from its last checkpoint."""
@@ -263,6 +310,7 @@ class JobManager:
         progress = run.progress(job_id)
         if job is None:
             return progress
+        progress.log_tail = run.log_tail(log=self.log_path(job))
         progress.device = progress.device or job.device
         if job.state == "queued":
             progress.status = "queued"
@@ -279,7 +327,7 @@ class JobManager:
 
     def list_runs(self) -> list[str]:
         """Run ids, newest first: every folder with a run.json or a job entry."""
-        ids = {j.id for j in self.jobs()}
+        ids = {j.run_id for j in self.jobs()}
         if self.runs_dir.is_dir():
             ids.update(p.name for p in self.runs_dir.iterdir() if p.is_dir() and RunDir(p).is_run())
         return sorted(ids, key=lambda i: self._sort_key(i), reverse=True)
@@ -299,27 +347,47 @@ class JobManager:
 
     # -- internals
 
+    def log_path(self, job: Job) -> Path:
+        return RunDir(job.run_dir).job_log(job.kind)
+
+    def _exit_path(self, job: Job) -> Path:
+        return self.jobs_dir / f"{job.id}.exit"
+
     def _command(self, job: Job) -> list[str]:
-        cmd = [*self.trainer_cmd, job.recipe_path, "--output-dir", job.run_dir]
+        base = self.commands[job.kind]
+        if job.kind == "evaluate":
+            return [*base, job.run_dir]
+        if job.kind == "export":
+            return [*base, job.run_dir, "--out", job.target or str(RunDir(job.run_dir).merged)]
+        cmd = [*base, job.recipe_path, "--output-dir", job.run_dir]
         for item in job.overrides:
             cmd += ["--set", item]
         if job.resume:
             cmd.append("--resume")
         return cmd
 
+    def _process(self, job: Job) -> list[str]:
+        """What is started: a training as it is (it writes its ending to run.json); any other job
+        under a shell that records its exit status, so that its ending survives an app restart."""
+        cmd = self._command(job)
+        if job.kind == "train":
+            return cmd
+        exit_file = self._exit_path(job)
+        exit_file.unlink(missing_ok=True)
+        return ["/bin/sh", "-c", '"$@"; echo $? > "$0"', str(exit_file), *cmd]
+
     def _launch(self, job: Job, device: str) -> None:
         env = dict(os.environ)
         if device.startswith("cuda:"):
             env["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
         env["PYTHONUNBUFFERED"] = "1"
-        run = RunDir(job.run_dir)
-        run.path.mkdir(parents=True, exist_ok=True)
-        with open(run.log, "ab") as log:
+        RunDir(job.run_dir).path.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path(job), "ab") as log:
             log.write(f"$ {' '.join(self._command(job))}\n".encode())
             log.flush()
             try:
                 proc = subprocess.Popen(
-                    self._command(job),
+                    self._process(job),
                     cwd=self.cwd,
                     env=env,
                     stdin=subprocess.DEVNULL,
@@ -328,7 +396,8 @@ class JobManager:
                     start_new_session=True,  # its own process group: closing the app or browser does not stop it
                 )
             except OSError as err:
-                self._finish(job, "failed", f"could not start the trainer ({' '.join(self.trainer_cmd)}): {err}")
+                command = " ".join(self.commands[job.kind])
+                self._finish(job, "failed", f"could not start the {job.kind} job ({command}): {err}")
                 return
         self._children[proc.pid] = proc
         job.state, job.device, job.pid = "running", device, proc.pid
@@ -348,7 +417,10 @@ class JobManager:
         return job.pid_start is None or _proc_start_time(pid) == job.pid_start
 
     def _settle(self, job: Job) -> None:
-        """A running job's process is gone: record how it ended, from run.json or from its log."""
+        """A running job's process is gone: record how it ended."""
+        if job.kind != "train":
+            self._settle_by_exit_status(job)
+            return
         run = RunDir(job.run_dir)
         info = run.info()
         status = info.get("status")
@@ -363,14 +435,33 @@ class JobManager:
         error = error_from_log(run.log)
         if not error:
             error = f"the trainer exited with code {code}" if code is not None else "the trainer process ended"
-            error += " without writing how the run ended; see train.log"
+            error += f" without writing how the run ended; see {run.log.name}"
         self._finish(job, "failed", error)
         run.mark_ended("failed", error)
+
+    def _settle_by_exit_status(self, job: Job) -> None:
+        """An evaluation or an export: its exit status (written by its shell) says how it ended."""
+        if job.pid is not None:
+            self._children.pop(job.pid, None)
+        exit_file = self._exit_path(job)
+        try:
+            code: int | None = int(exit_file.read_text().strip())
+        except (OSError, ValueError):
+            code = None
+        exit_file.unlink(missing_ok=True)
+        if job.stop_requested and code != 0:
+            self._finish(job, "stopped", None)
+        elif code == 0:
+            self._finish(job, "completed", None)
+        else:
+            log = self.log_path(job)
+            ended = f"exited with code {code}" if code is not None else "ended without an exit status"
+            self._finish(job, "failed", error_from_log(log) or f"the {job.kind} job {ended}; see {log.name}")
 
     def _finish(self, job: Job, outcome: str, error: str | None) -> None:
         job.state, job.outcome, job.error, job.ended_at = "done", outcome, error, time.time()
         self._save(job)
-        if outcome == "stopped":
+        if outcome == "stopped" and job.kind == "train":
             RunDir(job.run_dir).mark_ended("stopped")
 
     def _kill_if_overdue(self, job: Job) -> None:

@@ -38,6 +38,7 @@ LOG = "train.log"
 EVAL_JSON = "eval.json"
 EVAL_MD = "eval.md"
 EVAL_LOG = "eval.log"
+EXPORT_LOG = "export.log"
 VOTES = "votes.jsonl"
 EXPORTS = "exports"
 MERGED = "merged"
@@ -257,11 +258,14 @@ class RunDir:
     eval_json = property(lambda self: self.path / EVAL_JSON)
     eval_md = property(lambda self: self.path / EVAL_MD)
     eval_log = property(lambda self: self.path / EVAL_LOG)
-    eval_pid = property(lambda self: self.path / "eval.pid.json")
     votes = property(lambda self: self.path / VOTES)
     exports = property(lambda self: self.path / EXPORTS)
     merged = property(lambda self: self.path / EXPORTS / MERGED)
     knowledge_base = property(lambda self: self.path / KNOWLEDGE_BASE)
+
+    def job_log(self, kind: str) -> Path:
+        """Where a job of this kind (train, evaluate, export) on this run writes its output."""
+        return self.path / {"train": LOG, "evaluate": EVAL_LOG, "export": EXPORT_LOG}[kind]
 
     def examples(self, split: str) -> Path:
         """``train.jsonl`` or ``dev.jsonl``: the examples trained on or held out."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.jobs import JobManager
+from builder.jobs import JobManager, job_id
 from builder.rundir import RunDir, error_from_log
 from builder.ui.train_tab import format_duration
 
@@ -74,11 +74,39 @@ FAKE_TRAINER = textwrap.dedent(
 )
 
 
+# Stands in for `python -m builder.evaluate RUN`: a while on the device, then eval.json (or a crash).
+FAKE_EVALUATOR = textwrap.dedent(
+    """
+    import json, os, sys, time
+
+    run = sys.argv[1]
+    options_file = os.path.join(run, "fake_eval.json")
+    options = json.load(open(options_file)) if os.path.exists(options_file) else {}
+    print("evaluate: base on 1 dev examples...", flush=True)
+    time.sleep(options.get("seconds", 0.2))
+    if options.get("mode") == "crash":
+        raise ValueError("dev.jsonl: no dev examples to evaluate on")
+    result = {"use_case": "support", "main_metric": "chrf", "n_examples": 1, "evaluated_at": "now",
+              "systems": {"tuned": {"metrics": {"chrf": 42.0}}}, "examples": []}
+    with open(os.path.join(run, "eval.json"), "w") as f:
+        json.dump(result, f)
+    """
+)
+
+
 @pytest.fixture
 def manager(tmp_path: Path) -> JobManager:
     script = tmp_path / "fake_trainer.py"
     script.write_text(FAKE_TRAINER)
-    return JobManager(tmp_path / "runs", trainer_cmd=[sys.executable, str(script)], devices=["cpu"], stop_grace_s=2)
+    evaluator = tmp_path / "fake_evaluator.py"
+    evaluator.write_text(FAKE_EVALUATOR)
+    return JobManager(
+        tmp_path / "runs",
+        trainer_cmd=[sys.executable, str(script)],
+        evaluate_cmd=[sys.executable, str(evaluator)],
+        devices=["cpu"],
+        stop_grace_s=2,
+    )
 
 
 def recipe(tmp_path: Path, name: str, **options: object) -> Path:
@@ -237,3 +265,84 @@ def test_error_from_log_without_traceback_keeps_the_error_line(tmp_path: Path) -
     assert error_from_log(log) == (
         "error: recipes/x.yaml: the recipe is not valid\n  training.max_steps: not an int\n  lora.r: too small"
     )
+
+
+def trained_run(manager: JobManager, tmp_path: Path) -> str:
+    """A finished training with an adapter, as evaluation needs it."""
+    job = manager.submit(recipe(tmp_path, "trained", steps=1))
+    assert wait_done(manager, job.id) == "completed"
+    adapter = RunDir(job.run_dir).adapter
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    return job.id
+
+
+def test_an_evaluation_started_from_the_ui_waits_in_the_device_queue_behind_a_training(
+    manager: JobManager, tmp_path: Path
+) -> None:
+    from builder.ui.common import AppContext
+    from builder.ui.evaluate_tab import show, start_evaluation
+
+    run_id = trained_run(manager, tmp_path)
+    training = manager.submit(recipe(tmp_path, "long", steps=400, step_s=0.05))
+    assert manager.get(training.id).state == "running"
+    ctx = AppContext(runs_dir=manager.runs_dir, jobs=manager)
+
+    message = start_evaluation(ctx, run_id, "en")  # what the Evaluate tab's button calls
+    evaluation = manager.get(job_id(run_id, "evaluate"))
+    assert evaluation is not None and evaluation.kind == "evaluate" and evaluation.state == "queued"
+    assert "position 1" in message and manager.progress(evaluation.id).queue_position == 1
+    start_evaluation(ctx, run_id, "en")  # a second click joins the queued job
+    assert [j.id for j in manager.queue()] == [evaluation.id]
+    time.sleep(0.5)
+    manager.tick()
+    assert manager.get(evaluation.id).state == "queued", "the device is still training"
+    assert "position 1" in show(ctx, run_id, "en")[0]
+    assert RunDir(evaluation.run_dir).eval_result() is None
+
+    manager.stop(training.id)
+    assert wait_done(manager, training.id) == "stopped"
+    assert wait_done(manager, evaluation.id) == "completed"
+    assert RunDir(evaluation.run_dir).eval_result()["main_metric"] == "chrf"
+    assert "main metric **chrf**" in show(ctx, run_id, "en")[0]
+    assert run_id in manager.list_runs() and job_id(run_id, "evaluate") not in manager.list_runs()
+    assert RunDir(evaluation.run_dir).info()["status"] == "completed", "evaluation leaves run.json alone"
+
+
+def test_an_evaluation_can_be_stopped_and_a_failed_one_shows_its_error(manager: JobManager, tmp_path: Path) -> None:
+    from builder.ui.common import AppContext
+    from builder.ui.evaluate_tab import show, start_evaluation, stop_evaluation
+
+    run_id = trained_run(manager, tmp_path)
+    run = RunDir(manager.runs_dir / run_id)
+    ctx = AppContext(runs_dir=manager.runs_dir, jobs=manager)
+    (run.path / "fake_eval.json").write_text(json.dumps({"seconds": 60}))
+    start_evaluation(ctx, run_id, "en")
+    ident = job_id(run_id, "evaluate")
+    assert manager.get(ident).state == "running"
+    wait_for(lambda: "evaluate:" in run.eval_log.read_text(), what="the evaluator's first line")
+    assert "evaluate: base" in (show(ctx, run_id, "en")[3]["value"] or "")  # the log follows the job
+    stop_evaluation(ctx, run_id, "en")
+    assert wait_done(manager, ident) == "stopped"
+    assert run.info()["status"] == "completed" and run.eval_result() is None
+
+    (run.path / "fake_eval.json").write_text(json.dumps({"mode": "crash"}))
+    start_evaluation(ctx, run_id, "en")
+    assert wait_done(manager, ident) == "failed"
+    assert "no dev examples" in (manager.get(ident).error or "")
+    assert "no dev examples" in show(ctx, run_id, "en")[0]
+
+
+def test_a_merge_is_a_job_too_and_waits_for_the_device(manager: JobManager, tmp_path: Path) -> None:
+    run_id = trained_run(manager, tmp_path)
+    # Stands in for `python -m builder.export merge RUN --out DIR`, which loads the base model for minutes.
+    manager.commands["export"] = [sys.executable, "-c", "import os, sys; os.makedirs(sys.argv[3])"]
+    training = manager.submit(recipe(tmp_path, "long", steps=400, step_s=0.05))
+    merge = manager.merge(run_id, tmp_path / "merged")
+    assert merge.kind == "export" and merge.state == "queued"
+    assert manager.progress(merge.id).queue_position == 1
+    manager.stop(training.id)
+    assert wait_done(manager, merge.id) == "completed"
+    assert (tmp_path / "merged").is_dir()
+    with pytest.raises(ValueError, match="no trained adapter"):
+        manager.merge(training.id, tmp_path / "other")

@@ -1,26 +1,23 @@
 """Evaluate tab: the run's eval report as a table, examples side by side, and evaluation on demand.
 
-On demand, ``python -m builder.evaluate RUN`` runs as a detached subprocess writing
-``eval.log``: like training, it goes on if the browser closes.
+On demand, ``python -m builder.evaluate RUN`` is queued as a job (``JobManager.evaluate``): it waits
+for its device behind any training, goes on if the browser closes, and a timer follows it from
+its files as the Train tab follows a training.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
-from builder.rundir import RunDir, error_from_log, read_json, write_json_atomic
-from builder.ui.common import AppContext
-from builder.ui.i18n import t
+from builder.jobs import job_id
+from builder.ui.common import AppContext, error_text, log_exception
+from builder.ui.i18n import status_text, t
 
 SYSTEMS = ("base", "base_few_shot", "tuned")
+REFRESH_S = 2.0
 
 
 def metrics_frame(result: dict[str, Any] | None) -> pd.DataFrame:
@@ -46,26 +43,33 @@ def examples_frame(result: dict[str, Any] | None, limit: int = 50) -> pd.DataFra
     return pd.DataFrame(rows, columns=columns)
 
 
-def eval_process_alive(run: RunDir) -> bool:
-    info = read_json(run.eval_pid, {})
-    pid = info.get("pid")
-    if not pid:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
+def eval_status(ctx: AppContext, run_id: str, lang: str) -> tuple[str, str | None]:
+    """The evaluation job's state in words, and its log while it runs or when it failed."""
+    job = ctx.jobs.get(job_id(run_id, "evaluate"))
+    if job is None:
+        return "", None
+    progress = ctx.jobs.progress(job.id)
+    if progress.status == "queued":
+        return t("queued_at", lang, pos=progress.queue_position or "?"), None
+    if progress.status in ("running", "stopping"):
+        return f"{t('eval_running', lang)} ({status_text(progress.status, lang)})", progress.log_tail
+    if progress.status == "failed":
+        return f"**{t('eval_failed', lang)}**\n```\n{progress.error or ''}\n```", None
+    if progress.status == "stopped":
+        return status_text("stopped", lang), None
+    return t("eval_done", lang), None
 
 
-def show(ctx: AppContext, run_id: str | None, lang: str) -> tuple[Any, ...]:
+def show(ctx: AppContext, run_id: str | None, lang: str, shown: Any = None) -> tuple[Any, ...]:
+    """Status, metrics, examples, log and what is shown (the tables are re-sent only when it changes)."""
     run = ctx.run(run_id)
-    if run is None:
-        return t("no_run", lang), metrics_frame(None), examples_frame(None)
+    if run is None or run_id is None:
+        return t("no_run", lang), metrics_frame(None), examples_frame(None), gr.update(visible=False), None
+    note, log = eval_status(ctx, run_id, lang)
+    log_update = gr.update(value=log, visible=True) if log is not None else gr.update(visible=False)
     result = run.eval_result()
     if result is None:
-        note = t("eval_running", lang) if eval_process_alive(run) else t("no_eval", lang)
-        return note, metrics_frame(None), examples_frame(None)
+        return note or t("no_eval", lang), metrics_frame(None), examples_frame(None), log_update, None
     header = t(
         "eval_header",
         lang,
@@ -74,7 +78,34 @@ def show(ctx: AppContext, run_id: str | None, lang: str) -> tuple[Any, ...]:
         n=result.get("n_examples", 0),
         metric=result.get("main_metric", ""),
     )
-    return header, metrics_frame(result), examples_frame(result)
+    key = f"{run_id}:{result.get('evaluated_at')}"
+    tables = (metrics_frame(result), examples_frame(result)) if key != shown else (gr.update(), gr.update())
+    return (f"{note}\n\n{header}" if note else header), *tables, log_update, key
+
+
+def start_evaluation(ctx: AppContext, run_id: str | None, lang: str) -> str:
+    """Queue an evaluation of the run; it waits for the device like any training does."""
+    if not run_id or not ctx.has_adapter(run_id):
+        return t("no_adapter", lang, run=run_id or "-")
+    try:
+        job = ctx.jobs.evaluate(run_id)
+    except Exception as err:
+        log_exception(err)
+        return error_text(err)
+    if job.state == "queued":
+        return t("queued_at", lang, pos=ctx.jobs.progress(job.id).queue_position or "?")
+    return t("eval_running", lang)
+
+
+def stop_evaluation(ctx: AppContext, run_id: str | None, lang: str) -> str:
+    job = ctx.jobs.get(job_id(run_id, "evaluate")) if run_id else None
+    if job is None:
+        return t("no_eval", lang)
+    try:
+        ctx.jobs.stop(job.id)
+    except Exception as err:
+        return error_text(err)
+    return t("stopped_msg", lang, run=job.id)
 
 
 def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
@@ -82,55 +113,27 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     labels.add(gr.Markdown(t("eval_intro")), value="eval_intro")
     with gr.Row():
         run_eval = labels.add(gr.Button(t("run_eval"), variant="primary", elem_id="eval-run"), value="run_eval")
+        stop = labels.add(gr.Button(t("stop"), variant="stop", elem_id="eval-stop"), value="stop")
         reload = labels.add(gr.Button(t("refresh")), value="refresh")
+    message = gr.Markdown(elem_id="eval-message")
     status = gr.Markdown(elem_id="eval-status")
     table = labels.add(gr.Dataframe(label=t("eval_table"), elem_id="eval-table"), label="eval_table")
     examples = labels.add(
         gr.Dataframe(label=t("eval_examples"), wrap=True, elem_id="eval-examples"), label="eval_examples"
     )
-    log = gr.Code(language=None, lines=8, visible=False)
+    log = gr.Code(language=None, lines=8, visible=False, elem_id="eval-log")
+    shown = gr.State(None)  # which result the tables show: re-sent only when it changes
+    timer = gr.Timer(REFRESH_S)
+    watched = [status, table, examples, log, shown]
 
-    def start(run_id: str | None, language: str):
-        run = ctx.run(run_id)
-        if run is None or not run.has_adapter():
-            yield t("no_adapter", language, run=run_id or "-"), gr.update(), gr.update(), gr.update(visible=False)
-            return
-        if not eval_process_alive(run):
-            run.eval_json.unlink(missing_ok=True)
-            with open(run.eval_log, "ab") as handle:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "builder.evaluate", str(run)],
-                    cwd=ctx.repo_root,
-                    stdin=subprocess.DEVNULL,
-                    stdout=handle,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                )
-            write_json_atomic(run.eval_pid, {"pid": proc.pid})
-        else:
-            proc = None
-        while (proc.poll() is None) if proc is not None else eval_process_alive(run):
-            yield (
-                t("eval_running", language),
-                gr.update(),
-                gr.update(),
-                gr.update(value=run.log_tail(12, run.eval_log), visible=True),
-            )
-            time.sleep(2)
-        if proc is not None and proc.returncode != 0:
-            error = error_from_log(run.eval_log) or run.log_tail(12, run.eval_log)
-            yield (
-                f"**{t('eval_failed', language)}**\n```\n{error}\n```",
-                gr.update(),
-                gr.update(),
-                gr.update(visible=False),
-            )
-            return
-        header, frame, rows = show(ctx, run_id, language)
-        yield f"{t('eval_done', language)} {header}", frame, rows, gr.update(visible=False)
+    def refresh(run_id: str | None, language: str, current: Any = None) -> tuple[Any, ...]:
+        return show(ctx, run_id, language, current)
 
-    run_eval.click(start, [run_select, lang], [status, table, examples, log])
-    reload.click(lambda r, lg: show(ctx, r, lg), [run_select, lang], [status, table, examples])
-    run_select.change(lambda r, lg: show(ctx, r, lg), [run_select, lang], [status, table, examples])
+    run_eval.click(lambda r, lg: start_evaluation(ctx, r, lg), [run_select, lang], [message]).then(
+        refresh, [run_select, lang], watched
+    )
+    stop.click(lambda r, lg: stop_evaluation(ctx, r, lg), [run_select, lang], [message], concurrency_limit=None)
+    reload.click(refresh, [run_select, lang], watched)
+    run_select.change(refresh, [run_select, lang], watched)
+    timer.tick(refresh, [run_select, lang, shown], watched, show_progress="hidden", concurrency_limit=None)
     lang.change(lambda r, lg: show(ctx, r, lg)[0], [run_select, lang], [status])

@@ -1,4 +1,8 @@
-"""Export tab: the adapter as a zip, a merged model folder, the cleaned data as OpenAI chat JSONL."""
+"""Export tab: the adapter as a zip, a merged model folder, the cleaned data as OpenAI chat JSONL.
+
+A merge loads the whole base model for minutes, so it is a queued job (``JobManager.merge``) like a
+training, and a timer follows it; the zip and the data export take a moment and run in the handler.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,26 @@ from typing import Any
 import gradio as gr
 
 from builder.confine import ConfinementError
+from builder.jobs import job_id
 from builder.ui.common import AppContext, error_text, log_exception
-from builder.ui.i18n import t
+from builder.ui.i18n import status_text, t
+
+REFRESH_S = 2.0
+
+
+def merge_status(ctx: AppContext, run_id: str | None, lang: str) -> str:
+    """Where the run's merge job stands: queued, running, where it wrote, or why it failed."""
+    job = ctx.jobs.get(job_id(run_id, "export")) if run_id else None
+    if job is None:
+        return ""
+    progress = ctx.jobs.progress(job.id)
+    if progress.status == "queued":
+        return t("queued_at", lang, pos=progress.queue_position or "?")
+    if progress.status == "completed":
+        return t("merged_to", lang, path=ctx.confinement.shown(job.target or ""))
+    if progress.status == "failed":
+        return ctx.confinement.shown_text(f"**{status_text('failed', lang)}**\n```\n{progress.error or ''}\n```")
+    return f"{status_text(progress.status, lang)} …"
 
 
 def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
@@ -21,6 +43,8 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         merge_dir = labels.add(gr.Textbox(label=t("merge_dir"), scale=3, elem_id="export-merge-dir"), label="merge_dir")
         merge_button = labels.add(gr.Button(t("merge"), scale=1, elem_id="export-merge"), value="merge")
     result = gr.Markdown(elem_id="export-result")
+    merge_state = gr.Markdown(elem_id="export-merge-status")
+    timer = gr.Timer(REFRESH_S)
     download = labels.add(gr.File(label=t("download"), interactive=False, elem_id="export-file"), label="download")
 
     def default_merge_dir(run_id: str | None) -> str:
@@ -52,33 +76,35 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
             return ctx.confinement.shown_text(error_text(err)), None
         return t("exported", language, n=count, path=ctx.confinement.shown(path)), str(path)
 
-    def do_merge(run_id: str | None, folder: str, language: str):
-        from builder.export import ExportError, check_merge_target, merge_adapter
+    def do_merge(run_id: str | None, folder: str, language: str) -> str:
+        from builder.export import ExportError, check_merge_target
 
         run = ctx.run(run_id)
-        if run is None:
-            yield t("no_run", language)
-            return
+        if run is None or run_id is None:
+            return t("no_run", language)
         confinement = ctx.confinement
         value = folder.strip() if folder and folder.strip() else str(run.merged)
         try:
-            # A relative folder is read against the runs folder; merge_adapter then refuses to replace
+            # A relative folder is read against the runs folder; the merge then refuses to replace
             # any folder that is not empty and not one of its own earlier merges.
             target = confinement.target("merge_dir", value, ctx.runs_dir)
             check_merge_target(target)
+            ctx.jobs.merge(run_id, target)
         except (ConfinementError, ExportError) as err:
-            yield confinement.shown_text(error_text(err))
-            return
-        yield "…"
-        try:
-            path = merge_adapter(run, target)
+            return confinement.shown_text(error_text(err))
         except Exception as err:
             log_exception(err)
-            yield confinement.shown_text(error_text(err))
-            return
-        yield t("merged_to", language, path=confinement.shown(path))
+            return confinement.shown_text(error_text(err))
+        return merge_status(ctx, run_id, language)
 
     run_select.change(default_merge_dir, [run_select], [merge_dir])
     zip_button.click(do_zip, [run_select, lang], [result, download])
     data_button.click(do_data, [run_select, lang], [result, download])
-    merge_button.click(do_merge, [run_select, merge_dir, lang], [result], concurrency_limit=1)
+    merge_button.click(do_merge, [run_select, merge_dir, lang], [merge_state])
+    timer.tick(
+        lambda r, lg: merge_status(ctx, r, lg),
+        [run_select, lang],
+        [merge_state],
+        show_progress="hidden",
+        concurrency_limit=None,
+    )
