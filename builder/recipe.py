@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from builder.confine import LocalPath
 
@@ -22,6 +22,7 @@ Quantization = Literal["auto", "4bit", "8bit", "none"]
 ImportFormat = Literal["auto", "openai", "sharegpt", "dialogues", "csv_messages", "csv_pairs", "text"]
 
 BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
+MULTILINGUAL_MODEL = "bundled:gemma3-270m"  # builder.bundled describes both
 
 
 class RecipeError(ValueError):
@@ -138,6 +139,24 @@ class TrainingConfig(_Section):
         False, description="bf16 autocast on the CPU: 1.13x on AVX512-BF16, dev loss a little worse (BENCHMARKS.md)"
     )
     loss_guard: bool = Field(True, description="stop when the loss is NaN or keeps rising")
+    # Training to a budget: num_epochs (or max_steps) plans the run and its learning-rate schedule;
+    # minutes and tokens end it earlier, and early stopping ends it once the dev loss stops improving.
+    max_minutes: float | None = Field(None, gt=0, description="stop after this many minutes of training")
+    max_tokens: int | None = Field(None, gt=0, description="stop after this many input tokens")
+    early_stopping_patience: int | None = Field(
+        None, ge=1, description="stop after this many dev evaluations without a lower dev loss (implies keep_best)"
+    )
+    early_stopping_threshold: float = Field(0.0, ge=0.0, description="a lower dev loss must be lower by this much")
+    keep_best: bool = Field(False, description="end with the checkpoint of the lowest dev loss, not the last one")
+
+    @model_validator(mode="after")
+    def _best_needs_aligned_saves(self) -> TrainingConfig:
+        if (self.keep_best or self.early_stopping_patience) and self.save_steps % self.eval_steps:
+            raise ValueError(
+                f"keep_best and early_stopping_patience need save_steps ({self.save_steps}) to be a multiple of "
+                f"eval_steps ({self.eval_steps}): only evaluated steps can be kept as the best"
+            )
+        return self
 
 
 class EvalConfig(_Section):

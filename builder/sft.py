@@ -125,11 +125,16 @@ def summarize(recipe: Recipe, splits: Any, stats: Any, dev_stats: Any) -> str:
     return "\n".join(lines)
 
 
-def data_warnings(splits: Any, stats: Any) -> list[str]:
+def data_warnings(recipe: Recipe, splits: Any, stats: Any) -> list[str]:
     from builder.advisor import advise
 
     fraction = stats.truncated / max(1, stats.examples + stats.dropped_without_target)
-    return advise(splits.data_report, max_length_exceeded_fraction=fraction)
+    return advise(
+        splits.data_report,
+        max_length_exceeded_fraction=fraction,
+        use_case=recipe.use_case,
+        base_model=recipe.base_model,
+    )
 
 
 def build_trainer(
@@ -140,7 +145,7 @@ def build_trainer(
     from transformers import ProgressCallback
     from trl import SFTConfig, SFTTrainer
 
-    from builder.callbacks import LossInProgressBar
+    from builder.callbacks import LossInProgressBar, best_model_arguments
     from builder.dataset import to_dataset
     from builder.lm_head import install_labelled_lm_head
     from builder.models import load_model, load_tokenizer, pick_device
@@ -197,6 +202,7 @@ def build_trainer(
         dataset_num_proc=None,
         save_only_model=False,
         disable_tqdm=False,
+        **best_model_arguments(t, bool(dev_rows)),
     )
     trainer = SFTTrainer(
         model=model,
@@ -230,7 +236,7 @@ def prepare_run_dir(output_dir: Path, resume: bool) -> Path | None:
 
 
 def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
-    from builder.callbacks import GracefulStop, LossGuard, MetricsWriter
+    from builder.callbacks import GracefulStop, LossGuard, MetricsWriter, budget_callbacks
     from builder.dataset import example_to_record, prepare_splits, tokenize_examples
 
     main = is_main_process()
@@ -262,7 +268,7 @@ def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
         tokenizer = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
         train_rows, stats = tokenize_examples(splits.train, tokenizer, recipe.training.max_length)
         dev_rows, _ = tokenize_examples(splits.dev, tokenizer, recipe.training.max_length)
-        warnings = data_warnings(splits, stats)
+        warnings = data_warnings(recipe, splits, stats)
         if main:
             previous_hash = run.info().get("data_hash")
             if resume and previous_hash and previous_hash != splits.data_hash:
@@ -273,7 +279,8 @@ def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
             for warning in warnings:
                 print(f"Data warning: {warning}", flush=True)
         metrics = MetricsWriter(output_dir)
-        callbacks = [metrics, stop] + ([guard] if guard else [])
+        budget = budget_callbacks(recipe.training, bool(dev_rows))
+        callbacks = [metrics, stop] + ([guard] if guard else []) + budget
         trainer, quantization, _ = build_trainer(recipe, output_dir, train_rows, dev_rows, callbacks)
         total_steps = trainer.args.max_steps if trainer.args.max_steps > 0 else planned_steps(recipe, len(train_rows))
         if main:
@@ -294,7 +301,7 @@ def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
         result = trainer.train(resume_from_checkpoint=str(last_checkpoint) if last_checkpoint else None)
         seconds = time.monotonic() - t0
         if main:
-            _finish(output_dir, trainer, tokenizer, result, seconds, stop, guard, metrics.start_step)
+            _finish(output_dir, trainer, tokenizer, result, seconds, stop, guard, metrics.start_step, budget)
     except KeyboardInterrupt:
         if main:
             run.update_info(status="stopped", ended_at=_now(), error="interrupted")
@@ -314,8 +321,18 @@ def _now() -> str:
 
 
 def _finish(
-    output_dir: Path, trainer: Any, tokenizer: Any, result: Any, seconds: float, stop: Any, guard: Any, start_step: int
+    output_dir: Path,
+    trainer: Any,
+    tokenizer: Any,
+    result: Any,
+    seconds: float,
+    stop: Any,
+    guard: Any,
+    start_step: int,
+    budget: list[Any],
 ) -> None:
+    from builder.callbacks import stop_reason
+
     run = RunDir(output_dir)
     trainer.model.save_pretrained(run.adapter, safe_serialization=True)
     tokenizer.save_pretrained(run.tokenizer)
@@ -331,6 +348,11 @@ def _finish(
     eval_losses = [h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h]
     if eval_losses:
         final["eval_loss"] = eval_losses[-1]
+    budget_info: dict[str, Any] = {"stopped_by": stop_reason(budget)}
+    if trainer.args.load_best_model_at_end and trainer.state.best_global_step:
+        # The adapter saved above is the best checkpoint's, which the trainer loaded at the end.
+        budget_info.update(best_step=trainer.state.best_global_step, best_eval_loss=trainer.state.best_metric)
+        final.update(best_step=trainer.state.best_global_step, best_eval_loss=trainer.state.best_metric)
     rundir.append_jsonl(run.metrics_file, final)
     if guard is not None and guard.problem:
         status, error = "failed", guard.problem
@@ -339,7 +361,9 @@ def _finish(
         status, error = "stopped", "stopped on request; --resume continues it"
     else:
         status, error = "completed", None
-    run.update_info(status=status, error=error, ended_at=_now(), final_step=step, train_seconds=round(seconds, 1))
+    run.update_info(
+        status=status, error=error, ended_at=_now(), final_step=step, train_seconds=round(seconds, 1), **budget_info
+    )
     print(f"{status}: {step} steps in {seconds:.0f} s; adapter in {run.adapter}", flush=True)
 
 
@@ -374,7 +398,7 @@ def dry_run(recipe: Recipe) -> int:
             f"data report   seen {report.get('seen')}, kept {report.get('kept')}, "
             f"quarantined {report.get('quarantined')}, duplicates {report.get('duplicates')}"
         )
-        warnings = data_warnings(splits, stats)
+        warnings = data_warnings(recipe, splits, stats)
         for warning in warnings:
             print(f"warning: {warning}")
         if not warnings:

@@ -85,3 +85,24 @@ def test_import_report_carries_the_advice(tmp_path: Path) -> None:
     assert any("Only 60 usable conversations" in w for w in warnings)
     assert any("Languages are mixed" in w for w in warnings)
     assert any("near-copies" in w for w in warnings)
+
+
+def test_translation_pairs_are_bilingual_not_mixed() -> None:
+    languages = {"en": 520, "es": 480}
+    assert any("mixed" in w for w in advise(report(languages=languages)))
+    assert not any("mixed" in w for w in advise(report(languages=languages), use_case="translation"))
+
+
+def test_data_mostly_in_a_language_the_model_was_not_trained_for() -> None:
+    from builder.recipe import BUNDLED_MODEL, MULTILINGUAL_MODEL
+
+    spanish = report(languages={"es": 900, "en": 100})
+    (warning,) = [w for w in advise(spanish, base_model=BUNDLED_MODEL) if "not trained for" in w]
+    assert "90% of the conversations" in warning and "SmolLM2-135M-Instruct" in warning
+    assert f"base_model: {MULTILINGUAL_MODEL}" in warning
+    assert not any("not trained for" in w for w in advise(spanish, base_model=MULTILINGUAL_MODEL))
+    # A minority of Spanish is no reason to switch; an unknown (local) model is not judged.
+    assert not any(
+        "not trained for" in w for w in advise(report(languages={"en": 700, "es": 300}), base_model=BUNDLED_MODEL)
+    )
+    assert not any("not trained for" in w for w in advise(spanish, base_model="./models/mine"))

@@ -234,7 +234,9 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
         except Exception as err:
             log_exception(err)
             return state, shown(error_text(err)), "", "", [], gr.update(), [], [], gr.update()
-        state = {**state, "mapping": mapping.model_dump(exclude_defaults=True)}
+        # The recipe tab recommends a base model for these languages.
+        languages = prepared.report.get("languages") or {}
+        state = {**state, "mapping": mapping.model_dump(exclude_defaults=True), "languages": languages}
         kept = [c.to_openai()["messages"] for c in prepared.conversations[:PREVIEW_LIMIT]]
         files = f"**{t('files', language)}:**\n" + describe_formats(paths, state["mapping"], language)
         slider = gr.update(minimum=1, maximum=max(2, len(kept)), value=1)

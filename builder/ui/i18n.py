@@ -100,6 +100,12 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "use_case": ("Use case", "Caso de uso"),
     "name": ("Name", "Nombre"),
     "base_model": ("Base model", "Modelo base"),
+    "recommend_multilingual": (
+        "**Recommended: {model}.** {share} of the imported conversations are not in English, "
+        "and this model was trained on many languages.",
+        "**Recomendado: {model}.** El {share} de las conversaciones importadas no está en inglés, "
+        "y este modelo se entrenó en muchos idiomas.",
+    ),
     "quantization": ("Quantization", "Cuantización"),
     "system_prompt": ("System prompt", "Instrucción de sistema"),
     "data_paths": ("Training data (one path a line)", "Datos de entrenamiento (una ruta por línea)"),
@@ -261,6 +267,10 @@ _ADVICE_ES: dict[str, str] = {
     "mixed_languages": (
         "Hay varios idiomas ({shares}): el modelo debe aprender cada uno; comprueba que cada idioma tenga "
         "ejemplos suficientes y aparezca en la partición de validación, o entrena un asistente por idioma."
+    ),
+    "foreign_language": (
+        "El {share} de las conversaciones ({shares}) está en idiomas para los que el modelo base {model} no se "
+        "entrenó (solo {languages}): los aprenderá mal; {better}."
     ),
     "templated": (
         "El {share} de las respuestas de los agentes son casi copias de {top_n} plantillas: el ajuste enseñará "

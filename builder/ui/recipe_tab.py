@@ -10,10 +10,28 @@ from typing import Any
 import gradio as gr
 import yaml
 
+from builder.bundled import BUNDLED_MODELS, bundled_model, recommended_model
+from builder.recipe import BUNDLED_MODEL
 from builder.ui.common import USE_CASES, AppContext, error_text
 from builder.ui.i18n import t
 
 QUANTIZATIONS = ["auto", "4bit", "8bit", "none"]
+# The bundled models by name; any other value (a local folder, a hub id) can be typed in.
+MODEL_CHOICES = [(m.choice(), m.name) for m in BUNDLED_MODELS.values()]
+
+
+def model_note(base_model: str, languages: dict[str, int] | None, lang: str) -> str:
+    """What the picked model is (size, languages, license) and, for mostly non-English data, which one to pick."""
+    lines = []
+    model = bundled_model((base_model or "").strip())
+    if model is not None:
+        lines.append(model.describe())
+    known = {k: v for k, v in (languages or {}).items() if k != "unknown"}
+    better = recommended_model(known) if known else None
+    if better and better != (base_model or "").strip() and better != BUNDLED_MODEL:
+        english = known.get("en", 0) / sum(known.values())
+        lines.append(t("recommend_multilingual", lang, model=BUNDLED_MODELS[better].title, share=f"{1 - english:.0%}"))
+    return "\n\n".join(lines)
 
 
 def absolutize_paths(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
@@ -141,7 +159,11 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
                 label="use_case",
             )
             name = labels.add(gr.Textbox(label=t("name"), elem_id="recipe-name"), label="name")
-            base_model = labels.add(gr.Textbox(label=t("base_model")), label="base_model")
+            base_model = labels.add(
+                gr.Dropdown(MODEL_CHOICES, allow_custom_value=True, label=t("base_model"), elem_id="recipe-base-model"),
+                label="base_model",
+            )
+            base_note = gr.Markdown(elem_id="recipe-model-note")
             quantization = labels.add(gr.Dropdown(QUANTIZATIONS, label=t("quantization")), label="quantization")
             system_prompt = labels.add(gr.Textbox(label=t("system_prompt"), lines=3), label="system_prompt")
             data_paths = labels.add(gr.Textbox(label=t("data_paths"), lines=3), label="data_paths")
@@ -185,7 +207,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
         return (
             raw,
             raw.get("name", case),
-            raw.get("base_model", "bundled:smollm2-135m-instruct"),
+            raw.get("base_model", BUNDLED_MODEL),
             raw.get("quantization", "auto"),
             raw.get("system_prompt", ""),
             "\n".join([train] if isinstance(train, str) else train),
@@ -251,7 +273,6 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
     # other and could leave an older YAML on screen); choices re-render when picked.
     typed = [
         name,
-        base_model,
         system_prompt,
         data_paths,
         max_steps,
@@ -262,9 +283,16 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
         lora_r,
     ]
     triggers = [c.blur for c in typed] + [c.submit for c in typed if c is not system_prompt and c is not data_paths]
-    triggers += [quantization.input, eval_enabled.input]
+    triggers += [quantization.input, eval_enabled.input, base_model.input]
     gr.on(triggers, render, [template_state, lang, *form], [yaml_box, problems])
     validate.click(check, [yaml_box, lang], [problems])
+    note_inputs = [base_model, data_state, lang]
+    gr.on(
+        [base_model.change, data_state.change, lang.change],
+        lambda model, state, language: model_note(model, (state or {}).get("languages"), language),
+        note_inputs,
+        [base_note],
+    )
     yaml_box.blur(check, [yaml_box, lang], [problems])
     save.click(do_save, [yaml_box, replace, lang], [recipe_path, problems, saved, replace], api_name="save_recipe")
     # The first screen shows the default use case's recipe.

@@ -36,6 +36,8 @@ class Example:
 
 
 class UseCase(Protocol):
+    """A use case may also define ``labels(recipe) -> list[str]``: it is then a label task (see ``label_set``)."""
+
     name: str
     main_metric: str
     # The pydantic model of its ``task:`` options (None: it reads none); path fields carry a LocalPath marker.
@@ -51,6 +53,15 @@ class UseCase(Protocol):
 
 
 _REGISTRY: dict[str, UseCase] = {}
+
+
+def label_set(usecase: UseCase, recipe: Recipe) -> list[str] | None:
+    """The answers a label task may give, or None for a use case that answers with free text.
+
+    Label tasks are answered by scoring each label (``builder.labels``), never by free generation.
+    """
+    labels = getattr(usecase, "labels", None)
+    return list(labels(recipe)) if callable(labels) else None
 
 
 def register(usecase: UseCase) -> UseCase:

@@ -94,6 +94,10 @@ class SentimentUseCase:
     options_model = SentimentOptions
     main_metric = "accuracy"
 
+    def labels(self, recipe: Recipe) -> list[str]:
+        """A label task: answers are scored over this set (``builder.labels``), never generated off it."""
+        return _options(recipe).labels
+
     def prompt_messages(self, text: str, recipe: Recipe) -> list[dict[str, str]]:
         """The prompt for one text: the same for training, evaluation and the playground."""
         options = _options(recipe)
