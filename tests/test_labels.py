@@ -128,3 +128,19 @@ eval: {{enabled: false, few_shot: 2, max_new_tokens: 4}}
     assert saved["systems"]["tuned"]["metrics"]["off_label"] == 0
     markdown = (run / "eval.md").read_text(encoding="utf-8")
     assert "(free generation)" in markdown and "never off-label" in markdown
+
+
+def test_paired_bootstrap_of_two_runs_label_answers() -> None:
+    from benchmarks.compare_eval import paired_bootstrap
+
+    gold = ["negative", "neutral", "positive"] * 20
+    good = {"labels": LABELS, "examples": [{"reference": g, "tuned": g} for g in gold]}
+    noisy = {"labels": LABELS, "examples": [{"reference": g, "tuned": "neutral"} for g in gold]}
+    result = paired_bootstrap(good, noisy, resamples=300)
+    assert result["a"] == 1.0 and result["difference"] > 0.5
+    low, high = result["interval_95"]
+    assert 0 < low <= result["difference"] <= high and result["share_a_better"] == 1.0
+    same = paired_bootstrap(good, good, resamples=50)
+    assert same["interval_95"] == [0.0, 0.0]
+    with pytest.raises(ValueError, match="same dev examples"):
+        paired_bootstrap(good, {"labels": LABELS, "examples": good["examples"][::-1]}, resamples=10)

@@ -41,7 +41,12 @@ use_case: sentiment
 base_model: {MULTILINGUAL_MODEL}
 quantization: none
 data:
-  {{train: [resenas.tsv], prompt_field: text, response_field: label, dedupe: false, dev_fraction: 0.2, max_dev_examples: 2}}
+  train: [resenas.tsv]
+  prompt_field: text
+  response_field: label
+  dedupe: false
+  dev_fraction: 0.2
+  max_dev_examples: 2
 task:
   labels: [negativo, neutro, positivo]
   instruction: "Clasifica el sentimiento de este mensaje. Responde con una palabra: {{labels}}."

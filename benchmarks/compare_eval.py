@@ -1,0 +1,82 @@
+"""Is one run's label answers better than another's, beyond noise? A paired bootstrap on two eval.json files.
+
+Both runs must have been evaluated on the same dev examples in the same order (the same recipe data
+with another base model, say). Each resample draws dev examples with replacement and scores both
+runs' answers on the same draw; the interval is the 2.5th to 97.5th percentile of the difference.
+
+    python -m benchmarks.compare_eval RUN_A RUN_B [--system tuned] [--metric macro_f1] [--resamples 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from builder import metrics
+
+LabelMetric = Callable[[Sequence[str], Sequence[str], Sequence[str]], float]
+METRICS: dict[str, LabelMetric] = {
+    "macro_f1": metrics.macro_f1,
+    "accuracy": lambda predicted, gold, labels: metrics.accuracy(predicted, gold),
+}
+
+
+def _answers(result: dict[str, Any], system: str) -> tuple[list[str], list[str]]:
+    examples = result["examples"]
+    return [e[system] for e in examples], [e["reference"] for e in examples]
+
+
+def paired_bootstrap(
+    a: dict[str, Any], b: dict[str, Any], *, system: str = "tuned", metric: str = "macro_f1", resamples: int = 2000
+) -> dict[str, Any]:
+    """Metric of each run on the whole set, the difference a - b and its 95% bootstrap interval."""
+    labels = a.get("labels") or b.get("labels")
+    if not labels:
+        raise ValueError("both eval.json files must come from a label task (their 'labels' key)")
+    answers_a, gold = _answers(a, system)
+    answers_b, gold_b = _answers(b, system)
+    if gold != gold_b:
+        raise ValueError("the two evaluations are not on the same dev examples in the same order")
+    score = METRICS[metric]
+    rng = random.Random(0)
+    n = len(gold)
+    differences = []
+    for _ in range(resamples):
+        draw = [rng.randrange(n) for _ in range(n)]
+        sample_gold = [gold[i] for i in draw]
+        differences.append(
+            score([answers_a[i] for i in draw], sample_gold, labels)
+            - score([answers_b[i] for i in draw], sample_gold, labels)
+        )
+    differences.sort()
+    return {
+        "metric": metric,
+        "system": system,
+        "n": n,
+        "a": score(answers_a, gold, labels),
+        "b": score(answers_b, gold, labels),
+        "difference": score(answers_a, gold, labels) - score(answers_b, gold, labels),
+        "interval_95": [differences[int(0.025 * resamples)], differences[int(0.975 * resamples) - 1]],
+        "share_a_better": sum(d > 0 for d in differences) / resamples,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.compare_eval", description=__doc__.splitlines()[0])
+    parser.add_argument("run_a", type=Path)
+    parser.add_argument("run_b", type=Path)
+    parser.add_argument("--system", default="tuned", choices=["base", "base_few_shot", "tuned"])
+    parser.add_argument("--metric", default="macro_f1", choices=sorted(METRICS))
+    parser.add_argument("--resamples", type=int, default=2000)
+    args = parser.parse_args(argv)
+    a, b = (json.loads((run / "eval.json").read_text(encoding="utf-8")) for run in (args.run_a, args.run_b))
+    print(json.dumps(paired_bootstrap(a, b, system=args.system, metric=args.metric, resamples=args.resamples)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
