@@ -108,7 +108,7 @@ def is_model_name(value: str, cwd: Path) -> bool:
 
     if value.startswith("bundled:"):
         return True
-    return is_hub_id(value) and not (cwd / value).exists()
+    return is_hub_id(value) and not os.path.exists(cwd / value)
 
 
 class ConfinementError(ValueError):
@@ -150,7 +150,7 @@ class Confinement:
         return text
 
     def describe_roots(self) -> str:
-        return " and ".join(f"`{label or '.'}`" for label, _ in self.roots)
+        return " and ".join(f"the {label} folder" if label else "the project folder" for label, _ in self.roots)
 
     def resolve(self, value: str, base: Path) -> Path:
         """``value`` as the loader opens it (``~`` expanded, relative to ``base``), links followed."""
@@ -165,11 +165,14 @@ class Confinement:
         try:
             path = self.resolve(value, base)
         except (OSError, RuntimeError, ValueError) as err:
-            return f"{where} is not a usable path ({err})"
+            return f"{where} is not a usable path ({getattr(err, 'strerror', None) or err})"
         outside = f"the folders this app serves ({self.describe_roots()})"
         if not self.contains(path):
             return f"{where} is outside {outside}"
-        link = self._link_outside(path)
+        try:
+            link = self._link_outside(path)
+        except OSError as err:  # a name too long, a folder it may not list...
+            return f"{where} is not a usable path ({err.strerror})"
         if link is not None:
             return f"{where} holds {self.shown(link)}, a link to a place outside {outside}"
         return None

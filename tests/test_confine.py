@@ -7,14 +7,19 @@ no-op command, because what these tests check is the gate in front of the traine
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
@@ -66,7 +71,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
     demo, ctx = build_app(runs, jobs=jobs)
     demo.queue(default_concurrency_limit=4)
     port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, allowed_paths=[str(runs)], quiet=True)
+    demo.launch(server_port=port, prevent_thread_lock=True, allowed_paths=[str(runs)], quiet=True, show_error=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         yield WebApp(client=client, runs=runs, outside=outside, run_id=run.name, ctx=ctx)
@@ -302,3 +307,309 @@ def test_file_exports_replace_only_their_own_earlier_exports(tmp_path: Path) -> 
     with pytest.raises(ExportError, match="not an earlier chat JSONL export"):
         export_conversations([], readme)
     assert readme.read_text(encoding="utf-8") == "# mine\n"
+
+
+# ---------------------------------------------------------------- the fuzz test
+
+
+@dataclass(frozen=True)
+class PathKey:
+    key: str  # dotted: data.train, task.knowledge_base
+    use_case: str | None  # the use case whose options hold it; None: a key of every recipe
+    marker: object
+    is_list: bool
+
+
+def path_keys() -> list[PathKey]:
+    """Every path key, found from the LocalPath markers: a key added later is fuzzed without editing this test."""
+    import typing
+
+    from builder.confine import LocalPath
+    from builder.recipe import Recipe
+
+    def marked(model: type[BaseModel], prefix: str, use_case: str | None) -> list[PathKey]:
+        found = []
+        for key, field in _fields(model, prefix):
+            marker = next((m for m in field.metadata if isinstance(m, LocalPath)), None)
+            if marker is not None:
+                found.append(PathKey(key, use_case, marker, typing.get_origin(field.annotation) is list))
+        return found
+
+    keys = marked(Recipe, "", None)
+    for use_case, model in _option_models().items():
+        keys += marked(model, "task.", use_case)
+    return keys
+
+
+def within(path: str, roots: list[Path]) -> bool:
+    return any(os.path.commonpath([path, str(root)]) == str(root) for root in roots)
+
+
+def verdict(value: object, base: Path, roots: list[Path], model: bool) -> str:
+    """The test's own judgement of a value: 'escapes' (must be refused), 'inside', or 'unknown'.
+
+    Written apart from builder.confine, with os.path: where the value leads once ``~`` is expanded,
+    read against ``base`` and every link followed, and whether a folder there holds a link leading out.
+    """
+    from builder.models import is_hub_id
+
+    if not isinstance(value, str):
+        return "unknown"
+    if "://" in value:
+        return "escapes"  # the web app stores nothing at a URL
+    if model and (value.startswith("bundled:") or (is_hub_id(value) and not os.path.exists(base / value))):
+        return "inside"  # a model name, not a path
+    try:
+        real = os.path.realpath(os.path.join(base, os.path.expanduser(value)))
+    except (OSError, ValueError):
+        return "unknown"
+    if not within(real, roots):
+        return "escapes"
+    for top, dirs, files in os.walk(real) if os.path.isdir(real) else ():
+        for name in dirs + files:
+            entry = os.path.join(top, name)
+            if os.path.islink(entry) and not within(os.path.realpath(entry), roots):
+                return "escapes"
+    return "inside"
+
+
+def fuzz_values(web: WebApp) -> list[str]:
+    runs, outside = web.runs, web.outside
+    (runs / "link-out").symlink_to(outside, target_is_directory=True)
+    (runs / "link-out-file").symlink_to(outside / "chats.jsonl")
+    (runs / "folder-with-link").mkdir()
+    (runs / "folder-with-link" / "inner").symlink_to(outside / "kb", target_is_directory=True)
+    (runs / "link-loop").symlink_to(runs / "link-loop")
+    return [
+        # absolute and home
+        "/etc/passwd", "/etc", "/", "/root", "/proc/self/environ", str(outside), str(outside / "chats.jsonl"),
+        str(outside / "kb"), str(outside / "model"), "~", "~/", "~root", "~/.bashrc", "/etc/./passwd", "//etc//passwd",
+        # climbing out
+        "..", "../..", "../../..", "../../../../../../../etc/passwd", "./../../", "sample_data/../../..",
+        f"{REPO}/../..", f"{runs}/..", f"{runs}/../outside/chats.jsonl", f"{REPO}/recipes/../../outside",
+        # the served folders themselves and what is in them
+        ".", "./", str(REPO), str(runs), "sample_data", "../sample_data", str(REPO / "sample_data"), "recipes",
+        # links inside that lead out
+        str(runs / "link-out"), str(runs / "link-out" / "chats.jsonl"), str(runs / "link-out-file"),
+        str(runs / "folder-with-link"), str(runs / "link-loop"),
+        # URL-ish and encoded
+        "file:///etc/passwd", f"file://{outside}", "s3://bucket/kb", "http://127.0.0.1:9/x", "db://remote",
+        "%2e%2e/%2e%2e/etc/passwd", "..%2f..%2f..%2fetc", "..\\..\\..\\etc\\passwd", "\u2025/\u2025/etc",
+        " /etc/passwd", "/etc/passwd\n", "$HOME/.bashrc", "a\x00b", "x" * 300,
+    ]  # fmt: skip
+
+
+def snapshot(*folders: Path) -> dict[str, tuple[int, int]]:
+    """Every entry under the folders (links not followed): its size and mtime; folders by their own names."""
+    found = {}
+    for folder in folders:
+        for top, dirs, files in os.walk(folder):
+            dirs[:] = [d for d in dirs if d not in ("__pycache__", ".pytest_cache", ".git", ".venv", "test-output")]
+            for name in dirs + files:
+                stat = os.lstat(os.path.join(top, name))
+                found[os.path.join(top, name)] = (stat.st_size, int(stat.st_mtime_ns)) if name in files else (0, 0)
+    return found
+
+
+def age_access_times(paths: list[str]) -> dict[str, float]:
+    """Set each access time before its mtime, so that any read (relatime) moves it: a read leaves a trace."""
+    times = {}
+    for path in paths:
+        stat = os.lstat(path)
+        os.utime(path, ns=(stat.st_mtime_ns - 3600 * 10**9, stat.st_mtime_ns), follow_symlinks=False)
+        times[path] = os.lstat(path).st_atime
+    return times
+
+
+def quoted(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a YAML flow scalar: no value can break out of it
+
+
+Expected = tuple[str, ...]  # the key names a refusal may use for one value (``data.train[1]``...)
+
+
+def refusals_missing(label: str, message: str, expected: list[Expected]) -> list[str]:
+    return [
+        f"{label}: {names[0]} not refused: {message[:300]}"
+        for names in expected
+        if not any(f"{name}: " in message for name in names)
+    ]
+
+
+def fuzz_train_tab(web: WebApp, keys: list[PathKey], values: list[str], roots: list[Path]) -> tuple[list[str], list]:
+    """Overrides: every key of a use case at once, as a quoted list item after an inside path, or typed raw."""
+    inside = quoted("../sample_data/support")
+    cases = sorted({k.use_case for k in keys if k.use_case}) or ["support"]
+    calls = []
+    for use_case in cases:
+        recipe_file = REPO / "recipes" / f"{use_case}.yaml"
+        own = [k for k in keys if k.use_case in (None, use_case)]
+        for i, value in enumerate(values):
+            # Typed raw, YAML reads the value (``~`` is null...): for the values YAML changes, and a sample of others.
+            forms = (
+                ["quoted", "raw"] if (yaml_value(value) != value or i % 6 == 0) and "\n" not in value else ["quoted"]
+            )
+            for form in forms:
+                lines, expected = ["training.max_steps=1"], []
+                for k in own:
+                    base = recipe_file.parent if k.marker.relative_to == "recipe" else REPO
+                    if form == "quoted":
+                        lines.append(
+                            f"{k.key}=[{inside}, {quoted(value)}]" if k.is_list else f"{k.key}={quoted(value)}"
+                        )
+                        names, parsed = ((f"{k.key}[1]",) if k.is_list else (k.key,)), value
+                    else:
+                        lines.append(f"{k.key}={value}")
+                        names, parsed = (f"{k.key}[0]", k.key), yaml_value(value)
+                    if verdict(parsed, base, roots, k.marker.model) == "escapes":
+                        expected.append(names)
+                calls.append(
+                    (f"start {form} {value!r}", ((str(recipe_file), "\n".join(lines), "en"), "/do_start"), expected)
+                )
+    failures, answers = [], []
+    for (label, _, expected), (message, _) in zip(calls, ask_all(web, [c[1] for c in calls]), strict=True):
+        answers.append(message)
+        failures += refusals_missing(label, message, expected)
+        if expected and "Not started" not in message:
+            failures.append(f"{label}: started")
+    return failures, answers
+
+
+def jobs_holding_outside_paths(web: WebApp, job_ids: set[str], keys: list[PathKey], roots: list[Path]) -> list[str]:
+    """Each started job's recipe and overrides, loaded as the trainer loads them: every path key must lead inside."""
+    from builder.recipe import load_recipe
+
+    failures = []
+    for job_id in job_ids:
+        job = json.loads((web.runs / ".jobs" / f"{job_id}.json").read_text(encoding="utf-8"))
+        recipe = load_recipe(job["recipe_path"], job["overrides"])
+        for k in keys:
+            value: object = recipe.task if k.key.startswith("task.") else recipe.model_dump()
+            for part in k.key.removeprefix("task.").split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            base = recipe.base_dir if k.marker.relative_to == "recipe" else REPO
+            for item in value if isinstance(value, list) else [value]:
+                if item is not None and verdict(item, base, roots, k.marker.model) == "escapes":
+                    failures.append(f"job {job_id} started with {k.key}={item!r}")
+    return failures
+
+
+def fuzz_recipe_tab(web: WebApp, keys: list[PathKey], values: list[str], roots: list[Path]) -> tuple[list[str], list]:
+    """Save (which checks first) every value in every key at once; the checker alone on a sample."""
+    cases = sorted({k.use_case for k in keys if k.use_case}) or ["support"]
+    calls = []
+    for i, value in enumerate(values):
+        for use_case in cases:
+            raw: dict[str, Any] = {"name": f"fuzz-{i}", "use_case": use_case}
+            expected = []
+            for k in (k for k in keys if k.use_case in (None, use_case)):
+                *sections, name = k.key.split(".")
+                node = raw
+                for section in sections:
+                    node = node.setdefault(section, {})
+                node[name] = ["../../sample_data/support", value] if k.is_list else value
+                base = web.runs / "recipes" if k.marker.relative_to == "recipe" else REPO
+                if verdict(value, base, roots, k.marker.model) == "escapes":
+                    expected.append((f"{k.key}[1]",) if k.is_list else (k.key,))
+            text = yaml.safe_dump(raw, allow_unicode=True)
+            calls.append((f"save {value!r}", ((text, "en"), "/do_save"), expected, f"fuzz-{i}.yaml"))
+            if i % 4 == 0:
+                calls.append((f"check {value!r}", ((text, "en"), "/check"), expected, None))
+    failures, answers = [], []
+    for (label, _, expected, saved_as), result in zip(calls, ask_all(web, [c[1] for c in calls]), strict=True):
+        message = result if isinstance(result, str) else " ".join(map(str, result))
+        answers.append(message)
+        failures += refusals_missing(label, message, expected)
+        if expected and saved_as and (web.runs / "recipes" / saved_as).exists():
+            failures.append(f"{label}: saved")
+    return failures, answers
+
+
+def fuzz_merges(web: WebApp, values: list[str], roots: list[Path], before: set[str]) -> tuple[list[str], list]:
+    """Every value as the Export tab's merge folder (a relative one is read against the runs folder)."""
+    # A value that leads to a new folder inside makes a real merge (seconds each): a few of those suffice.
+    new_inside = [v for v in values if verdict(v, web.runs, roots, False) == "inside" and not target_exists(web, v)]
+    values = [v for v in values if v not in new_inside[3:]]
+    requests = [((web.run_id, value, "en"), "/do_merge") for value in values]
+    # Then a new folder twice (the second time it is an earlier merge: replaced), and the default folder.
+    extra = ["fuzz-merge", "fuzz-merge", f"{web.run_id}/exports/merged"]
+    answers = ask_all(web, requests) + [web.client.predict(web.run_id, v, "en", api_name="/do_merge") for v in extra]
+    failures = []
+    for value, message in zip([*values, *extra], answers, strict=True):
+        if "Merged model saved" not in message:
+            continue
+        if verdict(value, web.runs, roots, False) == "escapes":
+            failures.append(f"merge {value!r}: not refused: {message[:300]}")
+        target = os.path.realpath(os.path.join(web.runs, value))
+        if any(p.startswith(target + os.sep) for p in before):
+            failures.append(f"merge {value!r}: replaced a folder that held files before: {message[:300]}")
+    return failures, answers
+
+
+def target_exists(web: WebApp, value: str) -> bool:
+    try:
+        return os.path.lexists(os.path.join(web.runs, os.path.expanduser(value)))
+    except ValueError:
+        return False
+
+
+def test_fuzz_no_path_a_web_user_sets_reaches_outside(web: WebApp) -> None:
+    """Every path key through the Train tab's overrides, the Recipe tab's save and checker, and merge targets.
+
+    After it: nothing outside the project and runs folders was read (access times, canary text) or
+    written, and no file or folder that existed before was deleted.
+    """
+    started = time.monotonic()
+    roots = [REPO.resolve(), web.runs.resolve()]
+    keys = path_keys()
+    assert {k.key for k in keys} >= {"base_model", "data.train", "data.dev", "task.knowledge_base", "task.db_uri"}
+    values = fuzz_values(web)
+    outside_entries = sorted(snapshot(web.outside))
+    before = snapshot(web.runs, web.outside, REPO)
+    atimes = age_access_times(outside_entries)
+    jobs_before = started_jobs(web.runs)
+
+    failures, answers = fuzz_train_tab(web, keys, values, roots)
+    print("TIMING train", time.monotonic() - started)
+    failures += jobs_holding_outside_paths(web, started_jobs(web.runs) - jobs_before, keys, roots)
+    more_failures, more_answers = fuzz_recipe_tab(web, keys, values, roots)
+    failures, answers = failures + more_failures, answers + more_answers
+    print("TIMING recipe", time.monotonic() - started)
+    more_failures, more_answers = fuzz_merges(web, values, roots, set(before))
+    print("TIMING merges", time.monotonic() - started, sum("Merged model saved" in a for a in more_answers))
+    failures, answers = failures + more_failures, answers + more_answers
+    assert failures == [], "\n".join(failures[:20])
+
+    # Nothing outside was read: no access time moved, no canary text came back or landed in the runs folder.
+    assert [p for p, t in atimes.items() if os.lstat(p).st_atime != t] == [], "read outside"
+    assert [a[:200] for a in answers if CANARY in a or "root:x:0:0" in a] == []
+    for path in web.runs.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            assert CANARY.encode() not in data and b"root:x:0:0" not in data, path
+    # Nothing outside was written, nothing that existed before was deleted, nothing was written into the project.
+    after = snapshot(web.runs, web.outside, REPO)
+    outside = str(web.outside)
+    assert {p: v for p, v in after.items() if p.startswith(outside)} == {
+        p: v for p, v in before.items() if p.startswith(outside)
+    }
+    assert [p for p in before if p not in after] == [], "deleted"
+    assert [p for p in after if p.startswith(str(REPO) + os.sep) and p not in before] == [], "written into the project"
+    took = time.monotonic() - started
+    print(f"fuzz: {len(values)} values x {len(keys)} keys, {len(answers)} answers in {took:.1f} s")
+
+
+def ask_all(web: WebApp, requests: list[tuple[tuple[object, ...], str]], window: int = 4) -> list[object]:
+    """The answers to many API calls, a few in flight at a time (as several browsers would send them)."""
+    answers: list[object] = []
+    for start in range(0, len(requests), window):
+        jobs = [web.client.submit(*args, api_name=api) for args, api in requests[start : start + window]]
+        answers += [job.result(timeout=60) for job in jobs]
+    return answers
+
+
+def yaml_value(text: str) -> object:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,9 @@ def validate_yaml(ctx: AppContext, text: str) -> tuple[dict[str, Any] | None, li
     # Every path the recipe holds (data lists, the base model folder, task paths) in the served folders.
     problems = ctx.recipe_problems(recipe)
     for i, path in enumerate(recipe.data.train):
-        if not recipe.resolve_path(path).exists():
+        if not any(p.startswith(f"data.train[{i}]:") for p in problems) and not os.path.exists(
+            recipe.resolve_path(path)
+        ):
             problems.append(f"data.train[{i}]: {path} does not exist")
     if not recipe.data.train:
         problems.append("data.train: no training files (import data in the Data tab, or list paths here)")
