@@ -477,12 +477,15 @@ def fuzz_train_tab(web: WebApp, keys: list[PathKey], values: list[str], roots: l
 
 def jobs_holding_outside_paths(web: WebApp, job_ids: set[str], keys: list[PathKey], roots: list[Path]) -> list[str]:
     """Each started job's recipe and overrides, loaded as the trainer loads them: every path key must lead inside."""
-    from builder.recipe import load_recipe
+    from builder.recipe import RecipeError, load_recipe
 
     failures = []
     for job_id in job_ids:
         job = json.loads((web.runs / ".jobs" / f"{job_id}.json").read_text(encoding="utf-8"))
-        recipe = load_recipe(job["recipe_path"], job["overrides"])
+        try:
+            recipe = load_recipe(job["recipe_path"], job["overrides"])
+        except RecipeError:
+            continue  # the trainer refuses it too, before it reads any path
         for k in keys:
             value: object = recipe.task if k.key.startswith("task.") else recipe.model_dump()
             for part in k.key.removeprefix("task.").split("."):
