@@ -146,6 +146,8 @@ def test_a_crash_shows_its_cause_and_where_the_log_is_not_a_traceback(app) -> No
     assert f"`runs/{run_id}/train.log`" in error
     assert "Traceback" not in error and 'File "' not in error
     assert str(runs) not in error  # no absolute server path
+    log_tail = client.predict(run_id, "en", api_name="/train_status")[4]
+    assert "ValueError" in log_tail and f"runs/{run_id}" in log_tail and str(runs) not in log_tail
     # The traceback is in the log, for whoever needs it.
     assert "Traceback" in (runs / run_id / "train.log").read_text(encoding="utf-8")
 

@@ -63,6 +63,10 @@ class AppContext:
         """The UI reads and writes only inside the folders it serves: the project and the runs folder."""
         return Confinement(roots=[("", self.repo_root), ("runs", self.runs_dir)], cwd=self.jobs.cwd)
 
+    def error_message(self, err: BaseException) -> str:
+        """``error_text`` without the server's folders: paths inside them are shown as users see them."""
+        return self.confinement.shown_text(error_text(err))
+
     def checked_recipe(self, path: str | Path, overrides: list[str] | None = None) -> tuple[Path | None, list[str]]:
         """The recipe file the web app may train on with these overrides, or None and why not.
 

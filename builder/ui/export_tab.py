@@ -12,7 +12,7 @@ import gradio as gr
 
 from builder.confine import ConfinementError
 from builder.jobs import job_id
-from builder.ui.common import AppContext, error_text, log_exception
+from builder.ui.common import AppContext, log_exception
 from builder.ui.i18n import status_text, t
 
 REFRESH_S = 2.0
@@ -61,7 +61,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         try:
             path = zip_adapter(run)
         except Exception as err:
-            return ctx.confinement.shown_text(error_text(err)), None
+            return ctx.error_message(err), None
         return f"`{ctx.confinement.shown(path)}`", str(path)
 
     def do_data(run_id: str | None, language: str) -> tuple[Any, Any]:
@@ -73,7 +73,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         try:
             path, count = export_run_data(run)
         except Exception as err:
-            return ctx.confinement.shown_text(error_text(err)), None
+            return ctx.error_message(err), None
         return t("exported", language, n=count, path=ctx.confinement.shown(path)), str(path)
 
     def do_merge(run_id: str | None, folder: str, language: str) -> str:
@@ -91,10 +91,10 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
             check_merge_target(target)
             ctx.jobs.merge(run_id, target)
         except (ConfinementError, ExportError) as err:
-            return confinement.shown_text(error_text(err))
+            return ctx.error_message(err)
         except Exception as err:
             log_exception(err)
-            return confinement.shown_text(error_text(err))
+            return ctx.error_message(err)
         return merge_status(ctx, run_id, language)
 
     run_select.change(default_merge_dir, [run_select], [merge_dir])

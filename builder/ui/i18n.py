@@ -127,6 +127,12 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "No se guardó: `{path}` ya existe. Marca “Reemplazar la receta guardada con el mismo nombre” o cambia "
         "el nombre.",
     ),
+    "path_missing": ("{key}: {path} does not exist", "{key}: {path} no existe"),
+    "no_train_files": (
+        "data.train: no training files (import data in the Data tab, or list paths here)",
+        "data.train: no hay archivos de entrenamiento (importa datos en la pestaña Datos o escribe aquí sus rutas)",
+    ),
+    "empty_number": ("a number field is empty", "un campo numérico está vacío"),
     "not_saved": ("Not saved: fix the errors first.", "No se guardó: corrige antes los errores."),
     # train
     "recipe_file": ("Recipe file", "Archivo de receta"),

@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from builder.ui.common import AppContext, error_text, log_exception
+from builder.ui.common import AppContext, log_exception
 from builder.ui.i18n import t
 
 CHAT_CONCURRENCY = 8  # the engine serialises generation itself; this only bounds waiting requests
@@ -196,7 +196,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
                 yield frame(state, said("generating"), context=context)
         except Exception as err:
             log_exception(err)
-            yield frame(state, said(raw=error_text(err)))
+            yield frame(state, said(raw=ctx.error_message(err)))
             return
         new_state = {
             **state,

@@ -14,7 +14,7 @@ import yaml
 from builder.bundled import BUNDLED_MODELS, bundled_model, recommended_model
 from builder.recipe import BUNDLED_MODEL
 from builder.ui.common import USE_CASES, AppContext, error_text
-from builder.ui.i18n import t
+from builder.ui.i18n import DEFAULT_LANG, t
 
 QUANTIZATIONS = ["auto", "4bit", "8bit", "none"]
 # The bundled models by name; any other value (a local folder, a hub id) can be typed in.
@@ -94,7 +94,7 @@ def form_to_raw(
     return raw
 
 
-def validate_yaml(ctx: AppContext, text: str) -> tuple[dict[str, Any] | None, list[str]]:
+def validate_yaml(ctx: AppContext, text: str, lang: str = DEFAULT_LANG) -> tuple[dict[str, Any] | None, list[str]]:
     """The parsed recipe and a list of problems, each naming its line or key."""
     from builder.recipe import RecipeError, recipe_from_dict
 
@@ -116,9 +116,9 @@ def validate_yaml(ctx: AppContext, text: str) -> tuple[dict[str, Any] | None, li
         if not any(p.startswith(f"data.train[{i}]:") for p in problems) and not os.path.exists(
             recipe.resolve_path(path)
         ):
-            problems.append(f"data.train[{i}]: {path} does not exist")
+            problems.append(t("path_missing", lang, key=f"data.train[{i}]", path=ctx.confinement.shown(path)))
     if not recipe.data.train:
-        problems.append("data.train: no training files (import data in the Data tab, or list paths here)")
+        problems.append(t("no_train_files", lang))
     problems += _task_problems(recipe)
     return raw, problems
 
@@ -230,22 +230,22 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
         if any(
             fields[k] is None for k in ("max_steps", "epochs", "learning_rate", "batch_size", "max_length", "lora_r")
         ):
-            return gr.update(), problems_markdown(["a number field is empty"], language)
+            return gr.update(), problems_markdown([t("empty_number", language)], language)
         try:
             raw = form_to_raw(template, **fields)
         except (TypeError, ValueError) as err:
             return gr.update(), error_text(err)
         text = yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
-        _, found = validate_yaml(ctx, text)
+        _, found = validate_yaml(ctx, text, language)
         return text, problems_markdown(found, language)
 
     def check(text: str, language: str) -> str:
-        _, found = validate_yaml(ctx, text)
+        _, found = validate_yaml(ctx, text, language)
         return problems_markdown(found, language)
 
     def do_save(text: str, replace: bool, language: str) -> tuple[Any, str, str, Any]:
         """Saved under the recipe's name; an existing file only with the box ticked (unticked again after)."""
-        raw, found = validate_yaml(ctx, text)
+        raw, found = validate_yaml(ctx, text, language)
         if found or raw is None:
             return gr.update(), problems_markdown(found, language), t("not_saved", language), gr.update()
         ctx.user_recipes_dir.mkdir(parents=True, exist_ok=True)
@@ -297,6 +297,8 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
         [base_note],
     )
     yaml_box.blur(check, [yaml_box, lang], [problems])
+    # Problems again in the new language; an empty box is still being filled by the first screen.
+    lang.change(lambda text, lg: check(text, lg) if (text or "").strip() else gr.update(), [yaml_box, lang], [problems])
     save.click(do_save, [yaml_box, replace, lang], [recipe_path, problems, saved, replace], api_name="save_recipe")
     # The first screen shows the default use case's recipe.
     setup = {"fn": load_template, "inputs": [use_case, data_state], "outputs": outputs}

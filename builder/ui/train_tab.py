@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 
 from builder.rundir import RunDir, RunProgress
-from builder.ui.common import AppContext, error_text, log_exception
+from builder.ui.common import AppContext, log_exception
 from builder.ui.i18n import DEFAULT_LANG, status_text, t
 
 REFRESH_S = 2.0
@@ -122,7 +122,7 @@ def refresh(ctx: AppContext, run_id: str | None, lang: str, shown: Any = None) -
         progress_html(progress),
         loss_figure(progress, lang) if key != shown else gr.update(),
         error_update,
-        progress.log_tail,
+        ctx.confinement.shown_text(progress.log_tail),
         with_queue,
         key,
     )
@@ -191,7 +191,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
             job = ctx.jobs.submit(checked, given)
         except Exception as err:
             log_exception(err)
-            return error_text(err), gr.update()
+            return ctx.error_message(err), gr.update()
         key = "started" if job.state == "running" else "queued_msg"
         return t(key, language, run=job.id), gr.update(choices=ctx.run_choices(), value=job.id)
 
@@ -201,7 +201,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
         try:
             ctx.jobs.stop(run_id)
         except Exception as err:
-            return error_text(err)
+            return ctx.error_message(err)
         return t("stopped_msg", language, run=run_id)
 
     def do_resume(run_id: str | None, language: str) -> str:
@@ -215,7 +215,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
         try:
             ctx.jobs.resume(run_id)
         except Exception as err:
-            return error_text(err)
+            return ctx.error_message(err)
         return t("resumed_msg", language, run=run_id)
 
     recipe_path.change(choose_recipe, [recipe_path], [recipe_file])
