@@ -22,6 +22,8 @@ def test_every_english_text_has_a_spanish_one_with_the_same_placeholders() -> No
     assert missing == []
     differ = [key for key in STRINGS["en"] if placeholders(STRINGS["en"][key]) != placeholders(STRINGS["es"][key])]
     assert differ == []
+    # t(key, lang, **values): a placeholder named like t's own parameters could never be filled.
+    assert [key for key, text in STRINGS["en"].items() if placeholders(text) & {"key", "lang"}] == []
     # The advisor's warnings are among them, under their own keys.
     assert {f"adv_{key}" for key in ADVICE} <= set(STRINGS["es"])
 

@@ -56,14 +56,16 @@ def _mapping_input(key: MappingKey) -> Any:
     return gr.Textbox(label=t(key.name), placeholder=PLACEHOLDERS.get(key.name, ""), elem_id=elem_id)
 
 
-def describe_formats(paths: list[str], mapping: dict[str, Any], lang: str = DEFAULT_LANG) -> str:
+def describe_formats(
+    paths: list[str], mapping: dict[str, Any], lang: str = DEFAULT_LANG, shown: Callable[[str], str] = str
+) -> str:
     field_mapping = FieldMapping(**mapping)
     lines = []
     for path in paths:
         try:
             lines.append(f"- `{Path(path).name}`: {format_description(detect_format(Path(path), field_mapping), lang)}")
         except Exception as err:  # one unreadable file must not hide the others
-            lines.append(f"- `{Path(path).name}`: {error_text(err)}")
+            lines.append(f"- `{Path(path).name}`: {shown(error_text(err))}")
     return "\n".join(lines)
 
 
@@ -202,7 +204,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             "use_case": name if name in ("support", "translation", "sentiment", "content", "retrieval") else None,
             "mapping": mapping.model_dump(exclude_defaults=True),
         }
-        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state["mapping"], language)
+        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state["mapping"], language, shown)
         return state, files, *form_values(mapping)
 
     def take_uploads(files: list[Any] | None, state: dict[str, Any], language: str) -> tuple[Any, ...]:
@@ -218,7 +220,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             shutil.copyfile(source, dest)
             paths.append(str(dest))
         state = {"paths": paths, "use_case": state.get("use_case"), "mapping": {}}
-        files = f"**{t('files', language)}:**\n" + describe_formats(paths, {}, language)
+        files = f"**{t('files', language)}:**\n" + describe_formats(paths, {}, language, shown)
         return state, files, *form_values(FieldMapping())
 
     def do_import(state: dict[str, Any], *values: Any) -> tuple[Any, ...]:
@@ -238,7 +240,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
         languages = prepared.report.get("languages") or {}
         state = {**state, "mapping": mapping.model_dump(exclude_defaults=True), "languages": languages}
         kept = [c.to_openai()["messages"] for c in prepared.conversations[:PREVIEW_LIMIT]]
-        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state["mapping"], language)
+        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state["mapping"], language, shown)
         slider = gr.update(minimum=1, maximum=max(2, len(kept)), value=1)
         first = kept[0] if kept else []
         return (

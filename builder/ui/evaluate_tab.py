@@ -13,16 +13,16 @@ import gradio as gr
 import pandas as pd
 
 from builder.jobs import job_id
-from builder.ui.common import AppContext, error_text, log_exception
-from builder.ui.i18n import status_text, t
+from builder.ui.common import AppContext, log_exception
+from builder.ui.i18n import DEFAULT_LANG, status_text, t
 
 SYSTEMS = ("base", "base_few_shot", "tuned")
 REFRESH_S = 2.0
 
 
-def metrics_frame(result: dict[str, Any] | None) -> pd.DataFrame:
+def metrics_frame(result: dict[str, Any] | None, lang: str = DEFAULT_LANG) -> pd.DataFrame:
     if not result:
-        return pd.DataFrame(columns=["metric", *SYSTEMS])
+        return pd.DataFrame(columns=[t("col_metric", lang), *SYSTEMS])
     systems = result.get("systems", {})
     present = [s for s in SYSTEMS if s in systems]
     names: list[str] = []
@@ -31,16 +31,17 @@ def metrics_frame(result: dict[str, Any] | None) -> pd.DataFrame:
     rows = [[name] + [systems[s]["metrics"].get(name) for s in present] for name in names]
     for key in ("prompt_tokens_mean", "new_tokens_mean", "seconds"):
         rows.append([key] + [systems[s].get(key) for s in present])
-    frame = pd.DataFrame(rows, columns=["metric", *present])
+    frame = pd.DataFrame(rows, columns=[t("col_metric", lang), *present])
     return frame.round(3)
 
 
-def examples_frame(result: dict[str, Any] | None, limit: int = 50) -> pd.DataFrame:
+def examples_frame(result: dict[str, Any] | None, lang: str = DEFAULT_LANG, limit: int = 50) -> pd.DataFrame:
     columns = ["prompt", "reference", *SYSTEMS]
+    headers = [t("col_prompt", lang), t("col_reference", lang), *SYSTEMS]
     if not result:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=headers)
     rows = [[e.get(c, "") for c in columns] for e in result.get("examples", [])[:limit]]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=headers)
 
 
 def eval_status(ctx: AppContext, run_id: str, lang: str) -> tuple[str, str | None]:
@@ -48,13 +49,14 @@ def eval_status(ctx: AppContext, run_id: str, lang: str) -> tuple[str, str | Non
     job = ctx.jobs.get(job_id(run_id, "evaluate"))
     if job is None:
         return "", None
+    shown = ctx.confinement.shown_text
     progress = ctx.jobs.progress(job.id)
     if progress.status == "queued":
         return t("queued_at", lang, pos=progress.queue_position or "?"), None
     if progress.status in ("running", "stopping"):
-        return f"{t('eval_running', lang)} ({status_text(progress.status, lang)})", progress.log_tail
+        return f"{t('eval_running', lang)} ({status_text(progress.status, lang)})", shown(progress.log_tail)
     if progress.status == "failed":
-        return f"**{t('eval_failed', lang)}**\n```\n{progress.error or ''}\n```", None
+        return f"**{t('eval_failed', lang)}**\n```\n{shown(progress.error or '')}\n```", None
     if progress.status == "stopped":
         return status_text("stopped", lang), None
     return t("eval_done", lang), None
@@ -64,12 +66,12 @@ def show(ctx: AppContext, run_id: str | None, lang: str, shown: Any = None) -> t
     """Status, metrics, examples, log and what is shown (the tables are re-sent only when it changes)."""
     run = ctx.run(run_id)
     if run is None or run_id is None:
-        return t("no_run", lang), metrics_frame(None), examples_frame(None), gr.update(visible=False), None
+        return t("no_run", lang), metrics_frame(None, lang), examples_frame(None, lang), gr.update(visible=False), None
     note, log = eval_status(ctx, run_id, lang)
     log_update = gr.update(value=log, visible=True) if log is not None else gr.update(visible=False)
     result = run.eval_result()
     if result is None:
-        return note or t("no_eval", lang), metrics_frame(None), examples_frame(None), log_update, None
+        return note or t("no_eval", lang), metrics_frame(None, lang), examples_frame(None, lang), log_update, None
     header = t(
         "eval_header",
         lang,
@@ -78,8 +80,8 @@ def show(ctx: AppContext, run_id: str | None, lang: str, shown: Any = None) -> t
         n=result.get("n_examples", 0),
         metric=result.get("main_metric", ""),
     )
-    key = f"{run_id}:{result.get('evaluated_at')}"
-    tables = (metrics_frame(result), examples_frame(result)) if key != shown else (gr.update(), gr.update())
+    key = f"{run_id}:{lang}:{result.get('evaluated_at')}"  # the tables follow the language too
+    tables = (metrics_frame(result, lang), examples_frame(result, lang)) if key != shown else (gr.update(),) * 2
     return (f"{note}\n\n{header}" if note else header), *tables, log_update, key
 
 
@@ -91,7 +93,7 @@ def start_evaluation(ctx: AppContext, run_id: str | None, lang: str) -> str:
         job = ctx.jobs.evaluate(run_id)
     except Exception as err:
         log_exception(err)
-        return error_text(err)
+        return ctx.error_message(err)
     if job.state == "queued":
         return t("queued_at", lang, pos=ctx.jobs.progress(job.id).queue_position or "?")
     return t("eval_running", lang)
@@ -104,7 +106,7 @@ def stop_evaluation(ctx: AppContext, run_id: str | None, lang: str) -> str:
     try:
         ctx.jobs.stop(job.id)
     except Exception as err:
-        return error_text(err)
+        return ctx.error_message(err)
     return t("stopped_msg", lang, run=job.id)
 
 
@@ -136,4 +138,3 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     reload.click(refresh, [run_select, lang], watched)
     run_select.change(refresh, [run_select, lang], watched)
     timer.tick(refresh, [run_select, lang, shown], watched, show_progress="hidden", concurrency_limit=None)
-    lang.change(lambda r, lg: show(ctx, r, lg)[0], [run_select, lang], [status])

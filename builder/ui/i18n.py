@@ -127,7 +127,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "No se guardó: `{path}` ya existe. Marca “Reemplazar la receta guardada con el mismo nombre” o cambia "
         "el nombre.",
     ),
-    "path_missing": ("{key}: {path} does not exist", "{key}: {path} no existe"),
+    "path_missing": ("{where}: {path} does not exist", "{where}: {path} no existe"),
     "no_train_files": (
         "data.train: no training files (import data in the Data tab, or list paths here)",
         "data.train: no hay archivos de entrenamiento (importa datos en la pestaña Datos o escribe aquí sus rutas)",
@@ -240,6 +240,9 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "eval_running": ("Evaluating… (this runs in the background)", "Evaluando… (se ejecuta en segundo plano)"),
     "eval_done": ("Evaluation finished.", "Evaluación terminada."),
     "eval_failed": ("Evaluation failed:", "La evaluación falló:"),
+    "col_metric": ("metric", "métrica"),
+    "col_prompt": ("prompt", "entrada"),
+    "col_reference": ("reference", "referencia"),
     "eval_header": (
         "`{run}` · {use_case} · {n} dev examples · main metric **{metric}**",
         "`{run}` · {use_case} · {n} ejemplos de validación · métrica principal **{metric}**",

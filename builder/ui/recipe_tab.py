@@ -116,7 +116,7 @@ def validate_yaml(ctx: AppContext, text: str, lang: str = DEFAULT_LANG) -> tuple
         if not any(p.startswith(f"data.train[{i}]:") for p in problems) and not os.path.exists(
             recipe.resolve_path(path)
         ):
-            problems.append(t("path_missing", lang, key=f"data.train[{i}]", path=ctx.confinement.shown(path)))
+            problems.append(t("path_missing", lang, where=f"data.train[{i}]", path=ctx.confinement.shown(path)))
     if not recipe.data.train:
         problems.append(t("no_train_files", lang))
     problems += _task_problems(recipe)
