@@ -313,6 +313,50 @@ def test_file_exports_replace_only_their_own_earlier_exports(tmp_path: Path) -> 
     assert readme.read_text(encoding="utf-8") == "# mine\n"
 
 
+# ---------------------------------------------------------------- resume and uploads
+
+
+def test_resume_checks_the_recipe_again(web: WebApp) -> None:
+    """A recipe file changed (by its owner) to name a path outside, after its run started, is not resumed."""
+    recipe = web.runs / "recipes" / "resume-me.yaml"
+    recipe.parent.mkdir(parents=True, exist_ok=True)
+    recipe.write_text(f"name: resume-me\ndata:\n  train: [{REPO / 'sample_data' / 'support'}]\n", encoding="utf-8")
+    message, _ = web.client.predict(str(recipe), "", "en", api_name="/start_training")
+    run_id = re.search(r"resume-me-[\d-]+", message).group(0)
+    deadline = time.monotonic() + 60
+    while web.ctx.jobs.get(run_id).state != "done":  # the no-op trainer ends at once
+        assert time.monotonic() < deadline, "the no-op job did not end"
+        web.ctx.jobs.tick()
+        time.sleep(0.2)
+    recipe.write_text(f"name: resume-me\ndata:\n  train: [{web.outside / 'chats.jsonl'}]\n", encoding="utf-8")
+    message = web.client.predict(run_id, "en", api_name="/do_resume")
+    assert "Not started" in message and "data.train[0]" in message, message
+    assert web.ctx.jobs.get(run_id).state == "done"
+
+
+def test_uploads_land_in_the_runs_folder_and_server_paths_are_refused(web: WebApp, tmp_path: Path) -> None:
+    import urllib.request
+
+    from gradio_client import handle_file
+
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text('{"messages": [{"role": "user", "content": "hola"}]}\n', encoding="utf-8")
+    web.client.predict([handle_file(str(mine))], "en", api_name="/take_uploads")
+    assert [p.name for p in (web.runs / "uploads").rglob("*.jsonl")] == ["mine.jsonl"]
+    # A request naming a file on the server instead of uploading one: Gradio refuses to touch it.
+    data = {"data": [[{"path": str(web.outside / "chats.jsonl"), "meta": {"_type": "gradio.FileData"}}], "en"]}
+    base = web.client.src.rstrip("/")
+    request = urllib.request.Request(
+        f"{base}/gradio_api/call/take_uploads", json.dumps(data).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{base}/gradio_api/call/take_uploads/{event}", timeout=30) as response:
+        stream = response.read().decode()
+    assert "event: error" in stream
+    assert [p.name for p in (web.runs / "uploads").rglob("*.jsonl")] == ["mine.jsonl"]
+
+
 # ---------------------------------------------------------------- the fuzz test
 
 
