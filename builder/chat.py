@@ -262,32 +262,11 @@ def _label_set(recipe: Recipe) -> list[str] | None:
     return label_set(get_usecase(recipe.use_case), recipe)
 
 
-@dataclass
-class Retriever:
-    """A retrieval run's knowledge base, searched at chat time; the prompt is the one training used."""
-
-    knowledge_base: Any
-    usecase: Any
-    recipe: Recipe
-    top_k: int
-
-    def ground(self, question: str) -> tuple[str, str, str]:
-        """(the grounded user turn, the run's system prompt, the passages as the UI shows them)."""
-        passages = self.knowledge_base.search(question, k=self.top_k)
-        system, user = self.usecase.prompt_messages(question, passages, self.recipe)
-        shown = "\n".join(f"- [{i}] {p.title} ({p.score:.2f})" for i, p in enumerate(passages, 1))
-        return user["content"], system["content"], shown
-
-
-def _open_retriever(run_dir: Path, recipe: Recipe) -> Retriever | None:
-    """For a retrieval run, passages come from the run's knowledge base (``builder.retrieval``), as in training."""
-    if recipe.use_case != "retrieval":
-        return None
+def _open_retriever(run_dir: Path, recipe: Recipe) -> Any:
+    """What the run's use case grounds a message with (a retrieval run's knowledge base), or None."""
     from builder.usecases import get_usecase
-    from builder.usecases.retrieval import options
 
-    usecase = get_usecase("retrieval")
-    return Retriever(usecase.open_knowledge_base(recipe, run_dir), usecase, recipe, options(recipe).top_k)
+    return get_usecase(recipe.use_case).retriever(recipe, run_dir)
 
 
 # ---------------------------------------------------------------- blind-mode votes

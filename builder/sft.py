@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from builder import rundir
-from builder.recipe import Recipe, RecipeError, load_recipe
+from builder.recipe import Recipe, RecipeError, load_recipe, recipe_from_dict, with_absolute_paths
 from builder.rundir import RunDir
 
 HELP_EPILOG = f"""\
@@ -96,16 +96,9 @@ def planned_steps(recipe: Recipe, n_examples: int, world_size: int = 1) -> int:
 
 
 def resolved_recipe(recipe: Recipe) -> Recipe:
-    """A copy whose data paths are absolute, so the run's recipe.yaml works from any folder."""
-    data = recipe.data.model_copy(
-        update={
-            "train": [str(recipe.resolve_path(p)) for p in recipe.data.train],
-            "dev": [str(recipe.resolve_path(p)) for p in recipe.data.dev],
-        }
-    )
-    resolved = recipe.model_copy(update={"data": data})
-    resolved.base_dir = recipe.base_dir
-    return resolved
+    """A copy whose paths are absolute, so the run's recipe.yaml works from any folder."""
+    raw = with_absolute_paths(recipe.model_dump(mode="json"), recipe.base_dir)
+    return recipe_from_dict(raw, base_dir=recipe.base_dir)
 
 
 def summarize(recipe: Recipe, splits: Any, stats: Any, dev_stats: Any) -> str:

@@ -136,3 +136,20 @@ def test_recipes_validate_and_name_their_use_case(name: str) -> None:
     assert r.use_case == name
     for path in r.data.train:
         assert r.resolve_path(path).is_file(), path
+
+
+def test_the_recipe_tab_runs_the_use_cases_own_check_of_its_task_options(tmp_path: Path) -> None:
+    from builder.jobs import JobManager
+    from builder.ui.common import AppContext
+    from builder.ui.recipe_tab import validate_yaml
+
+    runs = tmp_path / "runs"
+    ctx = AppContext(runs_dir=runs, jobs=JobManager(runs, devices=["cpu"]))
+    _, problems = validate_yaml(ctx, "use_case: sentiment\ntask: {labelz: [good, bad]}\n")
+    assert any("task.labelz" in p and "unknown key" in p for p in problems), problems
+    # Questions made from the knowledge base: no training data needed, so none is asked for.
+    kb = tmp_path / "kb.md"
+    kb.write_text("# Returns\nWithin 30 days.\n")
+    text = f"use_case: retrieval\ntask: {{knowledge_base: [{kb}], questions: knowledge_base}}\n"
+    assert not [p for p in validate_yaml(ctx, text)[1] if p.startswith("data.train")]
+    assert [p for p in validate_yaml(ctx, "use_case: support\n")[1] if p.startswith("data.train")]

@@ -190,7 +190,9 @@ def prepare_conversations(recipe: Recipe, paths: list[Path] | None = None) -> Pr
     """The cleaned conversations of ``recipe.data.train`` (or ``paths``), as training reads them."""
     if paths is None:
         if not recipe.data.train:
-            if recipe.task.get("questions") == "knowledge_base":  # retrieval: questions are made from the KB
+            from builder.usecases import get_usecase
+
+            if not get_usecase(recipe.use_case).needs_conversations(recipe):
                 return import_files([], mapping_from_recipe(recipe))
             raise DataError("data.train: no files given in the recipe")
         paths = [recipe.resolve_path(p) for p in recipe.data.train]

@@ -14,13 +14,13 @@ from builder.importers import DATA_SUFFIXES
 from builder.jobs import JobManager
 from builder.rundir import RunDir
 from builder.ui.i18n import Labels
+from builder.usecases import usecase_names
 
 if TYPE_CHECKING:
     from builder.chat import ChatEngine
     from builder.recipe import Recipe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-USE_CASES = ("support", "translation", "sentiment", "content", "retrieval")
 
 
 @dataclass
@@ -155,7 +155,7 @@ class AppContext:
     def template_recipe(self, use_case: str) -> tuple[dict[str, Any], Path]:
         """The shipped recipe for a use case (raw YAML and its folder), or a minimal one."""
         path = self.recipes_dir / f"{use_case}.yaml"
-        if use_case in USE_CASES and path.is_file():  # a name from a request, never a path
+        if use_case in usecase_names() and path.is_file():  # a name from a request, never a path
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             if isinstance(raw, dict):
                 return raw, path.parent

@@ -21,6 +21,7 @@ from builder.importers import (
 from builder.recipe import FieldMapping
 from builder.ui.common import AppContext, error_text, log_exception
 from builder.ui.i18n import DEFAULT_LANG, advice_text, t, t_known
+from builder.usecases import usecase_names
 
 PREVIEW_LIMIT = 200  # conversations kept in the page for the preview slider
 # How the mapping fields sit on the page, a row each; every key of MAPPING_KEYS appears exactly once.
@@ -201,7 +202,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
         mapping = FieldMapping(**{k: v for k, v in data.items() if k in FieldMapping.model_fields})
         state = {
             "paths": paths,
-            "use_case": name if name in ("support", "translation", "sentiment", "content", "retrieval") else None,
+            "use_case": name if name in usecase_names() else None,
             "mapping": mapping.model_dump(exclude_defaults=True),
         }
         files = f"**{t('files', language)}:**\n" + describe_formats(paths, state["mapping"], language, shown)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import copy
 import os
 import re
-from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import gradio as gr
 import yaml
 
 from builder.bundled import BUNDLED_MODELS, bundled_model, recommended_model
-from builder.recipe import BUNDLED_MODEL
-from builder.ui.common import USE_CASES, AppContext, error_text
+from builder.recipe import BUNDLED_MODEL, Quantization, with_absolute_paths
+from builder.ui.common import AppContext, error_text
 from builder.ui.i18n import DEFAULT_LANG, t
+from builder.usecases import usecase_names
 
-QUANTIZATIONS = ["auto", "4bit", "8bit", "none"]
+QUANTIZATIONS = list(get_args(Quantization))
 # The bundled models by name; any other value (a local folder, a hub id) can be typed in.
 MODEL_CHOICES = [(m.choice(), m.name) for m in BUNDLED_MODELS.values()]
 
@@ -33,29 +33,6 @@ def model_note(base_model: str, languages: dict[str, int] | None, lang: str) -> 
         english = known.get("en", 0) / sum(known.values())
         lines.append(t("recommend_multilingual", lang, model=BUNDLED_MODELS[better].title, share=f"{1 - english:.0%}"))
     return "\n\n".join(lines)
-
-
-def absolutize_paths(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """Data and task paths made absolute, so a recipe saved in another folder still finds its files."""
-    raw = copy.deepcopy(raw)
-
-    def fix(value: Any) -> Any:
-        if isinstance(value, str) and (
-            "/" in value or value.endswith((".jsonl", ".json", ".csv", ".tsv", ".md", ".txt"))
-        ):
-            candidate = (base_dir / value).expanduser()
-            if not Path(value).is_absolute() and candidate.exists():
-                return str(candidate.resolve())
-        if isinstance(value, list):
-            return [fix(v) for v in value]
-        if isinstance(value, dict):
-            return {k: fix(v) for k, v in value.items()}
-        return value
-
-    for section in ("data", "task"):
-        if isinstance(raw.get(section), dict):
-            raw[section] = fix(raw[section])
-    return raw
 
 
 def form_to_raw(
@@ -117,27 +94,24 @@ def validate_yaml(ctx: AppContext, text: str, lang: str = DEFAULT_LANG) -> tuple
             recipe.resolve_path(path)
         ):
             problems.append(t("path_missing", lang, where=f"data.train[{i}]", path=ctx.confinement.shown(path)))
-    if not recipe.data.train:
-        problems.append(t("no_train_files", lang))
-    problems += _task_problems(recipe)
+    problems += _usecase_problems(recipe, lang)
     return raw, problems
 
 
-def _task_problems(recipe: Any) -> list[str]:
-    """The use case's own check of its ``task:`` options, where the use case offers one."""
+def _usecase_problems(recipe: Any, lang: str) -> list[str]:
+    """The use case's own check of its ``task:`` options, and training data where it needs some."""
     try:
         from builder.usecases import get_usecase
 
         usecase = get_usecase(recipe.use_case)
     except Exception as err:
         return [f"use_case: {err}"]
-    check = getattr(usecase, "options", None) or getattr(usecase, "parse_options", None)
-    if not callable(check):
-        return []
     try:
-        check(recipe)
+        usecase.options(recipe)
     except Exception as err:
-        return [str(err)]
+        return str(err).splitlines()[1:] or [str(err)]
+    if not recipe.data.train and usecase.needs_conversations(recipe):
+        return [t("no_train_files", lang)]
     return []
 
 
@@ -158,7 +132,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
     with gr.Row():
         with gr.Column(scale=1):
             use_case = labels.add(
-                gr.Dropdown(list(USE_CASES), value="support", label=t("use_case"), elem_id="recipe-use-case"),
+                gr.Dropdown(usecase_names(), value="support", label=t("use_case"), elem_id="recipe-use-case"),
                 label="use_case",
             )
             name = labels.add(gr.Textbox(label=t("name"), elem_id="recipe-name"), label="name")
@@ -200,7 +174,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
 
     def load_template(case: str, state: dict[str, Any]) -> tuple[Any, ...]:
         raw, base = ctx.template_recipe(case)
-        raw = absolutize_paths(raw, base)
+        raw = with_absolute_paths(raw, base)
         if state.get("paths") and state.get("use_case") in (None, case):
             raw.setdefault("data", {})["train"] = list(state["paths"])
             raw["data"].update(state.get("mapping") or {})

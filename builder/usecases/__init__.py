@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, get_args
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from builder.conversation import Conversation
     from builder.recipe import Recipe
+    from builder.usecases.retrieval import Retriever
 
 
 @dataclass(slots=True)
@@ -35,21 +36,51 @@ class Example:
         return self.messages[:-1]
 
 
-class UseCase(Protocol):
-    """A use case may also define ``labels(recipe) -> list[str]``: it is then a label task (see ``label_set``)."""
+class UseCase:
+    """What the trainer, the evaluator, the playground and the Recipe tab ask of a use case.
 
-    name: str
-    main_metric: str
+    A use case sets ``name``, ``main_metric`` and ``options_model`` and writes ``build_examples`` and
+    ``score``; the rest has defaults that suit a use case trained on conversations.
+    """
+
+    name: str = ""
+    main_metric: str = ""
     # The pydantic model of its ``task:`` options (None: it reads none); path fields carry a LocalPath marker.
-    options_model: type[BaseModel] | None
+    options_model: type[BaseModel] | None = None
+
+    def options(self, recipe: Recipe) -> BaseModel | None:
+        """The recipe's ``task:`` options, validated; a RecipeError names the bad ``task.<key>``."""
+        if self.options_model is None:
+            return None
+        from builder.usecases.options import task_options
+
+        return task_options(recipe, self.options_model)
+
+    def needs_conversations(self, recipe: Recipe) -> bool:
+        """Whether training reads ``data.train``; a use case that makes its examples elsewhere says no."""
+        return True
+
+    def labels(self, recipe: Recipe) -> list[str] | None:
+        """The answers of a label task (it is then answered by scoring each label); None: free text."""
+        return None
+
+    def retriever(self, recipe: Recipe, run_dir: Path) -> Retriever | None:
+        """What grounds a chat message at answer time, as training grounded its examples; None: nothing."""
+        return None
 
     def build_examples(self, conversations: list[Conversation], recipe: Recipe, workdir: Path) -> list[Example]:
         """Training/dev examples; ``workdir`` is where a use case may keep artefacts (an index...)."""
-        ...
+        raise NotImplementedError
 
     def score(self, predictions: list[str], examples: list[Example], recipe: Recipe) -> dict[str, Any]:
         """Metrics for one system's predictions; must include ``main_metric``."""
-        ...
+        raise NotImplementedError
+
+
+def usecase_names() -> list[str]:
+    """Every registered use case, built-in ones first."""
+    _load_builtin()
+    return list(_REGISTRY)
 
 
 _REGISTRY: dict[str, UseCase] = {}
@@ -60,8 +91,8 @@ def label_set(usecase: UseCase, recipe: Recipe) -> list[str] | None:
 
     Label tasks are answered by scoring each label (``builder.labels``), never by free generation.
     """
-    labels = getattr(usecase, "labels", None)
-    return list(labels(recipe)) if callable(labels) else None
+    labels = usecase.labels(recipe)
+    return list(labels) if labels is not None else None
 
 
 def register(usecase: UseCase) -> UseCase:
@@ -81,7 +112,9 @@ def get_usecase(name: str) -> UseCase:
 def _load_builtin() -> None:
     import importlib
 
-    for module in ("support", "translation", "sentiment", "content", "retrieval"):
+    from builder.recipe import UseCaseName
+
+    for module in get_args(UseCaseName):
         try:
             importlib.import_module(f"builder.usecases.{module}")
         except ModuleNotFoundError as err:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from builder import metrics
-from builder.usecases import Example, register
+from builder.usecases import Example, UseCase, register
 from builder.usecases.options import record_skipped, task_options, where
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def _transcript(conversation: Conversation, limit: int) -> str:
     return f"{text[:half]}\n[...]\n{text[-half:]}"
 
 
-class ContentUseCase:
+class ContentUseCase(UseCase):
     name = "content"
     options_model = ContentOptions
     main_metric = "chrf"

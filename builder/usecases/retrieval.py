@@ -13,6 +13,7 @@ with no question log, such as the ABCD agent guidelines).
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from builder import metrics
 from builder.confine import LocalPath
 from builder.rundir import RunDir
-from builder.usecases import Example, register
+from builder.usecases import Example, UseCase, register
 from builder.usecases.options import record_skipped, task_options, where
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def _cut(text: str, limit: int) -> str:
     return (head[:end] if end > limit // 2 else head).strip()
 
 
-class RetrievalUseCase:
+class RetrievalUseCase(UseCase):
     name = "retrieval"
     options_model = RetrievalOptions
     main_metric = "chrf"
@@ -105,6 +106,13 @@ class RetrievalUseCase:
         from builder.retrieval import KnowledgeBase
 
         return KnowledgeBase.open(kb_uri(recipe, run_dir))
+
+    def needs_conversations(self, recipe: Recipe) -> bool:
+        return options(recipe).questions != "knowledge_base"  # else questions are made from the knowledge base
+
+    def retriever(self, recipe: Recipe, run_dir: Path) -> Retriever:
+        """Passages come from the run's knowledge base at chat time, as they did in training."""
+        return Retriever(self.open_knowledge_base(recipe, run_dir), self, recipe, options(recipe).top_k)
 
     def _questions(
         self, conversations: list[Conversation], opts: RetrievalOptions, kb_passages: list[Passage]
@@ -168,6 +176,23 @@ class RetrievalUseCase:
             scores[f"recall@{k}"] = metrics.recall_at_k(retrieved, gold, k)
             scores["recall@1"] = metrics.recall_at_k(retrieved, gold, 1)
         return scores
+
+
+@dataclass
+class Retriever:
+    """A retrieval run's knowledge base, searched at chat time; the prompt is the one training used."""
+
+    knowledge_base: KnowledgeBase
+    usecase: RetrievalUseCase
+    recipe: Recipe
+    top_k: int
+
+    def ground(self, question: str) -> tuple[str, str, str]:
+        """(the grounded user turn, the run's system prompt, the passages as the UI shows them)."""
+        passages = self.knowledge_base.search(question, k=self.top_k)
+        system, user = self.usecase.prompt_messages(question, passages, self.recipe)
+        shown = "\n".join(f"- [{i}] {p.title} ({p.score:.2f})" for i, p in enumerate(passages, 1))
+        return user["content"], system["content"], shown
 
 
 register(RetrievalUseCase())

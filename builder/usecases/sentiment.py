@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from builder import metrics
-from builder.usecases import Example, register
+from builder.usecases import Example, UseCase, register
 from builder.usecases.options import record_skipped, task_options, where
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def _to_label(raw: str, options: SentimentOptions) -> str | None:
     return by_lower.get(mapped.strip().lower())
 
 
-class SentimentUseCase:
+class SentimentUseCase(UseCase):
     name = "sentiment"
     options_model = SentimentOptions
     main_metric = "accuracy"

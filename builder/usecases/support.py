@@ -7,7 +7,7 @@ from typing import Any
 
 from builder.conversation import Conversation
 from builder.recipe import Recipe
-from builder.usecases import Example, register
+from builder.usecases import Example, UseCase, register
 
 
 def conversation_to_example(conversation: Conversation, system_prompt: str) -> Example | None:
@@ -23,7 +23,7 @@ def conversation_to_example(conversation: Conversation, system_prompt: str) -> E
     return Example(messages=messages, reference=messages[-1]["content"], meta=meta)
 
 
-class SupportUseCase:
+class SupportUseCase(UseCase):
     name = "support"
     options_model = None
     main_metric = "chrf"

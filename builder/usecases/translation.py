@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from builder import metrics
-from builder.usecases import Example, register
+from builder.usecases import Example, UseCase, register
 from builder.usecases.options import record_skipped, task_options, where
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def detect_language(text: str, candidates: list[str]) -> str | None:
     return None
 
 
-class TranslationUseCase:
+class TranslationUseCase(UseCase):
     name = "translation"
     options_model = TranslationOptions
     main_metric = "chrf"
