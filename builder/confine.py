@@ -159,7 +159,7 @@ class Confinement:
 
     def problem(self, key: str, value: str, base: Path) -> str | None:
         """Why ``value`` (set as ``key``, relative to ``base``) may not be used, or None when it may."""
-        where = f"{key}: {value!r}"
+        where = f"{key}: {self.shown_text(value)!r}"  # a value inside a served folder, as users see it
         if "://" in value:
             return f"{where} is a URL; the web app reads and writes only local folders it serves"
         try:

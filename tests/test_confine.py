@@ -249,6 +249,18 @@ def test_recipe_tab_refuses_base_model_etc(web: WebApp) -> None:
     assert "base_model: '/etc' is outside" in problems and "data.train[0]: '/etc/passwd' is outside" in problems
 
 
+def test_recipe_tab_refuses_remote_code_from_the_runs_folder(web: WebApp) -> None:
+    """Uploads land in the runs folder: a model folder there must not bring its own Python code."""
+    model = web.runs / "uploads" / "20260101-000000"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text('{"model_type": "llama"}', encoding="utf-8")
+    text = f"base_model: {model}\ntrust_remote_code: true\ndata:\n  train: [{REPO / 'sample_data' / 'support'}]\n"
+    problems = web.client.predict(text, "en", api_name="/check")
+    assert "trust_remote_code" in problems and "runs/uploads/20260101-000000" in problems, problems
+    assert str(web.runs) not in problems
+    assert "trust_remote_code" not in web.client.predict(text.replace("true", "false"), "en", api_name="/check")
+
+
 # ---------------------------------------------------------------- merges never delete what they did not make
 
 
