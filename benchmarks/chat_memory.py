@@ -82,15 +82,16 @@ def measure(mode: str, run_dir: Path) -> dict[str, Any]:
 
 def make_random_run(root: Path) -> Path:
     """A run directory around the bundled model with an untrained (random) LoRA adapter."""
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
     from builder.models import load_model, load_tokenizer
-    from builder.recipe import BUNDLED_MODEL
+    from builder.recipe import BUNDLED_MODEL, LoraConfigSection
     from builder.rundir import RunDir, write_text_atomic
+    from builder.sft import lora_config
 
     run = RunDir(root / "memory-run")
     model, _ = load_model(BUNDLED_MODEL, "none", device="cpu")
-    lora = LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", init_lora_weights=False)
+    lora = lora_config(LoraConfigSection(), init_lora_weights=False)  # random, not zero: the sides differ
     get_peft_model(model, lora).save_pretrained(run.adapter)
     load_tokenizer(BUNDLED_MODEL).save_pretrained(run.tokenizer)
     write_text_atomic(run.recipe_file, f"name: memory\nbase_model: {BUNDLED_MODEL}\nquantization: none\n")

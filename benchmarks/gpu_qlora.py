@@ -261,9 +261,10 @@ def load_quantized(folder: Path, device: str, attn: str) -> Any:
 
 
 def lora_config() -> Any:
-    from peft import LoraConfig
+    from builder.recipe import LoraConfigSection
+    from builder.sft import lora_config as recipe_lora_config
 
-    return LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
+    return recipe_lora_config(LoraConfigSection(dropout=0.0))
 
 
 def run_variant(

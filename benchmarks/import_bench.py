@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import report_json
+
 GOAL_SECONDS = 60.0  # for 100,000 conversations on 2 cores
 
 _EN_USER = [
@@ -179,10 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
     result = run(args.n)
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
+    report_json(result, args.json)
     return 0
 
 

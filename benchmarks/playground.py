@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import report_json
+
 REPO = Path(__file__).resolve().parents[1]
 GOAL_MEMORY_RATIO = 1.15
 PROMPT = [{"role": "user", "content": "Hola, mi pedido no ha llegado todavía. ¿Qué puedo hacer y cuánto suele tardar?"}]
@@ -37,11 +39,12 @@ PROMPT = [{"role": "user", "content": "Hola, mi pedido no ha llegado todavía. �
 def make_run_dir(root: Path, base_model: str, quantization: str) -> Path:
     """A run directory as ``builder.sft`` leaves it, with an untrained adapter (the support recipe's LoRA)."""
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
     from builder.models import load_model, load_tokenizer
     from builder.recipe import load_recipe
     from builder.rundir import RunDir, write_text_atomic
+    from builder.sft import lora_config
 
     recipe = load_recipe(
         REPO / "recipes" / "support.yaml", [f"base_model={base_model}", f"quantization={quantization}"]
@@ -52,13 +55,7 @@ def make_run_dir(root: Path, base_model: str, quantization: str) -> Path:
     load_tokenizer(base_model).save_pretrained(run.tokenizer)
     torch.manual_seed(0)
     model, _ = load_model(base_model, "none", device="cpu")
-    lora = LoraConfig(
-        r=recipe.lora.r,
-        lora_alpha=recipe.lora.alpha,
-        target_modules=recipe.lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
-    get_peft_model(model, lora).save_pretrained(run.adapter, safe_serialization=True)
+    get_peft_model(model, lora_config(recipe.lora)).save_pretrained(run.adapter, safe_serialization=True)
     return run.path
 
 
@@ -231,10 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(
         quick=args.quick, base_model=args.base_model, quantization=args.quantization, max_new_tokens=args.max_new_tokens
     )
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
+    report_json(result, args.json)
     return 0
 
 

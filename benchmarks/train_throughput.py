@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import random
 import statistics
@@ -42,6 +41,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from benchmarks import report_json
 
 REPO = Path(__file__).resolve().parents[1]
 BITEXT = REPO.parent / "shared" / "data" / "real" / "support" / "bitext_customer_support.csv"
@@ -317,11 +318,11 @@ def build_trl_baseline(data: BenchData, run_dir: Path, steps: int) -> tuple[Any,
     """Plain TRL: the user's few lines, SFTConfig defaults except what must match (steps, batch, length, lr)."""
     import torch
     from datasets import Dataset
-    from peft import LoraConfig
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
     from builder.models import pick_device, quantization_config, resolve_base_model
+    from builder.sft import lora_config
 
     recipe = data.recipe
     t = recipe.training
@@ -331,13 +332,7 @@ def build_trl_baseline(data: BenchData, run_dir: Path, steps: int) -> tuple[Any,
     if qconfig is not None:
         kwargs.update(quantization_config=qconfig, device_map={"": "cpu"})
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    lora = LoraConfig(
-        r=recipe.lora.r,
-        lora_alpha=recipe.lora.alpha,
-        lora_dropout=recipe.lora.dropout,
-        target_modules=recipe.lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
+    lora = lora_config(recipe.lora)
     config = SFTConfig(
         output_dir=str(run_dir),
         max_steps=steps,
@@ -597,10 +592,7 @@ def main(argv: list[str] | None = None) -> int:
         max_dev_rows=args.max_dev_rows,
         variants=args.variants.split(",") if args.variants else None,
     )
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
+    report_json(result, args.json)
     return 0
 
 

@@ -64,7 +64,7 @@ class MetricsWriter(TrainerCallback):
 
 
 class LossGuard(TrainerCallback):
-    """Stops a run whose loss is NaN or keeps climbing, and says so (see DESIGN.md's bf16 run)."""
+    """Stops a run whose loss is NaN or keeps climbing, and says so (see the bf16 run in docs/training-choices.md)."""
 
     def __init__(self, rise_factor: float = 1.5, patience: int = 5, min_logs: int = 8) -> None:
         self.rise_factor = rise_factor

@@ -228,8 +228,8 @@ def _parameter_count(path: str, trust_remote_code: bool) -> int:
 def choose_quantization(requested: str, path: str, device: str, trust_remote_code: bool = False) -> str:
     """``auto`` means 4-bit only where the model would not fit in half the memory otherwise.
 
-    On the bundled 135M model 4-bit NF4 costs most of what LoRA can learn (DESIGN.md's
-    measurements), so full precision is the better default wherever it fits.
+    On the bundled 135M model 4-bit NF4 costs most of what LoRA can learn (the
+    measurements in docs/training-choices.md), so full precision is the better default wherever it fits.
     """
     if requested != "auto":
         return requested

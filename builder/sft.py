@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from builder import rundir
-from builder.recipe import Recipe, RecipeError, load_recipe, recipe_from_dict, with_absolute_paths
+from builder.recipe import LoraConfigSection, Recipe, RecipeError, load_recipe, recipe_from_dict, with_absolute_paths
 from builder.rundir import RunDir
 
 HELP_EPILOG = f"""\
@@ -130,11 +130,31 @@ def data_warnings(recipe: Recipe, splits: Any, stats: Any) -> list[str]:
     )
 
 
+def lora_config(lora: LoraConfigSection, **extra: Any) -> Any:
+    """PEFT's LoraConfig for a recipe's ``lora:`` section; ``extra`` for PEFT keys a recipe does not set."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        task_type="CAUSAL_LM",
+        **extra,
+    )
+
+
 def build_trainer(
-    recipe: Recipe, run_dir: Path, train_rows: list[dict], dev_rows: list[dict], callbacks: list[Any]
+    recipe: Recipe,
+    run_dir: Path,
+    train_rows: list[dict],
+    dev_rows: list[dict],
+    callbacks: list[Any],
+    tokenizer: Any = None,
 ) -> tuple[Any, str, Any]:
+    """The trainer, the quantization really used and the tokenizer (loaded here unless the caller has it)."""
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import ProgressCallback
     from trl import SFTConfig, SFTTrainer
 
@@ -147,7 +167,8 @@ def build_trainer(
     if t.threads:
         torch.set_num_threads(t.threads)
     device = pick_device()
-    tokenizer = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
+    if tokenizer is None:
+        tokenizer = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
     model, quantization = load_model(
         recipe.base_model,
         recipe.quantization,
@@ -155,14 +176,7 @@ def build_trainer(
         device=device,
         trust_remote_code=recipe.trust_remote_code,
     )
-    lora = LoraConfig(
-        r=recipe.lora.r,
-        lora_alpha=recipe.lora.alpha,
-        lora_dropout=recipe.lora.dropout,
-        target_modules=recipe.lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
-    model = get_peft_model(model, lora)
+    model = get_peft_model(model, lora_config(recipe.lora))
     use_bf16 = (device == "cuda" and torch.cuda.is_bf16_supported()) or (device == "cpu" and t.cpu_bf16)
     config = SFTConfig(
         output_dir=str(RunDir(run_dir).checkpoints),
@@ -274,7 +288,7 @@ def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
         metrics = MetricsWriter(output_dir)
         budget = budget_callbacks(recipe.training, bool(dev_rows))
         callbacks = [metrics, stop] + ([guard] if guard else []) + budget
-        trainer, quantization, _ = build_trainer(recipe, output_dir, train_rows, dev_rows, callbacks)
+        trainer, quantization, _ = build_trainer(recipe, output_dir, train_rows, dev_rows, callbacks, tokenizer)
         total_steps = trainer.args.max_steps if trainer.args.max_steps > 0 else planned_steps(recipe, len(train_rows))
         if main:
             run.update_info(
