@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from builder.conversation import Conversation, Message
+from builder.recipe import cleaning_default
 
 # --------------------------------------------------------------------------- normalisation
 
@@ -321,10 +322,10 @@ def language_sample(conv: Conversation) -> str:
 
 @dataclass
 class CleaningOptions:
-    redact_pii: bool = True
-    dedupe: bool = True
-    min_turns: int = 2
-    max_chars: int = 20000
+    redact_pii: bool = cleaning_default("redact_pii")
+    dedupe: bool = cleaning_default("dedupe")
+    min_turns: int = cleaning_default("min_turns")
+    max_chars: int = cleaning_default("max_chars")
     detect_language: bool = True
 
 

@@ -113,6 +113,12 @@ class DataConfig(FieldMapping):
         return [value] if isinstance(value, str) else value
 
 
+def cleaning_default(key: str) -> Any:
+    """A cleaning option's default (``redact_pii``, ``dedupe``, ``min_turns``, ``max_chars``): the recipe's own,
+    so that the data CLI, the library and a recipe clean the same way unless told otherwise."""
+    return DataConfig.model_fields[key].default
+
+
 class LoraConfigSection(_Section):
     r: int = Field(16, ge=1)
     alpha: int = Field(32, ge=1)

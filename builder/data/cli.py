@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from builder.data.library import ImportOptions, ImportRun
 from builder.data.report import summary_lines
 from builder.importers import DATA_SUFFIXES, MAPPING_KEYS, DataError, collect_files, detect_format, mapping_from_values
-from builder.recipe import FieldMapping
+from builder.recipe import FieldMapping, cleaning_default
 from builder.rundir import atomic_path, write_json_atomic
 
 
@@ -45,10 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--report", type=Path, help="REPORT.json (default: beside OUT, OUT.report.json)")
     imp.add_argument("--dry-run", action="store_true", help="read and clean, print the report, write nothing")
     add_mapping_options(imp)
-    imp.add_argument("--redact-pii", action=argparse.BooleanOptionalAction, default=True, help="emails, phones...")
-    imp.add_argument("--dedupe", action=argparse.BooleanOptionalAction, default=True, help="exact and near duplicates")
-    imp.add_argument("--min-turns", type=int, default=2, help="fewer customer+agent turns are set aside")
-    imp.add_argument("--max-chars", type=int, default=20000, help="longer conversations are set aside")
+    flag = argparse.BooleanOptionalAction
+    imp.add_argument("--redact-pii", action=flag, default=cleaning_default("redact_pii"), help="emails, phones...")
+    imp.add_argument("--dedupe", action=flag, default=cleaning_default("dedupe"), help="exact and near duplicates")
+    imp.add_argument(
+        "--min-turns", type=int, default=cleaning_default("min_turns"), help="fewer customer+agent turns are set aside"
+    )
+    imp.add_argument(
+        "--max-chars", type=int, default=cleaning_default("max_chars"), help="longer conversations are set aside"
+    )
     imp.add_argument("--max-conversations", type=int, default=None, help="stop once this many are kept")
     imp.add_argument("--no-language", action="store_true", help="skip language detection")
     det = sub.add_parser("detect", help="say how each file would be read")

@@ -156,29 +156,15 @@ def _raw(conv: Conversation) -> str:
     return snippet(json.dumps(conv.to_openai()["messages"], ensure_ascii=False))
 
 
-def import_files(
-    paths: list[Path],
-    mapping: FieldMapping | None = None,
-    *,
-    redact_pii: bool = True,
-    dedupe: bool = True,
-    min_turns: int = 2,
-    max_chars: int = 20000,
-    max_conversations: int | None = None,
-    detect_language: bool = True,
-) -> PreparedData:
-    """Import files (folders give their data files) into memory. For big files use ``ImportRun``."""
-    options = ImportOptions(
-        redact_pii=redact_pii,
-        dedupe=dedupe,
-        min_turns=min_turns,
-        max_chars=max_chars,
-        detect_language=detect_language,
-        max_conversations=max_conversations,
-    )
+def import_files(paths: list[Path], mapping: FieldMapping | None = None, **options: Any) -> PreparedData:
+    """Import files (folders give their data files) into memory. For big files use ``ImportRun``.
+
+    ``options`` are ``ImportOptions`` fields (``dedupe=False``...); unset, they take a recipe's defaults.
+    """
     kept: list[Conversation] = []
     set_aside: list[dict[str, Any]] = []
-    report = ImportRun(mapping or FieldMapping(), options).run(collect_files(paths), kept.append, set_aside.append)
+    run = ImportRun(mapping or FieldMapping(), ImportOptions(**options))
+    report = run.run(collect_files(paths), kept.append, set_aside.append)
     return PreparedData(kept, set_aside, report)
 
 
