@@ -274,7 +274,7 @@ def run_variant(
     import torch
     from trl import SFTConfig, SFTTrainer
 
-    from benchmarks.train_throughput import RecordingCollator, _step_timer
+    from benchmarks.measure import RecordingCollator, step_timer
 
     reason = unavailable_reason(variant, device)
     if reason:
@@ -294,7 +294,7 @@ def run_variant(
         )
         recorder = RecordingCollator(trainer.data_collator)
         trainer.data_collator = recorder
-        timer = _step_timer()
+        timer = step_timer()
         trainer.add_callback(timer)
         if device == "cuda":
             torch.cuda.synchronize()

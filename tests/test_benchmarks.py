@@ -27,7 +27,7 @@ from benchmarks.gpu_qlora import (
     synthetic_lengths,
     unavailable_reason,
 )
-from benchmarks.train_throughput import (
+from benchmarks.measure import (
     RecordingCollator,
     assistant_token_losses,
     batches_of,
