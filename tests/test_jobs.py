@@ -322,7 +322,7 @@ def test_an_evaluation_can_be_stopped_and_a_failed_one_shows_its_error(manager: 
     assert manager.get(ident).state == "running"
     wait_for(lambda: "evaluate:" in run.eval_log.read_text(), what="the evaluator's first line")
     assert "evaluate: base" in (show(ctx, run_id, "en")[3]["value"] or "")  # the log follows the job
-    stop_evaluation(ctx, run_id, "en")
+    assert stop_evaluation(ctx, run_id, "en") == f"Stopping the evaluation of `{run_id}`."
     assert wait_done(manager, ident) == "stopped"
     assert run.info()["status"] == "completed" and run.eval_result() is None
 

@@ -107,7 +107,7 @@ def stop_evaluation(ctx: AppContext, run_id: str | None, lang: str) -> str:
         ctx.jobs.stop(job.id)
     except Exception as err:
         return ctx.error_message(err)
-    return t("stopped_msg", lang, run=job.id)
+    return t("eval_stopping", lang, run=run_id)
 
 
 def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:

@@ -239,6 +239,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "no_eval": ("No evaluation yet for this run.", "Esta ejecución aún no tiene evaluación."),
     "eval_running": ("Evaluating… (this runs in the background)", "Evaluando… (se ejecuta en segundo plano)"),
     "eval_done": ("Evaluation finished.", "Evaluación terminada."),
+    "eval_stopping": ("Stopping the evaluation of `{run}`.", "Deteniendo la evaluación de `{run}`."),
     "eval_failed": ("Evaluation failed:", "La evaluación falló:"),
     "col_metric": ("metric", "métrica"),
     "col_prompt": ("prompt", "entrada"),
