@@ -33,27 +33,31 @@ def bundled_tokenizer():
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, bundled_tokenizer) -> Path:
     """A randomly initialised 2-layer Llama with the bundled tokenizer: trains in a fraction of a second."""
+    # 64 wide: bitsandbytes' CPU 4-bit inference needs layers of at least one quantization block.
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), bundled_tokenizer, width=64, tie=True)
+
+
+def save_tiny_llama(folder: Path, tokenizer, *, width: int, max_positions: int = 1024, tie: bool = False) -> Path:
+    """A randomly initialised (seed 0) 2-layer Llama around ``tokenizer``, saved with it in ``folder``."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(bundled_tokenizer),
-        # 64 wide: bitsandbytes' CPU 4-bit inference needs layers of at least one quantization block.
-        hidden_size=64,
-        intermediate_size=128,
+        vocab_size=len(tokenizer),
+        hidden_size=width,
+        intermediate_size=2 * width,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=1024,
-        bos_token_id=bundled_tokenizer.bos_token_id,
-        eos_token_id=bundled_tokenizer.eos_token_id,
-        pad_token_id=bundled_tokenizer.pad_token_id,
-        tie_word_embeddings=True,
+        max_position_embeddings=max_positions,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=tie,
     )
-    folder = tmp_path_factory.mktemp("tiny-llama")
+    torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
-    bundled_tokenizer.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
     return folder
 
 

@@ -10,7 +10,7 @@ import pytest
 from builder.evaluate import SYSTEMS, few_shot_prompt, pick_shots, render_markdown
 from builder.usecases import Example
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def ex(text: str, label: str) -> Example:

@@ -17,7 +17,7 @@ import pytest
 from builder import rundir
 from builder.recipe import MULTILINGUAL_MODEL
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 ROWS = [

@@ -10,7 +10,7 @@ import pytest
 from builder.importers import DataError, detect_format, read_file
 from builder.recipe import FieldMapping
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real data folder {REAL} is absent")
 
 

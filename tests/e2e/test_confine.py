@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CANARY = "CANARY-outside-7f3a9c"
 
 
@@ -57,10 +57,10 @@ def make_outside(root: Path) -> Path:
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
     pytest.importorskip("torch")
     from gradio_client import Client
-    from test_chat import make_tiny_run
 
     from builder.jobs import JobManager
     from builder.ui import build_app
+    from tests.unit.test_chat import make_tiny_run
 
     root = tmp_path_factory.mktemp("confine")
     run = make_tiny_run(root)  # root/runs/tiny-run, its base model in root/tiny-base
@@ -266,9 +266,8 @@ def test_recipe_tab_refuses_remote_code_from_the_runs_folder(web: WebApp) -> Non
 
 def test_merge_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from test_chat import make_tiny_run
-
     from builder.export import ExportError, merge_adapter
+    from tests.unit.test_chat import make_tiny_run
 
     run = make_tiny_run(tmp_path)
     foreign = tmp_path / "mine"
@@ -307,9 +306,8 @@ def test_export_tab_merge_refuses_a_folder_outside(web: WebApp) -> None:
 
 def test_file_exports_replace_only_their_own_earlier_exports(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from test_chat import make_tiny_run
-
     from builder.export import ExportError, export_conversations, zip_adapter
+    from tests.unit.test_chat import make_tiny_run
 
     run = make_tiny_run(tmp_path)
     notes = tmp_path / "notes.zip"

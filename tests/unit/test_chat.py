@@ -44,25 +44,12 @@ def char_tokenizer():
 def make_tiny_run(root: Path) -> Path:
     """A run directory as `builder.sft` leaves it, around a tiny random model and a random adapter."""
     from peft import LoraConfig, get_peft_model
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
-    torch.manual_seed(0)
+    from tests.conftest import save_tiny_llama
+
     tokenizer = char_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-    )
-    base_dir = root / "tiny-base"
-    LlamaForCausalLM(config).save_pretrained(base_dir, safe_serialization=True)
-    tokenizer.save_pretrained(base_dir)
+    base_dir = save_tiny_llama(root / "tiny-base", tokenizer, width=32, max_positions=512)
 
     run = root / "runs" / "tiny-run"
     base = LlamaForCausalLM.from_pretrained(base_dir)

@@ -10,10 +10,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from test_chat import make_tiny_run  # noqa: E402  (same tiny run directory as the chat tests)
-
 from builder.conversation import Conversation, Message  # noqa: E402
 from builder.export import ExportError, export_conversations, export_run_data, merge_adapter, zip_adapter  # noqa: E402
+from tests.unit.test_chat import make_tiny_run  # noqa: E402  (same tiny run directory as the chat tests)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from builder.advisor import ADVICE, advice
 from builder.jobs import RunProgress
 from builder.ui.i18n import STRINGS, t
 
-UI = Path(__file__).resolve().parents[1] / "builder" / "ui"
+UI = Path(__file__).resolve().parents[2] / "builder" / "ui"
 
 
 def placeholders(text: str) -> set[str]:

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import write_support_jsonl
 
 from builder import rundir
 from builder.recipe import RecipeError, load_recipe
 from builder.sft import train
+from tests.conftest import write_support_jsonl
 
 
 def budget_recipe(tmp_path: Path, tiny_model_dir: Path, training: str) -> Path:

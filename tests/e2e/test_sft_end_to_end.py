@@ -13,7 +13,7 @@ import pytest
 from builder.recipe import load_recipe
 from builder.sft import train
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 # Distinctive replies the base model would never produce by itself.

@@ -12,10 +12,10 @@ import json
 import re
 
 import pytest
-from test_ui_browser import app_url, browser, open_page, open_tab, pick, shot, text_of  # noqa: F401 (fixtures)
 
 from builder.bundled import BUNDLED_MODELS
 from builder.recipe import MULTILINGUAL_MODEL
+from tests.e2e.test_ui_browser import app_url, browser, open_page, open_tab, pick, shot, text_of  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -12,8 +12,8 @@ import pytest
 from builder.data import DataError, import_files, main, prepare_conversations, quarantine_path
 from builder.recipe import FieldMapping, recipe_from_dict
 
-ROOT = Path(__file__).resolve().parents[1]
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+ROOT = Path(__file__).resolve().parents[2]
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real data folder {REAL} is absent")
 
 

@@ -37,7 +37,7 @@ from benchmarks.measure import (
     paired_noise,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # ---------------------------------------------------------------- padding arithmetic
 

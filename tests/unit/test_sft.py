@@ -11,7 +11,7 @@ from builder import rundir
 from builder.recipe import load_recipe
 from builder.sft import main, parse_args, train
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.CompletedProcess:

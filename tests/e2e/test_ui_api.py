@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # Reads the recipe's name: "crash" dies with a traceback before writing how the run ended;
 # "slow" spends 6 s in a first step that SIGTERM does not interrupt (the real trainer stops at

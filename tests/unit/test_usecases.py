@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,8 @@ import pytest
 from builder.conversation import Conversation, Message
 from builder.recipe import RecipeError, recipe_from_dict
 from builder.usecases import get_usecase
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def conv(*turns: tuple[str, str], source: str = "data.tsv", line: int = 1, **metadata) -> Conversation:
@@ -131,7 +135,7 @@ def test_content_three_shapes(tmp_path: Path) -> None:
 def test_recipes_validate_and_name_their_use_case(name: str) -> None:
     from builder.recipe import load_recipe
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     r = load_recipe(repo / "recipes" / f"{name}.yaml")
     assert r.use_case == name
     for path in r.data.train:
@@ -153,3 +157,15 @@ def test_the_recipe_tab_runs_the_use_cases_own_check_of_its_task_options(tmp_pat
     text = f"use_case: retrieval\ntask: {{knowledge_base: [{kb}], questions: knowledge_base}}\n"
     assert not [p for p in validate_yaml(ctx, text)[1] if p.startswith("data.train")]
     assert [p for p in validate_yaml(ctx, "use_case: support\n")[1] if p.startswith("data.train")]
+
+
+def test_every_use_case_is_found_even_after_one_was_imported_directly():
+    # In a fresh interpreter: importing one use case module first must not hide the others.
+    code = (
+        "import builder.usecases.retrieval\n"
+        "from builder.usecases import get_usecase\n"
+        "print(sorted(get_usecase(n).name for n in ('support','translation','sentiment','content','retrieval')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['content', 'retrieval', 'sentiment', 'support', 'translation']"
