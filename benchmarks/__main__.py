@@ -2,7 +2,8 @@
 
 Sections, each a module of this package with its own ``run()``:
 
-- ``train_throughput``: the product's training path against plain TRL on the real Bitext data;
+- ``train_throughput``: the product's training path against plain TRL on the real Bitext data and on the
+  real sentiment reviews;
 - ``playground``: side-by-side engine memory against one model, first-token time, tokens per second;
 - ``import``: conversations per second and peak memory of the import CLI (``benchmarks.import_bench``).
 
@@ -61,7 +62,12 @@ def run_train_throughput(args: argparse.Namespace) -> dict[str, Any]:
         return train_throughput.run(
             quick=True, steps=3, batch_size=2, max_length=96, max_conversations=80, base_model=args.base_model
         )
-    return train_throughput.run(quick=args.quick, base_model=args.base_model)
+    return train_throughput.run(
+        quick=args.quick,
+        base_model=args.base_model,
+        variants=args.variants.split(",") if args.variants else None,
+        sentiment_variants=args.sentiment_variants.split(",") if args.sentiment_variants else None,
+    )
 
 
 def run_playground(args: argparse.Namespace) -> dict[str, Any]:
@@ -99,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
     parser.add_argument("--base-model", default=None, help="train and chat on this model instead of the bundled one")
     parser.add_argument("--tiny", action="store_true", help="smoke-test sizes (a few steps, tokens, conversations)")
+    parser.add_argument("--variants", help="train_throughput on Bitext: only these variants (comma-separated)")
+    parser.add_argument("--sentiment-variants", help="train_throughput on the sentiment data: only these variants")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -138,12 +146,20 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
         "train_throughput.padding_fraction": ("train_throughput", "padding_fraction"),
         "train_throughput.padding_fraction_trl_baseline": ("train_throughput", "padding_fraction_trl_baseline"),
         "train_throughput.dev_loss_delta": ("train_throughput", "dev_loss_delta"),
+        "train_throughput.sentiment.ratio_vs_trl_baseline": ("train_throughput", "sentiment", "ratio_vs_trl_baseline"),
+        "train_throughput.sentiment.dev_loss_delta": ("train_throughput", "sentiment", "dev_loss_delta"),
         "playground.memory_ratio_side_by_side": ("playground", "memory_ratio_side_by_side"),
         "playground.first_token_s": ("playground", "first_token_s"),
         "import.conversations_per_s": ("import", "conversations_per_s"),
         "import.peak_rss_mb": ("import", "peak_rss_mb"),
     }
-    return {key: report.get(section, {}).get(field) for key, (section, field) in pick.items()}
+    out: dict[str, Any] = {}
+    for key, path in pick.items():
+        node: Any = report
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        out[key] = node
+    return out
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ class BatchRecord:
     padded: int  # tensor positions (real + padding)
     lengths: list[int]  # per row of the batch
     segments: list[int]  # per example (a packed row holds several)
+    labelled: int = 0  # positions the loss covers (labels != -100 after the shift)
 
 
 class RecordingCollator:
@@ -64,7 +65,11 @@ class RecordingCollator:
         lengths = [len(e["input_ids"]) for e in examples]
         segments = [n for e in examples for n in (e.get("seq_lengths") or [len(e["input_ids"])])]
         padded = batch["input_ids"].numel()
-        self.records.append(BatchRecord(useful=sum(lengths), padded=padded, lengths=lengths, segments=segments))
+        labels = batch.get("labels")
+        labelled = int((labels[:, 1:] != -100).sum()) if labels is not None else 0
+        self.records.append(
+            BatchRecord(useful=sum(lengths), padded=padded, lengths=lengths, segments=segments, labelled=labelled)
+        )
         return batch
 
 

@@ -143,8 +143,13 @@ class TrainingConfig(_Section):
     group_by_length: bool = Field(True, description="batch examples of similar length: less padding, same result")
     gradient_checkpointing: bool = False
     threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores")
-    cpu_bf16: bool = Field(
-        False, description="bf16 autocast on the CPU: 1.13x on AVX512-BF16, dev loss a little worse (BENCHMARKS.md)"
+    cpu_bf16: bool | Literal["auto"] = Field(
+        False,
+        description="bf16 autocast on the CPU: true, false, or auto (on where the CPU has native bf16: "
+        "AVX512-BF16, AMX or Arm BF16); measured in BENCHMARKS.md",
+    )
+    labelled_lm_head: bool = Field(
+        True, description="compute the LM head and the loss only at trained tokens, in chunks (builder/lm_head.py)"
     )
     loss_guard: bool = Field(True, description="stop when the loss is NaN or keeps rising")
     # Training to a budget: num_epochs (or max_steps) plans the run and its learning-rate schedule;

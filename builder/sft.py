@@ -68,6 +68,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="continue from the last checkpoint in --output-dir (after a crash, a kill or a stop)",
     )
+    parser.add_argument(
+        "--memory-limit",
+        type=float,
+        default=None,
+        metavar="GB",
+        help="the memory this run may use, when less than the device has (default: available RAM, or the GPU's); "
+        "a run estimated above it is refused before the model loads, with the changes that would make it fit",
+    )
+    parser.add_argument(
+        "--skip-fit-check", action="store_true", help="train even when the memory estimate says it will not fit"
+    )
     return parser.parse_args(argv)
 
 
@@ -159,6 +170,7 @@ def build_trainer(
     from trl import SFTConfig, SFTTrainer
 
     from builder.callbacks import LossInProgressBar, best_model_arguments
+    from builder.capacity import cpu_autocast_bf16
     from builder.dataset import to_dataset
     from builder.lm_head import install_labelled_lm_head
     from builder.models import load_model, load_tokenizer, pick_device
@@ -177,7 +189,7 @@ def build_trainer(
         trust_remote_code=recipe.trust_remote_code,
     )
     model = get_peft_model(model, lora_config(recipe.lora))
-    use_bf16 = (device == "cuda" and torch.cuda.is_bf16_supported()) or (device == "cpu" and t.cpu_bf16)
+    use_bf16 = (device == "cuda" and torch.cuda.is_bf16_supported()) or (device == "cpu" and cpu_autocast_bf16(t))
     config = SFTConfig(
         output_dir=str(RunDir(run_dir).checkpoints),
         max_steps=t.max_steps,
@@ -222,7 +234,7 @@ def build_trainer(
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(LossInProgressBar)
     # After SFTTrainer: its constructor installs TRL's fused head, which ours sits in front of.
-    trainer.lm_head_chunk_tokens = install_labelled_lm_head(trainer.model)
+    trainer.lm_head_chunk_tokens = install_labelled_lm_head(trainer.model) if t.labelled_lm_head else None
     return trainer, quantization, tokenizer
 
 
@@ -242,8 +254,30 @@ def prepare_run_dir(output_dir: Path, resume: bool) -> Path | None:
     return Path(last) if last else None
 
 
-def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
+def fit_check(
+    recipe: Recipe, rows: list[dict], where: str, memory_limit_bytes: int | None = None, *, refuse: bool = True
+) -> Any:
+    """The capacity estimate of this run on this device; a CapacityError (with the fixes) when it will not fit."""
+    from builder import capacity
+
+    device = capacity.present_device(memory_limit_bytes or capacity.memory_limit_from_env())
+    shape, plan = capacity.recipe_plan(recipe, device, rows, steps=planned_steps(recipe, len(rows)))
+    if refuse:
+        return capacity.check_fits(shape, plan, device, where)
+    return capacity.estimate(shape, plan, device)
+
+
+def train(
+    recipe: Recipe,
+    output_dir: Path,
+    *,
+    resume: bool = False,
+    memory_limit_bytes: int | None = None,
+    check_fit: bool = True,
+) -> Path:
+    """Train; ``memory_limit_bytes`` caps the memory the fit check allows (default: what the device has)."""
     from builder.callbacks import GracefulStop, LossGuard, MetricsWriter, budget_callbacks
+    from builder.capacity import cpu_native_bf16
     from builder.dataset import example_to_record, prepare_splits, tokenize_examples
 
     main = is_main_process()
@@ -285,6 +319,10 @@ def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
                 rundir.write_jsonl(run.examples(split), (example_to_record(e) for e in examples))
             for warning in warnings:
                 print(f"Data warning: {warning}", flush=True)
+        # Before the model is loaded: a run that cannot fit is refused with the changes that would make it fit.
+        estimate = fit_check(recipe, train_rows, recipe.name, memory_limit_bytes, refuse=check_fit)
+        if main:
+            print("\n".join(estimate.lines()), flush=True)
         metrics = MetricsWriter(output_dir)
         budget = budget_callbacks(recipe.training, bool(dev_rows))
         callbacks = [metrics, stop] + ([guard] if guard else []) + budget
@@ -301,6 +339,14 @@ def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
                 train_examples=len(train_rows),
                 dev_examples=len(dev_rows),
                 token_stats=stats.as_dict(),
+                precision="bf16 autocast" if trainer.args.bf16 else "float32",
+                cpu_native_bf16=cpu_native_bf16(),
+                lm_head_chunk_tokens=getattr(trainer, "lm_head_chunk_tokens", None),
+                estimate={
+                    "peak_gb": round(estimate.peak_bytes / 2**30, 3),
+                    "parts_gb": {k: round(v / 2**30, 3) for k, v in estimate.parts.items()},
+                    "seconds_per_step": estimate.seconds_per_step and round(estimate.seconds_per_step, 2),
+                },
             )
             print(summarize(recipe, splits, stats, None), flush=True)
             print(f"quantization  {quantization} on {trainer.args.device}", flush=True)
@@ -316,7 +362,8 @@ def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
     except Exception as err:
         if main:
             run.update_info(status="failed", ended_at=_now(), error=f"{type(err).__name__}: {err}")
-            traceback.print_exc()
+            if not isinstance(err, RecipeError):  # a refusal explains itself; a crash needs its traceback
+                traceback.print_exc()
         raise
     if main and recipe.eval.enabled and run.info().get("status") == "completed":
         _evaluate(output_dir)
@@ -325,6 +372,12 @@ def train(recipe: Recipe, output_dir: Path, *, resume: bool = False) -> Path:
 
 def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def peak_memory_bytes() -> int:
+    from builder.capacity import peak_memory_bytes as measured
+
+    return measured()
 
 
 def _finish(
@@ -369,7 +422,13 @@ def _finish(
     else:
         status, error = "completed", None
     run.update_info(
-        status=status, error=error, ended_at=_now(), final_step=step, train_seconds=round(seconds, 1), **budget_info
+        status=status,
+        error=error,
+        ended_at=_now(),
+        final_step=step,
+        train_seconds=round(seconds, 1),
+        peak_memory_gb=round(peak_memory_bytes() / 2**30, 3),
+        **budget_info,
     )
     print(f"{status}: {step} steps in {seconds:.0f} s; adapter in {run.adapter}", flush=True)
 
@@ -387,7 +446,7 @@ def _evaluate(run_dir: Path) -> None:
         print(f"Evaluation failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
 
 
-def dry_run(recipe: Recipe) -> int:
+def dry_run(recipe: Recipe, memory_limit_bytes: int | None = None) -> int:
     import tempfile
 
     from builder.dataset import prepare_splits, tokenize_examples
@@ -397,7 +456,7 @@ def dry_run(recipe: Recipe) -> int:
     with tempfile.TemporaryDirectory(prefix="dry-run-") as workdir:
         splits = prepare_splits(recipe, Path(workdir))
         tokenizer = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
-        _, stats = tokenize_examples(splits.train, tokenizer, recipe.training.max_length)
+        rows, stats = tokenize_examples(splits.train, tokenizer, recipe.training.max_length)
         _, dev_stats = tokenize_examples(splits.dev, tokenizer, recipe.training.max_length)
         print(summarize(recipe, splits, stats, dev_stats))
         report = splits.data_report
@@ -410,7 +469,28 @@ def dry_run(recipe: Recipe) -> int:
             print(f"warning: {warning}")
         if not warnings:
             print("no data warnings")
+        print_capacity(recipe, rows, memory_limit_bytes)
     return 0
+
+
+def print_capacity(recipe: Recipe, rows: list[dict], memory_limit_bytes: int | None) -> None:
+    """The memory and time estimate on this device, and which GPU sizes the run would fit."""
+    from builder import capacity
+
+    try:
+        estimate = fit_check(recipe, rows, recipe.name, memory_limit_bytes)
+        print("\n".join(estimate.lines()))
+    except capacity.CapacityError as err:
+        print(f"warning: {err}")
+        estimate = fit_check(recipe, rows, recipe.name, memory_limit_bytes, refuse=False)
+    shape, plan = capacity.recipe_plan(recipe, estimate.device, rows)
+    print(
+        "on GPUs       "
+        + ", ".join(
+            f"{row['device'].removeprefix('GPU ')}: {row['peak_gb']:.1f} GB {'fits' if row['fits'] else 'no'}"
+            for row in capacity.memory_table(shape, plan, estimate.device)[1:]
+        )
+    )
 
 
 def default_output_dir(recipe: Recipe) -> Path:
@@ -421,11 +501,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         recipe = load_recipe(args.recipe, args.overrides)
+        memory_limit = int(args.memory_limit * 2**30) if args.memory_limit else None
         if args.dry_run:
-            return dry_run(recipe)
+            return dry_run(recipe, memory_limit)
         if args.resume and args.output_dir is None:
             raise RecipeError("--resume needs --output-dir: the run directory to continue")
-        train(recipe, args.output_dir or default_output_dir(recipe), resume=args.resume)
+        train(
+            recipe,
+            args.output_dir or default_output_dir(recipe),
+            resume=args.resume,
+            memory_limit_bytes=memory_limit,
+            check_fit=not args.skip_fit_check,
+        )
     except RecipeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,0 +1,595 @@
+"""Will it fit, and how long? Peak memory and time of a LoRA/QLoRA training, before loading anything.
+
+Everything here is computed from a model's ``config.json`` (the model is built on the meta device: shapes,
+no weights), the recipe and the device. The peak is the sum of:
+
+- weights at the chosen quantization: NF4 is 4 bits a weight plus its block constants (one 8-bit absmax
+  per 64 weights with double quantization, and one float32 per 256 of those); LLM.int8 one byte plus a
+  float32 scale per row. Layers that stay unquantized (embeddings, norms, the LM head) are float32 after
+  ``prepare_model_for_kbit_training``, or the compute dtype without quantization;
+- LoRA parameters in float32 with their gradients and two AdamW moments (16 bytes a parameter);
+- activations kept for the backward, per token and layer (``_activation_bytes_per_token``), or only the
+  layer inputs with gradient checkpointing plus one layer recomputed;
+- the LM head's logits: one chunk of labelled tokens with ``builder.lm_head``, otherwise TRL's tiles over
+  every position;
+- the runtime: the Python process with torch, transformers, TRL and PEFT imported (CPU), or the CUDA
+  context and the caching allocator's slack (GPU).
+
+Time: FLOPs per step (forward 2 per weight per token, the backward's gradient for the activations 2 more,
+the frozen weights get none; attention; the LM head at labelled tokens, three products; one more forward
+with checkpointing) divided by the device's sustained throughput, plus the 4-bit dequantization passes.
+``calibrate`` replaces the throughput by one measured from a real step. BENCHMARKS.md compares the
+estimates with measured runs; docs/capacity.md with published GPU figures.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from builder.recipe import RecipeError
+
+if TYPE_CHECKING:
+    from builder.recipe import Recipe, TrainingConfig
+
+GiB = 1024**3
+GPU_SIZES_GB = (8, 12, 16, 24, 40, 80)
+# Resident memory of a process that has imported torch, transformers, TRL, PEFT, datasets and bitsandbytes
+# (measured: 514 MB on Linux, torch 2.13 CPU build), plus its tokenizer and data.
+CPU_RUNTIME_BYTES = 560 * 1024**2
+# The CUDA context and cuBLAS workspace (outside torch's allocator), and the allocator's reserved slack.
+CUDA_CONTEXT_BYTES = 600 * 1024**2
+CUDA_ALLOCATOR_SLACK = 0.10
+# Sustained training throughput as a share of a plain matmul's (attention, norms, LoRA's small products,
+# the optimizer and the dataloader do not run at matmul speed).
+TRAINING_EFFICIENCY = 0.5
+# NF4 with double quantization: 4 bits, an 8-bit absmax per 64 weights, a float32 per 256 absmax.
+NF4_BYTES_PER_WEIGHT = 0.5 + 1 / 64 + 4 / (64 * 256)
+NF4_BYTES_PER_WEIGHT_SINGLE = 0.5 + 4 / 64
+
+
+class CapacityError(RecipeError):
+    """A run that will not fit; the message lists the changes that would make it fit."""
+
+
+# ---------------------------------------------------------------- the device
+
+
+@dataclass(frozen=True)
+class Device:
+    kind: str  # "cpu" or "cuda"
+    name: str
+    memory_bytes: int  # what a run may use: available RAM on the CPU, the card's memory on a GPU
+    native_bf16: bool
+    flops: float | None = None  # sustained matmul FLOP/s in the compute dtype; None: no time estimate
+    dequant_per_s: float | None = None  # 4-bit weights dequantized per second (CPU)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.memory_bytes / GiB:.1f} GB)"
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (x86 ``flags``, Arm ``Features``); empty elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def cpu_native_bf16(flags: set[str] | None = None) -> bool:
+    """bf16 arithmetic in hardware: AVX512-BF16 or AMX on x86, BF16 on Arm. oneDNN emulates it elsewhere."""
+    flags = cpu_flags() if flags is None else flags
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def cpu_autocast_bf16(training: TrainingConfig) -> bool:
+    """Whether a CPU run trains under bf16 autocast: ``training.cpu_bf16`` true, false, or auto (native only)."""
+    if training.cpu_bf16 == "auto":
+        return cpu_native_bf16()
+    return bool(training.cpu_bf16)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "CPU"
+
+
+@functools.lru_cache(maxsize=4)
+def measure_cpu_flops(threads: int, dtype_name: str = "float32") -> float:
+    """FLOP/s of a 1024-square matmul on this CPU with ``threads`` threads (about a quarter of a second)."""
+    import time
+
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b = torch.randn(1024, 1024, dtype=dtype), torch.randn(1024, 1024, dtype=dtype)
+        torch.mm(a, b)
+        best = math.inf
+        for _ in range(5):
+            started = time.perf_counter()
+            torch.mm(a, b)
+            best = min(best, time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(before)
+    return 2 * 1024**3 / best
+
+
+@functools.lru_cache(maxsize=2)
+def measure_dequant_per_s() -> float | None:
+    """NF4 weights bitsandbytes dequantizes per second on this CPU (None without bitsandbytes)."""
+    import time
+
+    import torch
+
+    try:
+        import bitsandbytes.functional as bnbf
+    except ImportError:
+        return None
+    weight = torch.randn(1024, 2048)
+    packed, state = bnbf.quantize_4bit(weight, quant_type="nf4", compress_statistics=True)
+    bnbf.dequantize_4bit(packed, state)
+    best = math.inf
+    for _ in range(3):
+        started = time.perf_counter()
+        bnbf.dequantize_4bit(packed, state)
+        best = min(best, time.perf_counter() - started)
+    return weight.numel() / best
+
+
+def present_device(memory_limit_bytes: int | None = None, *, measure: bool = True) -> Device:
+    """This machine's device; ``memory_limit_bytes`` caps what a run may use (a test, a shared machine)."""
+    import torch
+
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        memory = props.total_memory
+        device = Device("cuda", props.name, memory, torch.cuda.is_bf16_supported())
+    else:
+        import psutil
+
+        threads = torch.get_num_threads()
+        flops = measure_cpu_flops(threads) if measure else None
+        dequant = measure_dequant_per_s() if measure else None
+        memory = psutil.virtual_memory().available
+        device = Device("cpu", f"{_cpu_name()}, {threads} threads", memory, cpu_native_bf16(), flops, dequant)
+    if memory_limit_bytes is not None:
+        device = replace(device, memory_bytes=min(device.memory_bytes, memory_limit_bytes))
+    return device
+
+
+def gpu(memory_gb: int) -> Device:
+    """A GPU of ``memory_gb`` GB with bf16, for the "which card would do" table (no time figure)."""
+    return Device("cuda", f"GPU {memory_gb} GB", memory_gb * GiB, True)
+
+
+# ---------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    linears: tuple[tuple[str, int, int], ...]  # (name, in, out) of the body's Linear layers (not the LM head)
+    other_params: int  # embeddings, norms, an untied LM head
+    vocab: int
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    intermediate: int
+    tied_head: bool
+    checkpoint_bytes: int  # the size of the weights on disk, mapped while loading (0: unknown)
+
+    @property
+    def linear_params(self) -> int:
+        return sum(i * o for _, i, o in self.linears)
+
+    @property
+    def params(self) -> int:
+        return self.linear_params + self.other_params
+
+
+@functools.lru_cache(maxsize=16)
+def model_shape(path: str, trust_remote_code: bool = False) -> ModelShape:
+    """The shape of the model in ``path`` (a folder with config.json), built on the meta device: no weights read."""
+    import torch
+    from accelerate import init_empty_weights
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    with init_empty_weights():
+        model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
+    if getattr(config.get_text_config(), "tie_word_embeddings", False):
+        model.tie_weights()  # from_config on the meta device leaves the head untied
+    head = model.get_output_embeddings()
+    linears = tuple(
+        (name, m.in_features, m.out_features)
+        for name, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and m is not head
+    )
+    # The body's Linear weights are counted from their shapes; everything else (embeddings, norms, biases, an
+    # untied head) here. parameters() lists a tied weight once.
+    linear_weight_ids = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Linear) and m is not head}
+    other = sum(p.numel() for p in model.parameters() if id(p) not in linear_weight_ids)
+    text = config.get_text_config()
+    heads = text.num_attention_heads
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // heads
+    files = list(Path(path).glob("*.safetensors")) if Path(path).is_dir() else []
+    return ModelShape(
+        linears=linears,
+        other_params=other,
+        vocab=head.weight.shape[0],
+        hidden=text.hidden_size,
+        layers=text.num_hidden_layers,
+        heads=heads,
+        kv_heads=getattr(text, "num_key_value_heads", None) or heads,
+        head_dim=head_dim,
+        intermediate=getattr(text, "intermediate_size", None) or 4 * text.hidden_size,
+        tied_head=head.weight is model.get_input_embeddings().weight,
+        checkpoint_bytes=sum(f.stat().st_size for f in files),
+    )
+
+
+# ---------------------------------------------------------------- the plan and the estimate
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The recipe's knobs that decide memory and time."""
+
+    quantization: str  # "4bit", "8bit" or "none" (auto already resolved)
+    batch_size: int
+    seq_len: int  # the longest batch's length: the peak
+    gradient_accumulation_steps: int = 1
+    gradient_checkpointing: bool = False
+    lora_r: int = 16
+    lora_targets: str | tuple[str, ...] = "all-linear"
+    lora_dropout: float = 0.05
+    bf16: bool = False  # compute in bf16 (GPU, or CPU autocast)
+    labelled_lm_head: bool = True
+    labelled_fraction: float = 1.0  # share of the tokens the loss covers
+    mean_seq_len: int | None = None  # a typical batch's length, for time (default seq_len)
+    steps: int | None = None
+
+    def changed(self, **updates: Any) -> Plan:
+        return replace(self, **updates)
+
+
+@dataclass
+class Estimate:
+    parts: dict[str, int]  # bytes
+    flops_per_step: float
+    seconds_per_step: float | None
+    seconds_total: float | None
+    plan: Plan
+    device: Device
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def peak_bytes(self) -> int:
+        return sum(self.parts.values())
+
+    @property
+    def fits(self) -> bool:
+        return self.peak_bytes <= self.device.memory_bytes
+
+    def lines(self) -> list[str]:
+        p = self.plan
+        parts = ", ".join(f"{k.replace('_', ' ')} {v / GiB:.2f}" for k, v in self.parts.items())
+        verdict = "fits" if self.fits else "DOES NOT FIT"
+        out = [
+            f"memory        peak {self.peak_bytes / GiB:.2f} GB on {self.device.label}: {verdict} "
+            f"({p.quantization}, batch {p.batch_size} x {p.seq_len} tokens"
+            f"{', gradient checkpointing' if p.gradient_checkpointing else ''})",
+            f"              GB: {parts}",
+        ]
+        if self.seconds_per_step is not None:
+            total = f", {_duration(self.seconds_total)} for {p.steps} steps" if self.seconds_total else ""
+            out.append(f"time          about {self.seconds_per_step:.1f} s per step{total}")
+        return out + [f"              {note}" for note in self.notes]
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _targets(shape: ModelShape, targets: str | tuple[str, ...]) -> list[tuple[str, int, int]]:
+    """The Linear layers LoRA wraps: every one for all-linear (PEFT leaves the LM head out), else by name."""
+    if targets == "all-linear":
+        return list(shape.linears)
+    names = (targets,) if isinstance(targets, str) else tuple(targets)
+    return [lin for lin in shape.linears if lin[0].split(".")[-1] in names]
+
+
+def _weight_bytes(shape: ModelShape, plan: Plan, device: Device) -> int:
+    compute = 2 if (device.kind == "cuda" and plan.bf16) else 4
+    if plan.quantization == "4bit":
+        # prepare_model_for_kbit_training casts every unquantized parameter to float32
+        return int(shape.linear_params * NF4_BYTES_PER_WEIGHT + shape.other_params * 4)
+    if plan.quantization == "8bit":
+        rows = sum(o for _, _, o in shape.linears)
+        return int(shape.linear_params + rows * 4 + shape.other_params * 4)
+    return shape.params * compute
+
+
+def _lora_params(shape: ModelShape, plan: Plan) -> int:
+    return sum(plan.lora_r * (i + o) for _, i, o in _targets(shape, plan.lora_targets))
+
+
+def _activation_bytes_per_token(shape: ModelShape, plan: Plan, device: Device) -> float:
+    """Bytes one token keeps for the backward in one layer (LoRA on the targets, frozen base, sdpa attention).
+
+    Kept: the two norms' inputs; each LoRA target's dropped-out input (plus its one-byte mask when dropout is
+    on) and its rank-r product; attention's q, k, v and output (flash/efficient sdpa keeps no S x S matrix);
+    the MLP's gate, up and activated products. Frozen base weights keep nothing for their own gradient.
+    """
+    a = 2 if plan.bf16 else 4
+    h, q, kv, i = shape.hidden, shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim, shape.intermediate
+    targets = _targets(shape, plan.lora_targets)
+    layer_targets = [t for t in targets if ".layers.0." in t[0] or ".h.0." in t[0]] or targets[:7]
+    lora_inputs = sum(in_f for _, in_f, _ in layer_targets)
+    dropout = plan.lora_dropout > 0
+    kept = 2 * h + 2 * q + 2 * kv + 3 * i  # norms, attention, MLP
+    lora = (lora_inputs if dropout else 0) + plan.lora_r * len(layer_targets)
+    return a * (kept + lora) + (lora_inputs if dropout else 0)
+
+
+def estimate(shape: ModelShape, plan: Plan, device: Device) -> Estimate:
+    tokens = plan.batch_size * plan.seq_len
+    a = 2 if plan.bf16 else 4
+    per_token_layer = _activation_bytes_per_token(shape, plan, device)
+    # The backward's own working set: gradients of one layer's activations (about twice its widest tensors).
+    working = tokens * a * 2 * (shape.hidden + shape.intermediate + shape.heads * shape.head_dim)
+    if plan.gradient_checkpointing:
+        activations = tokens * a * shape.hidden * shape.layers + tokens * per_token_layer + working
+    else:
+        activations = tokens * per_token_layer * shape.layers + working
+    labelled = max(1, int(tokens * plan.labelled_fraction))
+    if plan.labelled_lm_head:
+        from builder.lm_head import chunk_tokens
+
+        logits = min(labelled, chunk_tokens(shape.vocab)) * shape.vocab * 4 * 3
+    else:  # TRL's fused head: tiles of up to 4,096 positions by 32,768 words, every position off CUDA
+        rows = labelled if device.kind == "cuda" else tokens
+        logits = min(rows, 4096) * min(shape.vocab, 32768) * 4 * 4
+    # the hidden states of the labelled tokens and their gradient, in float32
+    logits += labelled * shape.hidden * 4 * 2
+    lora = _lora_params(shape, plan)
+    weights = _weight_bytes(shape, plan, device)
+    if plan.quantization in ("4bit", "8bit"):  # one layer's weights dequantized for its matmul (and its gradient)
+        weights += 2 * max((i * o for _, i, o in shape.linears), default=0) * (2 if plan.bf16 else 4)
+    runtime = CPU_RUNTIME_BYTES if device.kind == "cpu" else CUDA_CONTEXT_BYTES
+    parts = {
+        "weights": weights,
+        "lora_and_optimizer": lora * 16,
+        "activations": int(activations),
+        "logits_and_loss": int(logits),
+        "runtime": runtime,
+    }
+    if device.kind == "cuda":
+        parts["allocator_slack"] = int(CUDA_ALLOCATOR_SLACK * sum(parts.values()))
+    notes = []
+    load_peak = runtime + shape.checkpoint_bytes + (weights if plan.quantization != "none" else 0)
+    if device.kind == "cpu" and load_peak > sum(parts.values()):
+        # Loading maps the checkpoint file while the quantized copy is built: that can be the peak.
+        parts["loading"] = load_peak - sum(parts.values())
+        notes.append("the peak is while loading the checkpoint, not while training")
+    flops = step_flops(shape, plan)
+    seconds = None
+    if device.flops:
+        seconds = flops / (device.flops * TRAINING_EFFICIENCY) + _dequant_seconds(shape, plan, device)
+    total = seconds * plan.steps if seconds is not None and plan.steps else None
+    return Estimate(parts, flops, seconds, total, plan, device, notes)
+
+
+def step_flops(shape: ModelShape, plan: Plan) -> float:
+    """FLOPs of one optimizer step (all its micro-batches)."""
+    seq = plan.mean_seq_len or plan.seq_len
+    tokens = plan.batch_size * seq * plan.gradient_accumulation_steps
+    lora = _lora_params(shape, plan)
+    forward = 2 * (shape.linear_params + lora) * tokens
+    # causal attention: QK^T and AV, 2 * seq * q-width per token each, half of them masked
+    forward += 2 * shape.layers * seq * shape.heads * shape.head_dim * tokens
+    backward = forward + 4 * lora * tokens  # activations' gradients; LoRA's weight gradients
+    labelled = tokens * (plan.labelled_fraction if plan.labelled_lm_head else 1.0)
+    head = 3 * 2 * shape.vocab * shape.hidden * labelled  # forward, recomputation, gradient
+    recompute = forward if plan.gradient_checkpointing else 0
+    return forward + backward + head + recompute
+
+
+def _dequant_seconds(shape: ModelShape, plan: Plan, device: Device) -> float:
+    """4-bit weights are dequantized for every matmul: once forward, once for the gradient (again if recomputed)."""
+    if plan.quantization != "4bit" or not device.dequant_per_s:
+        return 0.0
+    passes = (3 if plan.gradient_checkpointing else 2) * plan.gradient_accumulation_steps
+    return passes * shape.linear_params / device.dequant_per_s
+
+
+def calibrate(shape: ModelShape, plan: Plan, device: Device, measured_seconds_per_step: float) -> Device:
+    """The device with the throughput that makes ``plan``'s step take the measured time."""
+    compute_seconds = max(1e-9, measured_seconds_per_step - _dequant_seconds(shape, plan, device))
+    return replace(device, flops=step_flops(shape, plan) / (compute_seconds * TRAINING_EFFICIENCY))
+
+
+# ---------------------------------------------------------------- from a recipe
+
+
+def plan_from_recipe(
+    recipe: Recipe,
+    quantization: str,
+    device: Device,
+    *,
+    seq_len: int | None = None,
+    mean_seq_len: int | None = None,
+    labelled_fraction: float | None = None,
+    steps: int | None = None,
+) -> Plan:
+    t = recipe.training
+    targets = recipe.lora.target_modules
+    bf16 = device.native_bf16 if device.kind == "cuda" else cpu_autocast_bf16(t)
+    return Plan(
+        quantization=quantization,
+        batch_size=t.batch_size,
+        seq_len=min(seq_len or t.max_length, t.max_length),
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        gradient_checkpointing=t.gradient_checkpointing,
+        lora_r=recipe.lora.r,
+        lora_targets=targets if isinstance(targets, str) else tuple(targets),
+        lora_dropout=recipe.lora.dropout,
+        bf16=bf16,
+        labelled_lm_head=t.labelled_lm_head,
+        labelled_fraction=labelled_fraction if labelled_fraction is not None else 0.5,
+        mean_seq_len=mean_seq_len,
+        steps=steps if steps is not None else (t.max_steps if t.max_steps > 0 else None),
+    )
+
+
+def resolve_quantization(requested: str, shape: ModelShape, device: Device) -> str:
+    """``auto`` as ``builder.models.choose_quantization`` decides it: 4-bit where the weights take over half."""
+    if requested != "auto":
+        return requested
+    needed = shape.params * (2 if device.kind == "cuda" else 4)
+    return "4bit" if needed > device.memory_bytes * 0.5 else "none"
+
+
+def suggestions(shape: ModelShape, plan: Plan, device: Device) -> list[tuple[str, Estimate]]:
+    """Changes that make the run fit, each alone, then together; each with its new estimate."""
+    candidates: list[tuple[str, dict[str, Any]]] = []
+    if plan.quantization != "4bit":
+        candidates.append(("quantization=4bit", {"quantization": "4bit"}))
+    if plan.batch_size > 1:
+        steps = plan.gradient_accumulation_steps * plan.batch_size
+        candidates.append(
+            (
+                f"training.batch_size=1 --set training.gradient_accumulation_steps={steps}",
+                {"batch_size": 1, "gradient_accumulation_steps": steps},
+            )
+        )
+    if not plan.gradient_checkpointing:
+        candidates.append(("training.gradient_checkpointing=true", {"gradient_checkpointing": True}))
+    for length in (2048, 1024, 512, 256, 128):
+        if length < plan.seq_len:
+            candidates.append((f"training.max_length={length}", {"seq_len": length}))
+            break
+    found = [(f"--set {text}", estimate(shape, plan.changed(**change), device)) for text, change in candidates]
+    fitting = [(text, e) for text, e in found if e.fits]
+    if fitting:
+        return fitting
+    combined: dict[str, Any] = {}
+    for _, change in candidates:
+        combined.update(change)
+    together = estimate(shape, plan.changed(**combined), device)
+    text = " ".join(f"--set {t}" for t, _ in candidates)
+    return [(text, together)] if together.fits else []
+
+
+def check_fits(shape: ModelShape, plan: Plan, device: Device, where: str) -> Estimate:
+    """The estimate, or a CapacityError naming the changes that would make ``where`` fit."""
+    found = estimate(shape, plan, device)
+    if found.fits:
+        return found
+    lines = [
+        f"{where}: this run needs about {found.peak_bytes / GiB:.1f} GB at its peak and {device.label} "
+        f"has {device.memory_bytes / GiB:.1f} GB: refused before loading the model.",
+        *found.lines(),
+    ]
+    fixes = suggestions(shape, plan, device)
+    if fixes:
+        lines.append("It would fit with:")
+        lines += [f"  {text}   (peak {e.peak_bytes / GiB:.1f} GB)" for text, e in fixes]
+    else:
+        lines.append(
+            "Even 4-bit, batch 1 with accumulation, gradient checkpointing and a shorter max_length do not "
+            "make it fit: choose a smaller base model or a machine with more memory."
+        )
+    lines.append("(--skip-fit-check trains anyway; the estimate is explained in builder/capacity.py.)")
+    raise CapacityError("\n".join(lines))
+
+
+def memory_table(shape: ModelShape, plan: Plan, present: Device) -> list[dict[str, Any]]:
+    """One row per device: the present one, then GPUs of 8 to 80 GB (peak, fits, time where known)."""
+    rows = []
+    for device in (present, *(gpu(gb) for gb in GPU_SIZES_GB)):
+        p = plan if device is present else plan.changed(bf16=True)
+        e = estimate(shape, p, device)
+        fix = "" if e.fits else next((text for text, _ in suggestions(shape, p, device)), "-")
+        rows.append(
+            {
+                "device": device.label if device is present else device.name,
+                "peak_gb": round(e.peak_bytes / GiB, 2),
+                "fits": e.fits,
+                "seconds_per_step": None if e.seconds_per_step is None else round(e.seconds_per_step, 2),
+                "fix": fix.replace("--set ", ""),
+            }
+        )
+    return rows
+
+
+def memory_limit_from_env() -> int | None:
+    """``BUILDER_MEMORY_LIMIT_GB``: what a run may use, when less than the machine has (shared machines)."""
+    value = os.environ.get("BUILDER_MEMORY_LIMIT_GB")
+    return int(float(value) * GiB) if value else None
+
+
+def recipe_plan(
+    recipe: Recipe, device: Device, rows: list[dict[str, Any]] | None = None, steps: int | None = None
+) -> tuple[ModelShape, Plan]:
+    """The model's shape and the plan of ``recipe``; with the tokenized ``rows``, their real lengths."""
+    import statistics
+
+    from builder.models import resolve_base_model
+
+    shape = model_shape(resolve_base_model(recipe.base_model), recipe.trust_remote_code)
+    quantization = resolve_quantization(recipe.quantization, shape, device)
+    lengths = [len(r["input_ids"]) for r in rows or []]
+    if not lengths:
+        return shape, plan_from_recipe(recipe, quantization, device, steps=steps)
+    labelled = sum(sum(r["assistant_masks"]) for r in rows or [])
+    return shape, plan_from_recipe(
+        recipe,
+        quantization,
+        device,
+        seq_len=max(lengths),
+        mean_seq_len=int(statistics.fmean(lengths)),
+        labelled_fraction=labelled / sum(lengths),
+        steps=steps,
+    )
+
+
+def peak_memory_bytes() -> int:
+    """This process's peak: resident memory on the CPU (VmHWM), allocated memory on a GPU."""
+    import sys
+
+    import torch
+
+    if torch.cuda.is_available():
+        return int(torch.cuda.max_memory_allocated())
+    if sys.platform.startswith("linux"):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024

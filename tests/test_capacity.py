@@ -1,0 +1,182 @@
+"""The capacity estimate: shapes from config.json alone, the memory parts, and a run refused before loading."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from builder import capacity
+from builder.capacity import Device, GiB, Plan, estimate, model_shape
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def llama8b_dir(tmp_path_factory, bundled_tokenizer) -> Path:
+    """A Llama-3-8B-shaped config.json and a tokenizer: no weights at all."""
+    from transformers import LlamaConfig
+
+    folder = tmp_path_factory.mktemp("llama-8b-shape")
+    LlamaConfig(
+        vocab_size=128256,
+        hidden_size=4096,
+        intermediate_size=14336,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        max_position_embeddings=8192,
+        tie_word_embeddings=False,
+    ).save_pretrained(folder)
+    bundled_tokenizer.save_pretrained(folder)
+    assert not list(folder.glob("*.safetensors"))
+    return folder
+
+
+def test_shape_from_config_alone_counts_llama3_8b(llama8b_dir):
+    shape = model_shape(str(llama8b_dir))
+    assert shape.params == 8_030_261_248  # Meta-Llama-3-8B's published parameter count
+    assert shape.linear_params == 32 * (4096 * (4096 + 1024 + 1024 + 4096) + 3 * 4096 * 14336)
+    assert (shape.vocab, shape.layers, shape.kv_heads, shape.head_dim, shape.tied_head) == (128256, 32, 8, 128, False)
+
+
+def test_weights_follow_the_quantization(llama8b_dir):
+    shape = model_shape(str(llama8b_dir))
+    gpu = capacity.gpu(80)
+    parts = {q: estimate(shape, Plan(q, 1, 512, bf16=True), gpu).parts["weights"] for q in ("none", "8bit", "4bit")}
+    assert parts["none"] == shape.params * 2  # bf16
+    # NF4 with double quantization: 0.516 bytes a weight; the rest float32 after prepare_model_for_kbit_training
+    biggest = 4096 * 14336 * 2 * 2  # one MLP weight dequantized for its matmul and for its gradient
+    assert parts["4bit"] == int(shape.linear_params * capacity.NF4_BYTES_PER_WEIGHT + shape.other_params * 4) + biggest
+    assert parts["4bit"] < parts["8bit"] < parts["none"]
+
+
+def test_checkpointing_chunked_head_and_batch_shrink_the_peak(llama8b_dir):
+    shape = model_shape(str(llama8b_dir))
+    gpu = capacity.gpu(80)
+    base = Plan("4bit", 4, 2048, bf16=True, labelled_fraction=0.5)
+    peak = estimate(shape, base, gpu)
+    assert estimate(shape, base.changed(gradient_checkpointing=True), gpu).parts["activations"] < (
+        peak.parts["activations"] / 5
+    )
+    assert estimate(shape, base.changed(batch_size=1), gpu).peak_bytes < peak.peak_bytes
+    trl_head = estimate(shape, base.changed(labelled_lm_head=False), gpu)
+    assert trl_head.parts["logits_and_loss"] > 4 * peak.parts["logits_and_loss"]
+
+
+def test_a_run_that_cannot_fit_lists_each_change_that_would_make_it_fit():
+    from builder.models import resolve_base_model
+    from builder.recipe import BUNDLED_MODEL
+
+    shape = model_shape(resolve_base_model(BUNDLED_MODEL))
+    plan = Plan("none", 2, 1024, labelled_fraction=0.5)
+    device = Device("cpu", "test machine", 4 * GiB, native_bf16=False)
+    with pytest.raises(capacity.CapacityError) as caught:
+        capacity.check_fits(shape, plan, device, "recipe.yaml")
+    message = str(caught.value)
+    assert "refused before loading the model" in message
+    assert "--set training.batch_size=1 --set training.gradient_accumulation_steps=2" in message
+    assert "--set training.gradient_checkpointing=true" in message
+    assert "--set training.max_length=512" in message
+    for line in message.splitlines():
+        if line.startswith("  --set"):  # every suggestion fits the 4 GB it was refused for
+            assert float(line.rsplit("peak ", 1)[1].split()[0]) <= 4.0
+
+
+def test_nothing_fits_in_less_than_the_runtime_itself():
+    from builder.models import resolve_base_model
+    from builder.recipe import BUNDLED_MODEL
+
+    shape = model_shape(resolve_base_model(BUNDLED_MODEL))
+    device = Device("cpu", "test machine", GiB // 4, native_bf16=False)
+    with pytest.raises(capacity.CapacityError, match="choose a smaller base model"):
+        capacity.check_fits(shape, Plan("4bit", 1, 64), device, "recipe.yaml")
+
+
+def test_native_bf16_is_read_from_the_cpu_flags():
+    assert capacity.cpu_native_bf16({"avx512f", "avx512_bf16"})
+    assert capacity.cpu_native_bf16({"amx_bf16", "amx_tile"})
+    assert capacity.cpu_native_bf16({"fp", "asimd", "bf16"})  # Arm
+    assert not capacity.cpu_native_bf16({"avx512f", "avx512bw", "avx512_vnni"})
+
+
+def test_cpu_bf16_auto_follows_the_hardware(monkeypatch):
+    from builder.recipe import TrainingConfig
+
+    monkeypatch.setattr(capacity, "cpu_flags", lambda: {"avx512_bf16"})
+    assert capacity.cpu_autocast_bf16(TrainingConfig(cpu_bf16="auto"))
+    assert not capacity.cpu_autocast_bf16(TrainingConfig(cpu_bf16=False))
+    monkeypatch.setattr(capacity, "cpu_flags", lambda: {"avx2"})
+    assert not capacity.cpu_autocast_bf16(TrainingConfig(cpu_bf16="auto"))
+    assert capacity.cpu_autocast_bf16(TrainingConfig(cpu_bf16=True))
+
+
+def test_calibration_reproduces_the_measured_step_and_scales_with_tokens():
+    shape = capacity.ModelShape((("l.0", 1000, 1000),), 0, 100, 1000, 1, 1, 1, 1000, 1000, True, 0)
+    plan = Plan("none", 4, 100, labelled_fraction=1.0)
+    device = capacity.calibrate(shape, plan, Device("cpu", "x", GiB, False, flops=1.0), 2.0)
+    assert estimate(shape, plan, device).seconds_per_step == pytest.approx(2.0)
+    assert estimate(shape, plan.changed(batch_size=8), device).seconds_per_step == pytest.approx(4.0, rel=0.05)
+
+
+def _write_recipe(folder: Path, base_model: Path, quantization: str) -> Path:
+    from conftest import write_support_jsonl
+
+    write_support_jsonl(folder / "chats.jsonl")
+    recipe = folder / "recipe.yaml"
+    recipe.write_text(
+        f"name: big\nbase_model: {base_model}\nquantization: {quantization}\n"
+        "data: {train: [chats.jsonl], dedupe: false, dev_fraction: 0.0}\n"
+        "training: {max_steps: 2, batch_size: 8, max_length: 256}\neval: {enabled: false}\n",
+        encoding="utf-8",
+    )
+    return recipe
+
+
+def test_an_8b_model_in_full_precision_is_refused_before_any_model_load(llama8b_dir, tmp_path):
+    """The folder holds no weights: loading would fail with another error, so this message proves the order."""
+    recipe = _write_recipe(tmp_path, llama8b_dir, "none")
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "builder.sft", str(recipe), "--output-dir", str(out), "--memory-limit", "16"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "refused before loading the model" in proc.stderr
+    assert "--set quantization=4bit" in proc.stderr
+    assert "safetensors" not in proc.stderr and "Traceback" not in proc.stderr
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "failed" and "CapacityError" in info["error"]
+
+
+def test_dry_run_prints_the_estimate_and_the_gpu_sizes(llama8b_dir, tmp_path):
+    recipe = _write_recipe(tmp_path, llama8b_dir, "4bit")
+    proc = subprocess.run(
+        [sys.executable, "-m", "builder.sft", str(recipe), "--dry-run"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "memory        peak" in proc.stdout and "activations" in proc.stdout
+    assert "on GPUs       8 GB:" in proc.stdout and "80 GB:" in proc.stdout
+
+
+def test_a_run_records_its_precision_estimate_and_measured_peak(support_recipe, tmp_path):
+    from builder.recipe import load_recipe
+    from builder.sft import train
+
+    out = train(load_recipe(support_recipe, ["training.cpu_bf16=auto"]), tmp_path / "run")
+    info = json.loads((out / "run.json").read_text())
+    assert info["precision"] == ("bf16 autocast" if capacity.cpu_native_bf16() else "float32")
+    assert info["cpu_native_bf16"] == capacity.cpu_native_bf16()
+    assert info["lm_head_chunk_tokens"] == 170
+    assert info["estimate"]["peak_gb"] > 0.5 and "activations" in info["estimate"]["parts_gb"]
+    assert 0.3 < info["peak_memory_gb"] < 8
