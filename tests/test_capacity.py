@@ -180,3 +180,25 @@ def test_a_run_records_its_precision_estimate_and_measured_peak(support_recipe, 
     assert info["lm_head_chunk_tokens"] == 170
     assert info["estimate"]["peak_gb"] > 0.5 and "activations" in info["estimate"]["parts_gb"]
     assert 0.3 < info["peak_memory_gb"] < 8
+
+
+@pytest.mark.parametrize(
+    "lang,words", [("en", ("Peak memory", "this machine", "yes")), ("es", ("Memoria máxima", "esta máquina", "sí"))]
+)
+def test_recipe_tab_shows_the_estimate_for_this_machine_and_each_gpu_size(tmp_path, lang, words):
+    from builder.jobs import JobManager
+    from builder.ui.common import AppContext
+    from builder.ui.recipe_tab import capacity_markdown
+
+    ctx = AppContext(runs_dir=tmp_path, jobs=JobManager(tmp_path))
+    text = (REPO / "recipes" / "support.yaml").read_text(encoding="utf-8")
+    shown = capacity_markdown(ctx, text, lang)
+    rows = [line for line in shown.splitlines() if line.startswith("| ") and "GB |" in line]
+    assert len(rows) == 1 + len(capacity.GPU_SIZES_GB), shown
+    for gb in capacity.GPU_SIZES_GB:
+        assert any(row.startswith(f"| GPU {gb} GB |") for row in rows), gb
+    assert all(word in shown for word in words), shown
+    assert " s |" in rows[0]  # a time per step on this machine
+    # a bad base model says why instead of failing the page
+    broken = capacity_markdown(ctx, text.replace("bundled:smollm2-135m-instruct", "bundled:nothing"), lang)
+    assert "bundled:nothing" in broken

@@ -120,6 +120,24 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "validate": ("Validate", "Validar"),
     "save": ("Save recipe", "Guardar receta"),
     "valid": ("The recipe is valid.", "La receta es válida."),
+    # capacity estimate (Recipe tab)
+    "cap_title": (
+        "Will it fit? Estimated peak memory and time per step",
+        "¿Cabe? Memoria máxima estimada y tiempo por paso",
+    ),
+    "cap_plan": (
+        "{quantization}, batch {batch} × {length} tokens (max_length: the longest batch).",
+        "{quantization}, lote de {batch} × {length} tokens (max_length: el lote más largo).",
+    ),
+    "cap_device": ("Device", "Dispositivo"),
+    "cap_peak": ("Peak memory", "Memoria máxima"),
+    "cap_fits": ("Fits", "Cabe"),
+    "cap_time": ("Time per step", "Tiempo por paso"),
+    "cap_fix": ("To make it fit", "Para que quepa"),
+    "cap_this": ("this machine: {device}", "esta máquina: {device}"),
+    "cap_yes": ("yes", "sí"),
+    "cap_no": ("no", "no"),
+    "cap_unavailable": ("No memory estimate: {error}", "Sin estimación de memoria: {error}"),
     "saved": ("Saved to `{path}`.", "Guardada en `{path}`."),
     "overwrite": ("Replace a saved recipe of the same name", "Reemplazar la receta guardada con el mismo nombre"),
     "exists": (

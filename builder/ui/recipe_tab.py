@@ -121,6 +121,41 @@ def problems_markdown(problems: list[str], lang: str) -> str:
     return "\n".join(f"- ✖ `{p.strip()}`" for p in problems)
 
 
+def capacity_markdown(ctx: AppContext, text: str, lang: str) -> str:
+    """Will it fit? The estimate for this machine and for GPUs of 8 to 80 GB (builder/capacity.py)."""
+    from builder import capacity
+    from builder.recipe import RecipeError, recipe_from_dict
+
+    try:
+        raw = yaml.safe_load(text or "") or {}
+        recipe = recipe_from_dict(raw, source="recipe", base_dir=ctx.user_recipes_dir)
+        if any(p.startswith("base_model") for p in ctx.recipe_problems(recipe)):
+            return ""  # a model folder outside the served folders is not read (the problems box says so)
+        device = capacity.present_device(capacity.memory_limit_from_env())
+        shape, plan = capacity.recipe_plan(recipe, device)
+        rows = capacity.memory_table(shape, plan, device)
+    except (RecipeError, yaml.YAMLError, AttributeError, TypeError):
+        return ""  # the problems box already says what is wrong with the recipe
+    except Exception as err:  # a hub id without the hub, a folder without config.json
+        return t("cap_unavailable", lang, error=ctx.error_message(err))
+    head = [t("cap_device", lang), t("cap_peak", lang), t("cap_fits", lang), t("cap_time", lang), t("cap_fix", lang)]
+    lines = [
+        f"**{t('cap_title', lang)}**",
+        "",
+        t("cap_plan", lang, quantization=plan.quantization, batch=plan.batch_size, length=plan.seq_len),
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + " --- |" * len(head),
+    ]
+    for i, row in enumerate(rows):
+        name = t("cap_this", lang, device=row["device"]) if i == 0 else row["device"]
+        seconds = "" if row["seconds_per_step"] is None else f"{row['seconds_per_step']:.1f} s"
+        fits = t("cap_yes", lang) if row["fits"] else t("cap_no", lang)
+        fix = f"`{row['fix']}`" if row["fix"] and row["fix"] != "-" else row["fix"]
+        lines.append(f"| {name} | {row['peak_gb']:.1f} GB | {fits} | {seconds} | {fix} |")
+    return "\n".join(lines)
+
+
 def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "recipe"
 
@@ -161,6 +196,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
                 label="yaml",
             )
             problems = gr.Markdown(elem_id="recipe-problems")
+            capacity_box = gr.Markdown(elem_id="recipe-capacity")
             with gr.Row():
                 validate = labels.add(gr.Button(t("validate")), value="validate")
                 save = labels.add(gr.Button(t("save"), variant="primary", elem_id="recipe-save"), value="save")
@@ -270,6 +306,9 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
         note_inputs,
         [base_note],
     )
+    # The estimate follows the YAML, whoever changed it (the form's render or the user), and the language.
+    yaml_box.change(lambda text, language: capacity_markdown(ctx, text, language), [yaml_box, lang], [capacity_box])
+    lang.change(lambda text, language: capacity_markdown(ctx, text, language), [yaml_box, lang], [capacity_box])
     yaml_box.blur(check, [yaml_box, lang], [problems])
     # Problems again in the new language; an empty box is still being filled by the first screen.
     lang.change(lambda text, lg: check(text, lg) if (text or "").strip() else gr.update(), [yaml_box, lang], [problems])
