@@ -263,6 +263,9 @@ class Plan:
     lora_dropout: float = 0.05
     bf16: bool = False  # compute in bf16 (GPU, or CPU autocast)
     labelled_lm_head: bool = True
+    # A plain forward's head (transformers without TRL): the whole [batch, seq, vocab] logits, upcast to
+    # float32 for the loss. Not the product's path; for comparing with figures published for other setups.
+    full_logits: bool = False
     labelled_fraction: float = 1.0  # share of the tokens the loss covers
     mean_seq_len: int | None = None  # a typical batch's length, for time (default seq_len)
     steps: int | None = None
@@ -352,6 +355,10 @@ def _activation_bytes_per_token(shape: ModelShape, plan: Plan, device: Device) -
     lora_inputs = sum(in_f for _, in_f, _ in layer_targets)
     dropout = plan.lora_dropout > 0
     kept = 2 * h + 2 * q + 2 * kv + 3 * i  # norms, attention, MLP
+    if plan.quantization == "8bit":
+        # bitsandbytes' int8 matmul keeps its input for the backward (its 4-bit matmul does not): the two
+        # normalized inputs (shared by q/k/v and by gate/up), attention's output, the MLP's product
+        kept += 2 * h + q + i
     lora = (lora_inputs if dropout else 0) + plan.lora_r * len(layer_targets)
     return a * (kept + lora) + (lora_inputs if dropout else 0)
 
@@ -367,7 +374,9 @@ def estimate(shape: ModelShape, plan: Plan, device: Device) -> Estimate:
     else:
         activations = tokens * per_token_layer * shape.layers + working
     labelled = max(1, int(tokens * plan.labelled_fraction))
-    if plan.labelled_lm_head:
+    if plan.full_logits:  # the logits in the compute dtype, their float32 copy and its gradient
+        logits = tokens * shape.vocab * (a + 4 + 4)
+    elif plan.labelled_lm_head:
         from builder.lm_head import chunk_tokens
 
         logits = min(labelled, chunk_tokens(shape.vocab)) * shape.vocab * 4 * 3
@@ -413,15 +422,18 @@ def step_flops(shape: ModelShape, plan: Plan) -> float:
     # causal attention: QK^T and AV, 2 * seq * q-width per token each, half of them masked
     forward += 2 * shape.layers * seq * shape.heads * shape.head_dim * tokens
     backward = forward + 4 * lora * tokens  # activations' gradients; LoRA's weight gradients
-    labelled = tokens * (plan.labelled_fraction if plan.labelled_lm_head else 1.0)
-    head = 3 * 2 * shape.vocab * shape.hidden * labelled  # forward, recomputation, gradient
+    if plan.full_logits:
+        head = 2 * 2 * shape.vocab * shape.hidden * tokens  # forward and gradient, every position
+    else:
+        labelled = tokens * (plan.labelled_fraction if plan.labelled_lm_head else 1.0)
+        head = 3 * 2 * shape.vocab * shape.hidden * labelled  # forward, recomputation, gradient
     recompute = forward if plan.gradient_checkpointing else 0
     return forward + backward + head + recompute
 
 
 def _dequant_seconds(shape: ModelShape, plan: Plan, device: Device) -> float:
-    """4-bit weights are dequantized for every matmul: once forward, once for the gradient (again if recomputed)."""
-    if plan.quantization != "4bit" or not device.dequant_per_s:
+    """Quantized weights are dequantized for every matmul: forward, gradient, again if recomputed (4-bit rate)."""
+    if plan.quantization not in ("4bit", "8bit") or not device.dequant_per_s:
         return 0.0
     passes = (3 if plan.gradient_checkpointing else 2) * plan.gradient_accumulation_steps
     return passes * shape.linear_params / device.dequant_per_s
