@@ -266,6 +266,12 @@ class Plan:
     # A plain forward's head (transformers without TRL): the whole [batch, seq, vocab] logits, upcast to
     # float32 for the loss. Not the product's path; for comparing with figures published for other setups.
     full_logits: bool = False
+    # PEFT's prepare_model_for_kbit_training casts the unquantized weights to float32 (the product calls it);
+    # other frameworks keep them in the compute dtype.
+    kbit_prepare: bool = True
+    # Whether bitsandbytes' quantized matmul keeps its input for the backward: its int8 matmul does; its 4-bit
+    # one did up to 0.4x (``ctx.tensors = (A, B)``) and no longer does in 0.50. None: the installed behaviour.
+    quantized_matmul_keeps_input: bool | None = None
     labelled_fraction: float = 1.0  # share of the tokens the loss covers
     mean_seq_len: int | None = None  # a typical batch's length, for time (default seq_len)
     steps: int | None = None
@@ -328,12 +334,12 @@ def _targets(shape: ModelShape, targets: str | tuple[str, ...]) -> list[tuple[st
 
 def _weight_bytes(shape: ModelShape, plan: Plan, device: Device) -> int:
     compute = 2 if (device.kind == "cuda" and plan.bf16) else 4
+    other = 4 if plan.kbit_prepare else compute  # prepare_model_for_kbit_training: float32
     if plan.quantization == "4bit":
-        # prepare_model_for_kbit_training casts every unquantized parameter to float32
-        return int(shape.linear_params * NF4_BYTES_PER_WEIGHT + shape.other_params * 4)
+        return int(shape.linear_params * NF4_BYTES_PER_WEIGHT + shape.other_params * other)
     if plan.quantization == "8bit":
         rows = sum(o for _, _, o in shape.linears)
-        return int(shape.linear_params + rows * 4 + shape.other_params * 4)
+        return int(shape.linear_params + rows * 4 + shape.other_params * other)
     return shape.params * compute
 
 
@@ -355,9 +361,12 @@ def _activation_bytes_per_token(shape: ModelShape, plan: Plan, device: Device) -
     lora_inputs = sum(in_f for _, in_f, _ in layer_targets)
     dropout = plan.lora_dropout > 0
     kept = 2 * h + 2 * q + 2 * kv + 3 * i  # norms, attention, MLP
-    if plan.quantization == "8bit":
-        # bitsandbytes' int8 matmul keeps its input for the backward (its 4-bit matmul does not): the two
-        # normalized inputs (shared by q/k/v and by gate/up), attention's output, the MLP's product
+    keeps_input = plan.quantized_matmul_keeps_input
+    if keeps_input is None:
+        keeps_input = plan.quantization == "8bit"
+    if keeps_input and plan.quantization in ("4bit", "8bit"):
+        # the inputs of the quantized matmuls: the two normalized inputs (shared by q/k/v and by gate/up),
+        # attention's output, the MLP's product
         kept += 2 * h + q + i
     lora = (lora_inputs if dropout else 0) + plan.lora_r * len(layer_targets)
     return a * (kept + lora) + (lora_inputs if dropout else 0)
@@ -374,8 +383,10 @@ def estimate(shape: ModelShape, plan: Plan, device: Device) -> Estimate:
     else:
         activations = tokens * per_token_layer * shape.layers + working
     labelled = max(1, int(tokens * plan.labelled_fraction))
-    if plan.full_logits:  # the logits in the compute dtype, their float32 copy and its gradient
-        logits = tokens * shape.vocab * (a + 4 + 4)
+    if plan.full_logits:
+        # the logits in the compute dtype, their float32 copy, log_softmax's float32 output (kept for the
+        # backward) and, during the backward, the float32 gradient beside them
+        logits = tokens * shape.vocab * (a + 4 + 4 + 4)
     elif plan.labelled_lm_head:
         from builder.lm_head import chunk_tokens
 

@@ -202,3 +202,13 @@ def test_recipe_tab_shows_the_estimate_for_this_machine_and_each_gpu_size(tmp_pa
     # a bad base model says why instead of failing the page
     broken = capacity_markdown(ctx, text.replace("bundled:smollm2-135m-instruct", "bundled:nothing"), lang)
     assert "bundled:nothing" in broken
+
+
+def test_published_gpu_figures_for_7_8b_lora_and_qlora_are_within_20_percent():
+    """docs/capacity.md: LitGPT's resource tables (A100, Llama 2 7B) and Unsloth's context table (Llama 3.1 8B)."""
+    from benchmarks.capacity_published import TOLERANCE, run
+
+    rows = run()["rows"]
+    assert {r["quantization"] for r in rows} == {"none", "4bit"} and len(rows) == 8
+    for row in rows:
+        assert abs(row["error"]) <= TOLERANCE, row
