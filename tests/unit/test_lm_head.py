@@ -163,3 +163,32 @@ def test_training_through_the_product_scores_only_labelled_positions(support_rec
     assert watch.shapes, "no LM head matmul seen"
     assert all(shape[-1] == vocab and len(shape) == 2 and shape[0] <= chunk for shape in watch.shapes)
     assert sum(shape[0] for shape in watch.shapes) == 2 * sum(labelled)
+
+
+@pytest.mark.parametrize("softcap", [None, 30.0])
+def test_gemma3_shape_same_loss_and_gradients(softcap):
+    """Gemma 3 (the second bundled model: 262,144 words) scales its embeddings and may soft-cap its logits."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(
+        vocab_size=1000,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        final_logit_softcapping=softcap,
+        layer_types=["sliding_attention", "full_attention"],
+    )
+    lora = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear", init_lora_weights=False)
+    model = get_peft_model(Gemma3ForCausalLM(config), lora)
+    assert install_labelled_lm_head(model, chunk_elements=4 * 1000) == 4
+    batch = _batch(1000)
+    plain_loss, plain_grads = _loss_and_grads(model, batch)
+    loss, grads = _loss_and_grads(model, batch, fused_lm_head=True)
+    torch.testing.assert_close(loss, plain_loss, rtol=1e-5, atol=1e-6)
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, plain_grads[name], rtol=1e-4, atol=1e-6, msg=name)
