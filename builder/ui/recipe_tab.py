@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import os
 import re
+from dataclasses import dataclass
 from typing import Any, get_args
 
 import gradio as gr
 import yaml
 
 from builder.bundled import BUNDLED_MODELS, bundled_model, recommended_model
-from builder.recipe import BUNDLED_MODEL, Quantization, with_absolute_paths
+from builder.recipe import BUNDLED_MODEL, Quantization, Recipe, with_absolute_paths
 from builder.ui.common import AppContext, error_text
 from builder.ui.i18n import DEFAULT_LANG, t
 from builder.usecases import usecase_names
@@ -35,39 +36,67 @@ def model_note(base_model: str, languages: dict[str, int] | None, lang: str) -> 
     return "\n\n".join(lines)
 
 
-def form_to_raw(
-    template: dict[str, Any],
-    name: str,
-    use_case: str,
-    base_model: str,
-    quantization: str,
-    system_prompt: str,
-    data_paths: str,
-    max_steps: float,
-    epochs: float,
-    learning_rate: float,
-    batch_size: float,
-    max_length: float,
-    lora_r: float,
-    eval_enabled: bool,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FormField:
+    """One form field: its name (also its label's i18n key), the recipe key it edits, and its type."""
+
+    name: str
+    key: str  # dotted recipe key
+    kind: type | str  # str, int, float, bool, or "lines" (one list item a line)
+
+    def default(self) -> Any:
+        """The schema's default, so that a template without the key shows what the trainer would use."""
+        value: Any = Recipe()
+        for part in self.key.split("."):
+            value = getattr(value, part)
+        return "\n".join(value) if self.kind == "lines" else value
+
+    def shown(self, raw: dict[str, Any]) -> Any:
+        value: Any = raw
+        for part in self.key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+            if value is None:
+                return self.default()
+        if self.kind == "lines":
+            return "\n".join([value] if isinstance(value, str) else value)
+        return value
+
+    def parsed(self, value: Any) -> Any:
+        if self.kind == "lines":
+            return [line.strip() for line in (value or "").splitlines() if line.strip()]
+        if self.kind is str:
+            return (value or "").strip() if self.name != "system_prompt" else (value or "")
+        return self.kind(value)
+
+
+FIELDS = (
+    FormField("name", "name", str),
+    FormField("use_case", "use_case", str),
+    FormField("base_model", "base_model", str),
+    FormField("quantization", "quantization", str),
+    FormField("system_prompt", "system_prompt", str),
+    FormField("data_paths", "data.train", "lines"),
+    FormField("max_steps", "training.max_steps", int),
+    FormField("epochs", "training.num_epochs", float),
+    FormField("learning_rate", "training.learning_rate", float),
+    FormField("batch_size", "training.batch_size", int),
+    FormField("max_length", "training.max_length", int),
+    FormField("lora_r", "lora.r", int),
+    FormField("eval_enabled", "eval.enabled", bool),
+)
+NUMBERS = [f.name for f in FIELDS if f.kind in (int, float)]
+
+
+def form_to_raw(template: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """The template with the form's values written over it (a blank name becomes the use case's)."""
     raw = copy.deepcopy(template)
-    raw.update(
-        name=name.strip() or use_case, use_case=use_case, base_model=base_model.strip(), quantization=quantization
-    )
-    raw["system_prompt"] = system_prompt
-    data = raw.setdefault("data", {})
-    data["train"] = [line.strip() for line in data_paths.splitlines() if line.strip()]
-    training = raw.setdefault("training", {})
-    training.update(
-        max_steps=int(max_steps),
-        num_epochs=float(epochs),
-        learning_rate=float(learning_rate),
-        batch_size=int(batch_size),
-        max_length=int(max_length),
-    )
-    raw.setdefault("lora", {})["r"] = int(lora_r)
-    raw.setdefault("eval", {})["enabled"] = bool(eval_enabled)
+    for field in FIELDS:
+        *sections, last = field.key.split(".")
+        node = raw
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[last] = field.parsed(values[field.name])
+    raw["name"] = raw["name"] or raw["use_case"]
     return raw
 
 
@@ -205,8 +234,22 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
             )
             saved = gr.Markdown(elem_id="recipe-saved")
 
-    form = [name, use_case, base_model, quantization, system_prompt, data_paths, max_steps, epochs]
-    form += [learning_rate, batch_size, max_length, lora_r, eval_enabled]
+    components = {
+        "name": name,
+        "use_case": use_case,
+        "base_model": base_model,
+        "quantization": quantization,
+        "system_prompt": system_prompt,
+        "data_paths": data_paths,
+        "max_steps": max_steps,
+        "epochs": epochs,
+        "learning_rate": learning_rate,
+        "batch_size": batch_size,
+        "max_length": max_length,
+        "lora_r": lora_r,
+        "eval_enabled": eval_enabled,
+    }
+    form = [components[f.name] for f in FIELDS]
 
     def load_template(case: str, state: dict[str, Any]) -> tuple[Any, ...]:
         raw, base = ctx.template_recipe(case)
@@ -214,35 +257,16 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
         if state.get("paths") and state.get("use_case") in (None, case):
             raw.setdefault("data", {})["train"] = list(state["paths"])
             raw["data"].update(state.get("mapping") or {})
-        training, lora, evals = raw.get("training") or {}, raw.get("lora") or {}, raw.get("eval") or {}
-        data = raw.get("data") or {}
-        train = data.get("train") or []
-        return (
-            raw,
-            raw.get("name", case),
-            raw.get("base_model", BUNDLED_MODEL),
-            raw.get("quantization", "auto"),
-            raw.get("system_prompt", ""),
-            "\n".join([train] if isinstance(train, str) else train),
-            training.get("max_steps", -1),
-            training.get("num_epochs", 1.0),
-            training.get("learning_rate", 2e-4),
-            training.get("batch_size", 4),
-            training.get("max_length", 1024),
-            lora.get("r", 16),
-            evals.get("enabled", True),
-        )
+        shown = {f.name: f.shown(raw) for f in FIELDS}
+        shown["name"] = raw.get("name", case)
+        return (raw, *(shown[f.name] for f in FIELDS))
 
     def render(template: dict[str, Any], language: str, *values: Any) -> tuple[str, str]:
-        names = ["name", "use_case", "base_model", "quantization", "system_prompt", "data_paths", "max_steps"]
-        names += ["epochs", "learning_rate", "batch_size", "max_length", "lora_r", "eval_enabled"]
-        fields = dict(zip(names, values, strict=True))
-        if any(
-            fields[k] is None for k in ("max_steps", "epochs", "learning_rate", "batch_size", "max_length", "lora_r")
-        ):
+        fields = dict(zip([f.name for f in FIELDS], values, strict=True))
+        if any(fields[k] is None for k in NUMBERS):
             return gr.update(), problems_markdown([t("empty_number", language)], language)
         try:
-            raw = form_to_raw(template, **fields)
+            raw = form_to_raw(template, fields)
         except (TypeError, ValueError) as err:
             return gr.update(), error_text(err)
         text = yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
@@ -269,8 +293,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
             return gr.update(), problems_markdown([], language), t("exists", language, path=shown), gr.update()
         return str(path), problems_markdown([], language), t("saved", language, path=shown), False
 
-    outputs = [template_state, name, base_model, quantization, system_prompt, data_paths, max_steps, epochs]
-    outputs += [learning_rate, batch_size, max_length, lora_r, eval_enabled]
+    outputs = [template_state, *form]
     use_case.change(load_template, [use_case, data_state], outputs).then(
         render, [template_state, lang, *form], [yaml_box, problems]
     )
@@ -284,17 +307,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
     )
     # Text and number fields re-render when the user leaves them (per-keystroke events raced each
     # other and could leave an older YAML on screen); choices re-render when picked.
-    typed = [
-        name,
-        system_prompt,
-        data_paths,
-        max_steps,
-        epochs,
-        learning_rate,
-        batch_size,
-        max_length,
-        lora_r,
-    ]
+    typed = [components[k] for k in ("name", "system_prompt", "data_paths", *NUMBERS)]
     triggers = [c.blur for c in typed] + [c.submit for c in typed if c is not system_prompt and c is not data_paths]
     triggers += [quantization.input, eval_enabled.input, base_model.input]
     gr.on(triggers, render, [template_state, lang, *form], [yaml_box, problems])

@@ -83,3 +83,24 @@ def test_every_recipe_is_commented_for_the_user():
         text = (REPO / "recipes" / f"{use_case}.yaml").read_text(encoding="utf-8")
         comments = [line for line in text.splitlines() if line.lstrip().startswith("#")]
         assert len(comments) >= 5, use_case
+
+
+def test_the_recipe_tab_form_shows_a_recipe_and_writes_it_back_unchanged():
+    import yaml
+
+    from builder.ui.recipe_tab import FIELDS, form_to_raw
+
+    raw = yaml.safe_load((REPO / "recipes" / "support.yaml").read_text(encoding="utf-8"))
+    shown = {f.name: f.shown(raw) for f in FIELDS}
+    assert shown["max_length"] == raw["training"]["max_length"] and shown["data_paths"].count("\n") == 1
+    again = form_to_raw(raw, shown)
+    assert recipe_from_dict(again, base_dir=REPO / "recipes") == recipe_from_dict(raw, base_dir=REPO / "recipes")
+    # A key the template leaves out shows the schema's default, the value the trainer would use.
+    empty = {f.name: f.shown({}) for f in FIELDS}
+    defaults = recipe_from_dict({})
+    assert (empty["quantization"], empty["max_length"], empty["lora_r"]) == (
+        defaults.quantization,
+        defaults.training.max_length,
+        defaults.lora.r,
+    )
+    assert form_to_raw({}, {**empty, "name": " ", "use_case": "sentiment"})["name"] == "sentiment"
