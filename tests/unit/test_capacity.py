@@ -12,7 +12,7 @@ import pytest
 from builder import capacity
 from builder.capacity import Device, GiB, Plan, estimate, model_shape
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_calibration_reproduces_the_measured_step_and_scales_with_tokens():
 
 
 def _write_recipe(folder: Path, base_model: Path, quantization: str) -> Path:
-    from conftest import write_support_jsonl
+    from tests.conftest import write_support_jsonl
 
     write_support_jsonl(folder / "chats.jsonl")
     recipe = folder / "recipe.yaml"
