@@ -113,11 +113,6 @@ class ChatEngine:
             self._loaded = loaded
             return loaded
 
-    def unload(self) -> None:
-        with self._load_lock, self._generate_lock:
-            self._loaded = None
-            gc.collect()
-
     # -- prompts
 
     @staticmethod

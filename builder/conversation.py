@@ -46,16 +46,3 @@ class Conversation:
             meta["language"] = self.language
         meta.update(self.metadata)
         return {"messages": [m.to_dict() for m in self.messages], "metadata": meta}
-
-    @classmethod
-    def from_openai(cls, record: dict[str, Any]) -> Conversation:
-        meta = dict(record.get("metadata") or {})
-        messages = [Message(role=m["role"], content=m["content"]) for m in record["messages"]]
-        return cls(
-            messages=messages,
-            id=str(meta.pop("id", "") or ""),
-            source=meta.pop("source", None),
-            line=meta.pop("line", None),
-            language=meta.pop("language", None),
-            metadata=meta,
-        )

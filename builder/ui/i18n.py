@@ -42,7 +42,6 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "use_sample": ("Use this sample", "Usar este ejemplo"),
     "mapping": ("Field mapping", "Mapeo de campos"),
     "format": ("Format", "Formato"),
-    "detected": ("Detected format", "Formato detectado"),
     "messages_field": ("Messages field", "Campo de mensajes"),
     "role_field": ("Role field", "Campo de rol"),
     "content_field": ("Content field", "Campo de contenido"),
@@ -67,7 +66,6 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "preview": ("Conversation preview", "Vista previa de conversaciones"),
     "conversation_n": ("Conversation", "Conversación"),
     "no_files": ("Choose a sample or upload files first.", "Primero elige un ejemplo o sube archivos."),
-    "no_samples": ("(no sample data found)", "(no hay datos de ejemplo)"),
     "imported": (
         "{kept} conversations ready, {quarantined} set aside, from {files} file(s).",
         "{kept} conversaciones listas, {quarantined} apartadas, de {files} archivo(s).",
@@ -278,7 +276,6 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "download": ("Download", "Descarga"),
     "merged_to": ("Merged model saved in `{path}`.", "Modelo fusionado guardado en `{path}`."),
     "exported": ("{n} examples written to `{path}`.", "{n} ejemplos escritos en `{path}`."),
-    "export_result": ("Result", "Resultado"),
     "refused": ("Not started:", "No se inició:"),
 }
 
