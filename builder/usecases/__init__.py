@@ -61,7 +61,10 @@ class UseCase:
         return True
 
     def labels(self, recipe: Recipe) -> list[str] | None:
-        """The answers of a label task (it is then answered by scoring each label); None: free text."""
+        """The answers of a label task (it is then answered by scoring each label); None: free text.
+
+        A label task's ``prompt_messages(text, recipe)`` puts a playground message in the prompt training used.
+        """
         return None
 
     def retriever(self, recipe: Recipe, run_dir: Path) -> Retriever | None:
