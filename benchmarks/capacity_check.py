@@ -26,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from benchmarks.train_throughput import BITEXT, SUPPORT_RECIPE
+from benchmarks.bench_data import BITEXT, SUPPORT_RECIPE
+from builder.rundir import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
 MEMORY_TOLERANCE = 0.15
@@ -75,10 +76,11 @@ def measure(recipe: Path, out: Path) -> dict[str, Any]:
         text=True,
         timeout=3600,
     )
-    info = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else {}
+    run = RunDir(out)
+    info = run.info()
     if proc.returncode != 0 or info.get("status") != "completed":
         return {"error": (info.get("error") or proc.stderr[-600:]).strip()}
-    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    logged = run.metrics()
     elapsed = [r["elapsed_s"] for r in logged if "loss" in r and not r.get("final")]
     steps = [b - a for a, b in itertools.pairwise(elapsed)]  # step 1 (warm-up) left out
     return {

@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from builder import metrics
+from builder.rundir import RunDir
 
 LabelMetric = Callable[[Sequence[str], Sequence[str], Sequence[str]], float]
 METRICS: dict[str, LabelMetric] = {
@@ -73,7 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metric", default="macro_f1", choices=sorted(METRICS))
     parser.add_argument("--resamples", type=int, default=2000)
     args = parser.parse_args(argv)
-    a, b = (json.loads((run / "eval.json").read_text(encoding="utf-8")) for run in (args.run_a, args.run_b))
+    runs = [RunDir(run) for run in (args.run_a, args.run_b)]
+    missing = [str(run.eval_json) for run in runs if run.eval_result() is None]
+    if missing:
+        print(f"no evaluation to compare: {', '.join(missing)} missing", file=sys.stderr)
+        return 2
+    a, b = (run.eval_result() for run in runs)
     print(json.dumps(paired_bootstrap(a, b, system=args.system, metric=args.metric, resamples=args.resamples)))
     return 0
 
