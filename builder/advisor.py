@@ -8,6 +8,7 @@ a language the base model was not trained for gets a warning naming a model that
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,24 @@ ADVICE: dict[str, str] = {
         "a field mapping or role map may bring them back."
     ),
     "duplicates": "{share} of conversations were duplicates of others.",
+    # feedback rounds (builder.feedback)
+    "lopsided_votes": (
+        "{count} of {total} votes were cast outside blind mode with the {side} model always shown first: "
+        "they may reward a name or a position rather than the better answer. Vote in blind mode "
+        "(sides shuffled and hidden) before training on them."
+    ),
+    "contradicting_corrections": (
+        "{count} conversation(s) were corrected more than once with replies that disagree "
+        "(e.g. {example!r}): the model would learn both. Keep one correction per conversation."
+    ),
+    "few_pairs": (
+        "Only {pairs} vote pairs (ties and identical answers left out): a DPO round needs about "
+        "{minimum} or more to change the model measurably. Keep voting in the playground."
+    ),
+    "few_corrections": (
+        "Only {count} corrections: an SFT round on fewer than about {minimum} "
+        "changes little next to the original data. Write more corrections in the playground."
+    ),
 }
 
 
@@ -150,3 +169,66 @@ def _language_advice(languages: dict[str, int], use_case: str | None, base_model
             values |= {"languages": model.languages_text, "better": way_out}
             found.append(Advice("foreign_language", values))
     return found
+
+
+# ---------------------------------------------------------------- feedback rounds (builder.feedback)
+
+# Below this many vote pairs a DPO round barely moves the model (EVALUATION.md, feedback round).
+MIN_PAIRS = 100
+MIN_CORRECTIONS = 20
+LOPSIDED_SHARE = 0.9  # this share of the votes saw the same model first, with the names shown
+CONTRADICTION_SIMILARITY = 0.5  # two corrections of one prompt that share less than this disagree
+
+
+def _prompt_key(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(" ".join(str(m.get("content", "")).lower().split()) for m in messages if m.get("role") == "user")
+
+
+def lopsided_votes(votes: list[dict[str, Any]]) -> Advice | None:
+    """Votes cast with the names shown and the same model always first favour a side, not an answer."""
+    open_votes = [v for v in votes if not v.get("blind", True)]
+    firsts = Counter(v.get("shown_first") or "base" for v in open_votes)  # the non-blind playground puts base left
+    if not firsts:
+        return None
+    side, count = firsts.most_common(1)[0]
+    if count / len(votes) < LOPSIDED_SHARE:
+        return None
+    return Advice("lopsided_votes", {"count": count, "total": len(votes), "side": side})
+
+
+def contradicting_corrections(corrections: list[dict[str, Any]]) -> Advice | None:
+    """The same conversation corrected twice with replies that share little: which one should the model learn?"""
+    from difflib import SequenceMatcher
+
+    by_prompt: dict[str, list[str]] = {}
+    for record in corrections:
+        messages = record.get("messages") or []
+        by_prompt.setdefault(_prompt_key(messages[:-1]), []).append(str(messages[-1].get("content", "")))
+    clashing = []
+    for prompt, replies in by_prompt.items():
+        distinct = list(dict.fromkeys(" ".join(r.lower().split()) for r in replies))
+        pairs = ((a, b) for i, a in enumerate(distinct) for b in distinct[i + 1 :])
+        if any(SequenceMatcher(None, a, b).ratio() < CONTRADICTION_SIMILARITY for a, b in pairs):
+            clashing.append(prompt)
+    if not clashing:
+        return None
+    return Advice("contradicting_corrections", {"count": len(clashing), "example": clashing[0].splitlines()[-1][:80]})
+
+
+def feedback_advice(votes: list[dict[str, Any]], corrections: list[dict[str, Any]], *, method: str) -> list[Advice]:
+    """Warnings before training a round of ``method`` (dpo or sft) on a run's playground feedback."""
+    from builder.feedback import vote_pairs
+
+    found = [a for a in (lopsided_votes(votes), contradicting_corrections(corrections)) if a]
+    if method == "dpo":
+        pairs = len(vote_pairs(votes))
+        if pairs < MIN_PAIRS:
+            found.append(Advice("few_pairs", {"pairs": pairs, "minimum": MIN_PAIRS}))
+    elif len(corrections) < MIN_CORRECTIONS:
+        found.append(Advice("few_corrections", {"count": len(corrections), "minimum": MIN_CORRECTIONS}))
+    return found
+
+
+def advise_feedback(votes: list[dict[str, Any]], corrections: list[dict[str, Any]], *, method: str) -> list[str]:
+    """``feedback_advice`` as English text (the CLI and the trainer's log)."""
+    return [item.text() for item in feedback_advice(votes, corrections, method=method)]

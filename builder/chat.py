@@ -74,6 +74,7 @@ class ChatTurn:
     base: str = ""
     tuned: str = ""
     context: str | None = None  # retrieved passages, for a retrieval run
+    messages: list[dict[str, str]] = field(default_factory=list)  # the tuned side's prompt, kept with a vote
     done: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -224,6 +225,7 @@ class ChatEngine:
             system_prompt = system_prompt or system_from_run
         base_messages = self.build_messages(base_history, message, system_prompt, grounded)
         tuned_messages = self.build_messages(tuned_history, message, system_prompt, grounded)
+        turn.messages = tuned_messages
         for text in self.stream(run_dir, "base", base_messages, sampling):
             turn.base = text
             yield turn
@@ -267,19 +269,46 @@ def _open_retriever(run_dir: Path, recipe: Recipe) -> Any:
 # ---------------------------------------------------------------- blind-mode votes
 
 
-def record_vote(run_dir: Path | str, *, prompt: str, winner: str, base: str, tuned: str, blind: bool = True) -> None:
-    """Append one vote to ``votes.jsonl``; a file lock keeps lines whole when two browsers vote at once."""
+def record_vote(
+    run_dir: Path | str,
+    *,
+    prompt: str,
+    winner: str,
+    base: str,
+    tuned: str,
+    blind: bool = True,
+    messages: list[dict[str, str]] | None = None,
+    sampling: Sampling | dict[str, Any] | None = None,
+    shown_first: str | None = None,
+) -> None:
+    """Append one vote to ``votes.jsonl``; a file lock keeps lines whole when two browsers vote at once.
+
+    A vote keeps what a next training round needs (``builder.feedback``): the prompt as the
+    models saw it (``messages``), both answers, the sampling settings, which model was shown
+    first (on the left, side A) and the winner.
+    """
     if winner not in WINNERS:
         raise ValueError(f"winner must be one of {', '.join(WINNERS)}, not {winner!r}")
+    if shown_first not in (None, "base", "tuned"):
+        raise ValueError(f"shown_first must be base or tuned, not {shown_first!r}")
+    settings = sampling.__dict__ if isinstance(sampling, Sampling) else sampling
     record = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "prompt": prompt,
+        "messages": messages or [{"role": "user", "content": prompt}],
         "winner": winner,
         "base": base,
         "tuned": tuned,
         "blind": blind,
+        "shown_first": shown_first,
+        "sampling": dict(settings) if settings else None,
     }
-    with open(RunDir(run_dir).votes, "a", encoding="utf-8") as handle:
+    append_locked(RunDir(run_dir).votes, record)
+
+
+def append_locked(path: Path, record: dict[str, Any]) -> None:
+    """One JSON line appended under an exclusive lock (several browsers may write at once)."""
+    with open(path, "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         fcntl.flock(handle, fcntl.LOCK_UN)

@@ -206,6 +206,23 @@ def export_run_data(run_dir: Path | str, dest: Path | str | None = None) -> tupl
     return _write_jsonl(records(), dest)
 
 
+def export_feedback(run_dir: Path | str, dest_dir: Path | str | None = None) -> list[tuple[Path, int]]:
+    """A run's playground feedback: corrections as OpenAI chat JSONL, vote pairs as preference JSONL
+    (``prompt``/``chosen``/``rejected`` in chat form, the format TRL's DPOTrainer reads)."""
+    from builder.feedback import read_corrections, read_votes, vote_pairs
+
+    run = RunDir(run_dir)
+    dest_dir = Path(dest_dir) if dest_dir else run.exports
+    corrections = read_corrections([run.corrections])
+    pairs = vote_pairs(read_votes([run.votes]))
+    if not corrections and not pairs:
+        raise ExportError(f"{run.path}: no corrections and no vote pairs yet; collect them in the playground")
+    return [
+        _write_jsonl(corrections, dest_dir / f"{run.name}-corrections.jsonl"),
+        _write_jsonl(pairs, dest_dir / f"{run.name}-pairs.jsonl"),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m builder.export", description="Take a run out of the tool.")
     commands = parser.add_subparsers(dest="command", required=True)

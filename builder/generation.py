@@ -68,8 +68,10 @@ def generate(
     max_new_tokens: int = 128,
     batch_size: int = 8,
     adapter: bool = True,
+    sampling: dict[str, Any] | None = None,
 ) -> Generations:
-    """Greedy answers for ``prompts``; batched with left padding, longest prompts first (less padding)."""
+    """Greedy answers for ``prompts`` (or sampled with ``sampling``, e.g. ``Sampling.generate_kwargs()``
+    without ``max_new_tokens``); batched with left padding, longest prompts first (less padding)."""
     import torch
 
     if tokenizer.pad_token is None:
@@ -94,7 +96,7 @@ def generate(
                 output = model.generate(
                     **encoded,
                     max_new_tokens=max_new_tokens,
-                    do_sample=False,
+                    **(sampling or {"do_sample": False}),
                     pad_token_id=tokenizer.pad_token_id,
                     eos_token_id=stops,
                 )

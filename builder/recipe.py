@@ -22,6 +22,7 @@ UseCaseName = Literal["support", "translation", "sentiment", "content", "retriev
 Quantization = Literal["auto", "4bit", "8bit", "none"]
 # How a data file is read; "auto" detects it. The importers, the CLI and the Data tab take their choices from here.
 ImportFormat = Literal["auto", "openai", "sharegpt", "dialogues", "csv_messages", "csv_pairs", "text"]
+Method = Literal["sft", "dpo"]
 
 BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
 MULTILINGUAL_MODEL = "bundled:gemma3-270m"  # builder.bundled describes both
@@ -179,9 +180,43 @@ class EvalConfig(_Section):
     max_new_tokens: int = Field(128, ge=1)
 
 
+class FeedbackConfig(_Section):
+    """A next round of training from a run's playground feedback (``builder.feedback``).
+
+    ``method: sft`` continues the parent's adapter on its examples plus the corrections;
+    ``method: dpo`` continues it on the vote pairs (winner over loser, ties left out).
+    """
+
+    parent_run: Annotated[str | None, LocalPath()] = Field(
+        None, description="run directory whose adapter this round continues"
+    )
+    votes: Annotated[list[str], LocalPath()] = Field(
+        default_factory=list, description="votes.jsonl files; empty: the parent run's"
+    )
+    corrections: Annotated[list[str], LocalPath()] = Field(
+        default_factory=list, description="corrections.jsonl files; empty: the parent's"
+    )
+    include_original: bool = Field(True, description="sft: train on the parent's examples too, not only corrections")
+    correction_repeats: int = Field(2, ge=1, description="sft: how many times each correction is trained on")
+    beta: float = Field(0.1, gt=0, description="dpo: how far the tuned model may move from the parent run")
+
+    @field_validator("votes", "corrections", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+# What a next round is written with (``python -m builder.feedback``): a smaller learning rate
+# than a first training (the adapter only needs a correction), and epochs over the new data
+# (vote pairs are few, so DPO goes over them more than once). EVALUATION.md, feedback round.
+ROUND_LEARNING_RATE = {"dpo": 1e-4, "sft": 1e-4}
+ROUND_EPOCHS = {"dpo": 3.0, "sft": 1.0}
+
+
 class Recipe(_Section):
     name: str = "run"
     use_case: UseCaseName = "support"
+    method: Method = Field("sft", description="sft: learn the replies; dpo: learn from vote pairs (needs feedback)")
     # A bundled model, a hub id, or a model folder (relative to the working folder, as the loader reads it).
     base_model: Annotated[str, LocalPath(relative_to="cwd", model=True)] = BUNDLED_MODEL
     trust_remote_code: bool = False
@@ -194,9 +229,18 @@ class Recipe(_Section):
     lora: LoraConfigSection = Field(default_factory=LoraConfigSection)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
 
     # Where the recipe was read from: relative data paths resolve against it.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    @model_validator(mode="after")
+    def _dpo_needs_a_parent(self) -> Recipe:
+        if self.method == "dpo" and not self.feedback.parent_run:
+            raise ValueError(
+                "feedback.parent_run is required with method: dpo (the run whose adapter learns from its votes)"
+            )
+        return self
 
     def resolve_path(self, path: str) -> Path:
         p = Path(path).expanduser()

@@ -40,6 +40,8 @@ EVAL_MD = "eval.md"
 EVAL_LOG = "eval.log"
 EXPORT_LOG = "export.log"
 VOTES = "votes.jsonl"
+CORRECTIONS = "corrections.jsonl"  # "Write the right reply" in the playground (builder.feedback)
+PAIRS = "pairs.jsonl"  # the vote pairs a DPO round trained on
 EXPORTS = "exports"
 MERGED = "merged"
 KNOWLEDGE_BASE = "kb"
@@ -259,6 +261,8 @@ class RunDir:
     eval_md = property(lambda self: self.path / EVAL_MD)
     eval_log = property(lambda self: self.path / EVAL_LOG)
     votes = property(lambda self: self.path / VOTES)
+    corrections = property(lambda self: self.path / CORRECTIONS)
+    pairs = property(lambda self: self.path / PAIRS)
     exports = property(lambda self: self.path / EXPORTS)
     merged = property(lambda self: self.path / EXPORTS / MERGED)
     knowledge_base = property(lambda self: self.path / KNOWLEDGE_BASE)

@@ -165,13 +165,13 @@ def build_trainer(
 ) -> tuple[Any, str, Any]:
     """The trainer, the quantization really used and the tokenizer (loaded here unless the caller has it)."""
     import torch
-    from peft import get_peft_model
     from transformers import ProgressCallback
     from trl import SFTConfig, SFTTrainer
 
     from builder.callbacks import LossInProgressBar, best_model_arguments
     from builder.capacity import cpu_autocast_bf16
     from builder.dataset import to_dataset
+    from builder.feedback import attach_adapter
     from builder.lm_head import install_labelled_lm_head
     from builder.models import load_model, load_tokenizer, pick_device
 
@@ -188,7 +188,7 @@ def build_trainer(
         device=device,
         trust_remote_code=recipe.trust_remote_code,
     )
-    model = get_peft_model(model, lora_config(recipe.lora))
+    model = attach_adapter(model, recipe, lora_config(recipe.lora))  # a feedback round continues its parent's
     use_bf16 = (device == "cuda" and torch.cuda.is_bf16_supported()) or (device == "cpu" and cpu_autocast_bf16(t))
     config = SFTConfig(
         output_dir=str(RunDir(run_dir).checkpoints),
@@ -303,7 +303,12 @@ def train(
     stop = GracefulStop()
     guard = LossGuard() if recipe.training.loss_guard else None
     try:
-        splits = prepare_splits(recipe, output_dir)
+        if recipe.feedback.parent_run:  # a round from a run's playground feedback (builder.feedback)
+            from builder.feedback import prepare_round
+
+            splits = prepare_round(recipe, output_dir)
+        else:
+            splits = prepare_splits(recipe, output_dir)
         from builder.models import load_tokenizer
 
         tokenizer = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
@@ -326,8 +331,14 @@ def train(
         metrics = MetricsWriter(output_dir)
         budget = budget_callbacks(recipe.training, bool(dev_rows))
         callbacks = [metrics, stop] + ([guard] if guard else []) + budget
-        trainer, quantization, _ = build_trainer(recipe, output_dir, train_rows, dev_rows, callbacks, tokenizer)
-        total_steps = trainer.args.max_steps if trainer.args.max_steps > 0 else planned_steps(recipe, len(train_rows))
+        if recipe.method == "dpo":  # preference pairs from the votes instead of the examples
+            from builder.dpo import build_dpo_trainer
+
+            trainer, quantization, _ = build_dpo_trainer(recipe, output_dir, callbacks)
+        else:
+            trainer, quantization, _ = build_trainer(recipe, output_dir, train_rows, dev_rows, callbacks, tokenizer)
+        trained_on = len(trainer.train_dataset)
+        total_steps = trainer.args.max_steps if trainer.args.max_steps > 0 else planned_steps(recipe, trained_on)
         if main:
             run.update_info(
                 status="running",
@@ -336,7 +347,7 @@ def train(
                 world_size=trainer.args.world_size,
                 data_hash=splits.data_hash,
                 max_steps=total_steps,
-                train_examples=len(train_rows),
+                train_examples=trained_on,
                 dev_examples=len(dev_rows),
                 token_stats=stats.as_dict(),
                 precision="bf16 autocast" if trainer.args.bf16 else "float32",

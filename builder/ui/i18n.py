@@ -215,22 +215,17 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "message_ph": ("Type a customer message…", "Escribe un mensaje de cliente…"),
     "send": ("Send to both", "Enviar a los dos"),
     "clear": ("Clear", "Borrar"),
-    "blind": ("Blind mode (sides shuffled, vote)", "Modo ciego (lados mezclados, votar)"),
+    "blind": ("Blind mode (sides shuffled and hidden)", "Modo ciego (lados mezclados y ocultos)"),
     "sampling": ("Sampling", "Muestreo"),
     "temperature": ("Temperature (0: greedy)", "Temperatura (0: voraz)"),
     "top_p": ("Top-p", "Top-p"),
     "max_new_tokens": ("Max new tokens", "Máximo de tokens nuevos"),
     "repetition_penalty": ("Repetition penalty", "Penalización por repetición"),
     "seed": ("Seed (-1: random)", "Semilla (-1: aleatoria)"),
-    "vote_a": ("A is better", "A es mejor"),
-    "vote_b": ("B is better", "B es mejor"),
+    "vote_a": ("Left (A) is better", "Mejor el de la izquierda (A)"),
+    "vote_b": ("Right (B) is better", "Mejor el de la derecha (B)"),
     "vote_tie": ("Tie", "Empate"),
     "votes": ("Votes", "Votos"),
-    "win_rate": (
-        "Tuned win rate: **{rate}** over {n} vote(s) (tuned {tuned}, base {base}, ties {tie}).",
-        "Tasa de victorias del ajustado: **{rate}** en {n} voto(s) (ajustado {tuned}, base {base}, empates {tie}).",
-    ),
-    "no_votes": ("No votes yet.", "Aún no hay votos."),
     "loading_model": (
         "Loading `{run}` (the first time, the bundled model is converted once)…",
         "Cargando `{run}` (la primera vez, el modelo incluido se convierte una vez)…",
@@ -244,6 +239,43 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "`{run}` aún no tiene adaptador: elige una ejecución terminada.",
     ),
     "context": ("Retrieved passages", "Pasajes recuperados"),
+    # feedback: corrections, counts, the next round (builder/ui/feedback_ui.py)
+    "no_feedback": (
+        "No feedback on this run yet: vote or write the right reply.",
+        "Aún no hay opiniones sobre esta ejecución: vota o escribe la respuesta correcta.",
+    ),
+    "feedback_counts": (
+        "Feedback: **{n}** vote(s), tuned win rate **{rate}** (tuned {tuned}, base {base}, ties {tie}); "
+        "**{pairs}** usable pair(s); **{corrections}** correction(s).",
+        "Opiniones: **{n}** voto(s), tasa de victorias del ajustado **{rate}** (ajustado {tuned}, base {base}, "
+        "empates {tie}); **{pairs}** par(es) útiles; **{corrections}** corrección(es).",
+    ),
+    "correct_title": ("Write the right reply", "Escribe la respuesta correcta"),
+    "correct_reply": ("The reply an agent would have written", "La respuesta que habría escrito un agente"),
+    "correct_ph": (
+        "Saved with the last message as a new training conversation (personal data redacted).",
+        "Se guarda con el último mensaje como nueva conversación de entrenamiento (datos personales ocultados).",
+    ),
+    "correct_save": ("Save as training conversation", "Guardar como conversación de entrenamiento"),
+    "correct_empty": ("Write the reply first.", "Escribe primero la respuesta."),
+    "correct_saved": (
+        "Correction saved in the run's corrections.jsonl.",
+        "Corrección guardada en corrections.jsonl de la ejecución.",
+    ),
+    "round_title": ("Next round from feedback", "Siguiente ronda a partir de las opiniones"),
+    "round_method": (
+        "Method (DPO: learn from the votes; SFT: from the corrections and the original data)",
+        "Método (DPO: aprende de los votos; SFT: de las correcciones y los datos originales)",
+    ),
+    "round_start": ("Start next round", "Empezar la siguiente ronda"),
+    "round_enough": (
+        "Enough to learn from: about {pairs} vote pairs for DPO, {corrections} corrections for SFT.",
+        "Suficiente para aprender: unos {pairs} pares de votos para DPO, {corrections} correcciones para SFT.",
+    ),
+    "round_no_run": (
+        "Pick a finished run with feedback first.",
+        "Elige primero una ejecución terminada con opiniones.",
+    ),
     # evaluate
     "eval_intro": (
         "Base, base with few-shot examples, and tuned, on the run's dev split.",
@@ -312,6 +344,23 @@ _ADVICE_ES: dict[str, str] = {
         "un mapa de roles puede recuperarlos."
     ),
     "duplicates": "El {share} de las conversaciones eran duplicados de otras.",
+    "lopsided_votes": (
+        "{count} de {total} votos se emitieron fuera del modo ciego con el modelo {side} siempre primero: "
+        "pueden premiar un nombre o una posición en vez de la mejor respuesta. Vota en modo ciego "
+        "(lados mezclados y ocultos) antes de entrenar con ellos."
+    ),
+    "contradicting_corrections": (
+        "{count} conversación(es) se corrigieron más de una vez con respuestas que no coinciden "
+        "(p. ej. {example!r}): el modelo aprendería ambas. Deja una corrección por conversación."
+    ),
+    "few_pairs": (
+        "Solo {pairs} pares de votos (sin empates ni respuestas idénticas): una ronda DPO necesita unos "
+        "{minimum} o más para cambiar el modelo de forma medible. Sigue votando en Pruebas."
+    ),
+    "few_corrections": (
+        "Solo {count} correcciones: una ronda SFT con menos de unas {minimum} cambia poco frente a los "
+        "datos originales. Escribe más correcciones en Pruebas."
+    ),
 }
 _STRINGS.update({f"adv_{key}": (english, _ADVICE_ES.get(key, "")) for key, english in ADVICE.items()})
 

@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 
 from builder.ui.common import AppContext, log_exception
+from builder.ui.feedback_ui import build_correction, feedback_markdown, save_correction
 from builder.ui.i18n import t
 
 CHAT_CONCURRENCY = 8  # the engine serialises generation itself; this only bounds waiting requests
@@ -59,26 +60,6 @@ def status_line(spec: list[Any] | None, lang: str) -> str:
     return t(key, lang, **values)
 
 
-def win_rate_markdown(ctx: AppContext, run_id: str | None, lang: str) -> str:
-    from builder.chat import vote_summary
-
-    run = ctx.run_dir(run_id)
-    if run is None:
-        return ""
-    summary = vote_summary(run)
-    if not summary["votes"]:
-        return t("no_votes", lang)
-    return t(
-        "win_rate",
-        lang,
-        rate=f"{summary['tuned_win_rate']:.0%}",
-        n=summary["votes"],
-        tuned=summary["tuned"],
-        base=summary["base"],
-        tie=summary["tie"],
-    )
-
-
 def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab) -> None:
     labels = ctx.labels
     labels.add(gr.Markdown(t("play_intro")), value="play_intro")
@@ -113,11 +94,12 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
         clear = labels.add(gr.Button(t("clear"), scale=1, elem_id="play-clear"), value="clear")
     status = gr.Markdown(elem_id="play-status")
     status_said = gr.State(None)  # what the status line says, to say it again in another language
-    with gr.Row(visible=False) as vote_row:
+    with gr.Row():  # votes in either mode; the advisor warns when most were not blind
         vote_a = labels.add(gr.Button(t("vote_a"), elem_id="play-vote-a"), value="vote_a")
         vote_tie = labels.add(gr.Button(t("vote_tie"), elem_id="play-vote-tie"), value="vote_tie")
         vote_b = labels.add(gr.Button(t("vote_b"), elem_id="play-vote-b"), value="vote_b")
     win_rate = gr.Markdown(elem_id="play-win-rate")
+    correction, save = build_correction(ctx)
 
     def on_run(run_id: str | None, is_blind: bool, language: str) -> tuple[Any, ...]:
         run = ctx.run(run_id)
@@ -129,13 +111,13 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
             fresh,
             *empty_panes(fresh, language),
             status_line(note, language),
-            win_rate_markdown(ctx, run_id, language),
+            feedback_markdown(ctx, run_id, language),
             note,
         )
 
     def on_blind(is_blind: bool, language: str) -> tuple[Any, ...]:
         fresh = new_session(is_blind)
-        return (fresh, *empty_panes(fresh, language), gr.update(visible=is_blind))
+        return (fresh, *empty_panes(fresh, language))
 
     def chat(
         text: str,
@@ -202,7 +184,13 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
             **state,
             "base": panes["base"],
             "tuned": panes["tuned"],
-            "last": {"prompt": text, "base": turn.base if turn else "", "tuned": turn.tuned if turn else ""},
+            "last": {
+                "prompt": text,
+                "base": turn.base if turn else "",
+                "tuned": turn.tuned if turn else "",
+                "messages": turn.messages if turn else [],  # the prompt as the models saw it, kept with a vote
+                "sampling": dict(sampling.__dict__),
+            },
         }
         yield frame(new_state, said("answered"))
 
@@ -213,14 +201,22 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
         run = ctx.run_dir(run_id)
         if not last or run is None:
             note = said("vote_first")
-            return status_line(note, language), win_rate_markdown(ctx, run_id, language), note
+            return status_line(note, language), feedback_markdown(ctx, run_id, language), note
         left_side, right_side = sides(state)
         winner = {"a": left_side, "b": right_side, "tie": "tie"}[choice]
         record_vote(
-            run, prompt=last["prompt"], winner=winner, base=last["base"], tuned=last["tuned"], blind=state["blind"]
+            run,
+            prompt=last["prompt"],
+            winner=winner,
+            base=last["base"],
+            tuned=last["tuned"],
+            blind=state["blind"],
+            messages=last.get("messages"),
+            sampling=last.get("sampling"),
+            shown_first=left_side,
         )
         note = said("vote_saved", a=left_side, b=right_side)
-        return status_line(note, language), win_rate_markdown(ctx, run_id, language), note
+        return status_line(note, language), feedback_markdown(ctx, run_id, language), note
 
     def fill_system_prompt(run_id: str | None, current: str, state: dict[str, Any]) -> Any:
         """On opening the tab: the run's system prompt, unless the user has typed one or is chatting."""
@@ -235,7 +231,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
     run_select.change(
         on_run, [run_select, blind, lang], [system_prompt, session, left, right, status, win_rate, status_said]
     )
-    blind.change(on_blind, [blind, lang], [session, left, right, vote_row])
+    blind.change(on_blind, [blind, lang], [session, left, right])
     inputs = [message, run_select, session, system_prompt, temperature, top_p, max_new_tokens, repetition, seed, lang]
     outputs = [message, session, left, right, status, context_box, status_said]
     send.click(chat, inputs, outputs, concurrency_limit=CHAT_CONCURRENCY, concurrency_id="chat")
@@ -251,6 +247,13 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
             lambda r, s, lg, c=choice: vote(c, r, s, lg), [run_select, session, lang], [status, win_rate, status_said]
         )
 
+    def correct(text: str, run_id: str | None, state: dict[str, Any], language: str) -> tuple[Any, ...]:
+        saved, key, error = save_correction(ctx, text, run_id, state)
+        note = said(key) if key else said(raw=error)
+        return "" if saved else gr.update(), status_line(note, language), feedback_markdown(ctx, run_id, language), note
+
+    save.click(correct, [correction, run_select, session, lang], [correction, status, win_rate, status_said])
+
     def relabel(state: dict[str, Any], run_id: str | None, spec: list[Any] | None, language: str) -> tuple[Any, ...]:
         """The panes' names, the status line and the win rate again, in the language just chosen."""
         left_label, right_label = pane_labels(state, language)
@@ -258,7 +261,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
             gr.update(label=left_label),
             gr.update(label=right_label),
             status_line(spec, language),
-            win_rate_markdown(ctx, run_id, language),
+            feedback_markdown(ctx, run_id, language),
         )
 
     lang.change(relabel, [session, run_select, status_said, lang], [left, right, status, win_rate])

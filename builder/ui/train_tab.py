@@ -12,6 +12,7 @@ import gradio as gr
 
 from builder.rundir import RunDir, RunProgress
 from builder.ui.common import AppContext, log_exception
+from builder.ui.feedback_ui import build_next_round
 from builder.ui.i18n import DEFAULT_LANG, status_text, t
 
 REFRESH_S = 2.0
@@ -163,6 +164,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
         stop = labels.add(gr.Button(t("stop"), variant="stop", elem_id="train-stop"), value="stop")
         resume = labels.add(gr.Button(t("resume"), elem_id="train-resume"), value="resume")
     message = gr.Markdown(elem_id="train-message")
+    round_counts, round_method, show_round = build_next_round(ctx, lang, run_select, overrides, message)
     status = gr.Markdown(elem_id="train-status")
     bar = gr.HTML(progress_html(None))
     error = gr.Markdown(visible=False, elem_id="train-error")
@@ -244,3 +246,5 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
     run_select.change(
         lambda r, lg: refresh(ctx, r, lg), [run_select, lang], watched, show_progress="hidden", api_name="train_status"
     )
+    # Votes and corrections arrive from the Playground (this or another browser) while the tab is open.
+    timer.tick(show_round, [run_select, round_method, lang], [round_counts], show_progress="hidden")

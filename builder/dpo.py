@@ -1,0 +1,106 @@
+"""Preference tuning from playground votes (``method: dpo``): TRL's DPOTrainer continuing a run's adapter.
+
+Why DPO and not another of TRL's preference trainers: a playground vote is a *pair* (two answers
+to one prompt, one preferred), which is exactly DPO's data, and a round starts from an already
+tuned adapter that must stay close to what it was. DPO anchors to a reference policy with one
+knob (``feedback.beta``); in TRL 1.16 the reference is a frozen copy of the loaded adapter
+("ref"), so it costs no second model in memory. KTO learns from unpaired thumbs up/down and
+would throw the pairing away; ORPO and SimPO drop the reference model and add their own SFT
+term, which suits one-stage training from a base model, not a small correction of a tuned run;
+online methods (GRPO, RLOO) need a reward function, which a team's votes are not.
+
+Everything else is the SFT path's: the same run directory, callbacks, metrics, evaluation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from builder.recipe import Recipe
+from builder.rundir import RunDir
+
+REFERENCE_ADAPTER = "ref"  # the name DPOTrainer gives its frozen copy of the loaded adapter
+
+
+class DropReferenceAdapter(TrainerCallback):
+    """At the end of training, remove the frozen reference copy so that only the tuned adapter is saved
+    (``adapter/`` then loads like any run's; checkpoints keep both, for ``--resume``)."""
+
+    def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
+        if model is not None and REFERENCE_ADAPTER in getattr(model, "peft_config", {}):
+            model.delete_adapter(REFERENCE_ADAPTER)
+
+
+def preference_dataset(pairs: list[dict[str, Any]]) -> Any:
+    from datasets import Dataset
+
+    return Dataset.from_list(pairs)
+
+
+def build_dpo_trainer(recipe: Recipe, run_dir: Path, callbacks: list[Any]) -> tuple[Any, str, Any]:
+    """The DPO trainer on the recipe's vote pairs, its model the parent's adapter loaded trainable."""
+    import torch
+    from transformers import ProgressCallback
+    from trl import DPOConfig, DPOTrainer
+
+    from builder.callbacks import LossInProgressBar
+    from builder.feedback import attach_adapter, load_pairs
+    from builder.models import load_model, load_tokenizer, pick_device
+
+    t = recipe.training
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    device = pick_device()
+    tokenizer = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
+    model, quantization = load_model(
+        recipe.base_model,
+        recipe.quantization,
+        for_training=True,
+        device=device,
+        trust_remote_code=recipe.trust_remote_code,
+    )
+    model = attach_adapter(model, recipe, None)
+    use_bf16 = (device == "cuda" and torch.cuda.is_bf16_supported()) or (device == "cpu" and t.cpu_bf16)
+    config = DPOConfig(
+        output_dir=str(RunDir(run_dir).checkpoints),
+        beta=recipe.feedback.beta,
+        loss_type=["sigmoid"],  # the DPO paper's loss
+        max_length=t.max_length,
+        truncation_mode="keep_start",
+        max_steps=t.max_steps,
+        num_train_epochs=t.num_epochs,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,
+        per_device_train_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        # TRL turns checkpointing on by default; the new name also avoids transformers' deprecation warning
+        activation_checkpointing=t.gradient_checkpointing,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        eval_strategy="no",  # the run's evaluation (builder.evaluate) scores the dev split afterwards
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        seed=t.seed,
+        data_seed=t.seed,
+        logging_nan_inf_filter=False,
+        use_cpu=device == "cpu",
+        bf16=use_bf16,
+        report_to="none",
+        dataset_num_proc=None,
+        disable_tqdm=False,
+    )
+    trainer = DPOTrainer(
+        model=model,
+        args=config,
+        train_dataset=preference_dataset(load_pairs(recipe)),
+        processing_class=tokenizer,
+        callbacks=[*callbacks, DropReferenceAdapter()],
+    )
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(LossInProgressBar)
+    return trainer, quantization, tokenizer

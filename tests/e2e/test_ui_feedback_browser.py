@@ -1,0 +1,148 @@
+"""The feedback loop in a real Chromium: votes and a correction saved in the Playground become a DPO
+run and an SFT run started from the Train tab (the real trainer, one step on the tiny model)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from builder.recipe import load_recipe
+from builder.sft import train
+from tests.e2e.test_ui_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO,
+    free_port,
+    open_page,
+    open_tab,
+    pick,
+    shot,
+    text_of,
+    wait_http,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ROUND_OVERRIDES = "training.max_steps=1\ntraining.batch_size=2\neval.enabled=false"
+
+
+@pytest.fixture(scope="module")
+def feedback_app(tmp_path_factory, tiny_model_dir):
+    """A finished tiny run in the runs folder (its model and data there too), and the app serving it."""
+    import shutil
+
+    from tests.conftest import write_support_jsonl
+
+    if not CHROMIUM.is_file():
+        pytest.skip("Debian's Chromium is not installed (`make browser` installs it)")
+    runs = tmp_path_factory.mktemp("feedback-runs")
+    model = shutil.copytree(tiny_model_dir, runs / "models" / "tiny")
+    (runs / "data").mkdir()
+    write_support_jsonl(runs / "data" / "chats.jsonl")
+    recipe = runs / "data" / "tiny.yaml"
+    recipe.write_text(
+        f"name: tiny\nbase_model: {model}\nquantization: none\nsystem_prompt: Be a helpful store assistant.\n"
+        "data: {train: [chats.jsonl], dedupe: false, dev_fraction: 0}\n"
+        "training: {max_steps: 2, batch_size: 2, max_length: 128, save_steps: 10}\neval: {enabled: false}\n"
+    )
+    parent = train(load_recipe(recipe), runs / "tiny-parent")
+    port = free_port()
+    log = open(runs.parent / "feedback-app.log", "w")  # noqa: SIM115  (open for the app's whole life)
+    env = {**os.environ, "BUILDER_RUNS_DIR": str(runs), "GRADIO_ANALYTICS_ENABLED": "False"}
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_http(url, 60)
+        yield url, runs, parent
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+        for job_file in (runs / ".jobs").glob("*.json"):  # training runs detached; end what this test started
+            pid = json.loads(job_file.read_text()).get("pid")
+            if pid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def ask_and_vote(page, message: str, button: str) -> None:
+    page.locator("#play-message textarea, #play-message input").first.fill(message)
+    page.locator("#play-send").click()
+    page.wait_for_function(
+        "document.querySelector('#play-status').innerText.includes('Done')", timeout=120_000, polling=500
+    )
+    page.locator(f"#play-vote-{button}").click()
+    page.wait_for_function("document.querySelector('#play-status').innerText.includes('Vote saved')")
+
+
+def start_round(page, runs: Path, parent: Path, method: str) -> Path:
+    open_tab(page, "Train")
+    pick(page, "run-select", parent.name)
+    page.wait_for_function("document.querySelector('#train-feedback').innerText.includes('2 vote')")
+    page.get_by_label(method.upper(), exact=True).check()
+    page.locator("#train-overrides textarea").fill(ROUND_OVERRIDES)
+    page.locator("#train-round-start").click()
+    # Started, or queued a moment while the previous round's process exits.
+    page.wait_for_function(f"document.querySelector('#train-message').innerText.includes('tiny-{method}-')")
+    run_id = re.search(rf"tiny-{method}-[\d-]+", text_of(page, "#train-message")).group(0)
+    page.wait_for_function(
+        f"(() => {{ const s = document.querySelector('#train-status').innerText;"
+        f" return s.includes('{run_id}') && s.includes('completed'); }})()",
+        timeout=300_000,
+        polling=1000,
+    )
+    return runs / run_id
+
+
+def test_votes_and_a_correction_become_a_dpo_run_and_an_sft_run(feedback_app, browser) -> None:
+    url, runs, parent = feedback_app
+    context, page = open_page(browser, url)
+    pick(page, "run-select", parent.name)
+    open_tab(page, "Playground")
+    page.get_by_text("Sampling").click()
+    page.locator("#play-max-new input[type=number]").fill("16")
+    page.locator("#play-max-new input[type=number]").press("Enter")
+    page.locator("#play-blind input").check()
+    ask_and_vote(page, "Where is my order?", "a")
+    ask_and_vote(page, "My lamp arrived broken, write to ana@example.com", "b")
+
+    page.get_by_text("Write the right reply").click()
+    page.locator("#play-correction textarea").fill("I'm sorry! Could you give me your order number? We'll email you.")
+    page.locator("#play-save-correction").click()
+    page.wait_for_function("document.querySelector('#play-status').innerText.includes('Correction saved')")
+    page.wait_for_function("document.querySelector('#play-win-rate').innerText.includes('1 correction')")
+    shot(page, "feedback-1-playground")
+    votes = [json.loads(line) for line in (parent / "votes.jsonl").read_text().splitlines()]
+    assert len(votes) == 2 and all(v["blind"] and v["sampling"]["max_new_tokens"] == 16 for v in votes)
+    assert votes[1]["messages"][-1]["content"].startswith("My lamp") and votes[1]["shown_first"] in ("base", "tuned")
+    correction = json.loads((parent / "corrections.jsonl").read_text())
+    # The whole conversation so far (the tuned side's), the last customer message redacted, then the reply.
+    assert [m["role"] for m in correction["messages"]] == ["user", "assistant", "user", "assistant"]
+    assert correction["messages"][-2]["content"] == "My lamp arrived broken, write to <EMAIL>"
+
+    dpo = start_round(page, runs, parent, "dpo")
+    shot(page, "feedback-2-train-dpo")
+    sft = start_round(page, runs, parent, "sft")
+    for run, method in ((dpo, "dpo"), (sft, "sft")):
+        info = json.loads((run / "run.json").read_text())
+        assert info["status"] == "completed" and info["lineage"]["parent_run"] == str(parent), info
+        assert info["method"] == method and (run / "adapter" / "adapter_config.json").is_file()
+    assert "Could you give me your order number" in (sft / "train.jsonl").read_text()
+    context.close()
