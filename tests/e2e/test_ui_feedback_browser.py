@@ -116,9 +116,6 @@ def test_votes_and_a_correction_become_a_dpo_run_and_an_sft_run(feedback_app, br
     context, page = open_page(browser, url)
     pick(page, "run-select", parent.name)
     open_tab(page, "Playground")
-    page.get_by_text("Sampling").click()
-    page.locator("#play-max-new input[type=number]").fill("16")
-    page.locator("#play-max-new input[type=number]").press("Enter")
     page.locator("#play-blind input").check()
     ask_and_vote(page, "Where is my order?", "a")
     ask_and_vote(page, "My lamp arrived broken, write to ana@example.com", "b")
@@ -130,7 +127,14 @@ def test_votes_and_a_correction_become_a_dpo_run_and_an_sft_run(feedback_app, br
     page.wait_for_function("document.querySelector('#play-win-rate').innerText.includes('1 correction')")
     shot(page, "feedback-1-playground")
     votes = [json.loads(line) for line in (parent / "votes.jsonl").read_text().splitlines()]
-    assert len(votes) == 2 and all(v["blind"] and v["sampling"]["max_new_tokens"] == 16 for v in votes)
+    assert len(votes) == 2 and all(v["blind"] for v in votes)
+    assert votes[0]["sampling"] == {
+        "max_new_tokens": 128,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "repetition_penalty": 1.1,
+        "seed": None,
+    }
     assert votes[1]["messages"][-1]["content"].startswith("My lamp") and votes[1]["shown_first"] in ("base", "tuned")
     correction = json.loads((parent / "corrections.jsonl").read_text())
     # The whole conversation so far (the tuned side's), the last customer message redacted, then the reply.
