@@ -173,7 +173,8 @@ def _language_advice(languages: dict[str, int], use_case: str | None, base_model
 
 # ---------------------------------------------------------------- feedback rounds (builder.feedback)
 
-# Below this many vote pairs a DPO round barely moves the model (EVALUATION.md, feedback round).
+# Starting estimates, not yet measured (the feedback-round proof in EVALUATION.md is queued): below
+# this many vote pairs a DPO round is not expected to move the model measurably.
 MIN_PAIRS = 100
 MIN_CORRECTIONS = 20
 LOPSIDED_SHARE = 0.9  # this share of the votes saw the same model first, with the names shown
