@@ -244,7 +244,7 @@ class ChatEngine:
         prompt = get_usecase(loaded.recipe.use_case).prompt_messages(message, loaded.recipe)
         if system_prompt.strip():
             prompt = [{"role": "system", "content": system_prompt.strip()}, *prompt[1:]]
-        turn = ChatTurn(done=True)
+        turn = ChatTurn(done=True, messages=prompt)  # the prompt is kept with a vote
         with self._generate_lock:
             for side in ("base", "tuned"):
                 scores = score_labels(loaded.model, loaded.tokenizer, [prompt], loaded.labels, adapter=side == "tuned")
