@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format browser bench clean
+.PHONY: install demo test lint format browser go bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,7 +30,13 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: install browser
+# Debian's Go, to render Ollama Modelfile templates (Go text/template) in the tests.
+go:
+	@command -v go >/dev/null 2>&1 || [ -x /usr/lib/go/bin/go ] || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq golang-go >/dev/null; }
+
+test: install browser go
 	$(PY) -m pytest
 
 lint: install

@@ -68,6 +68,15 @@ class LoadedRun:
 
 
 @dataclass
+class GenerationStats:
+    """Filled in by ``ChatEngine.stream`` when its generation ends (the API server reports it as usage)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"  # "length" when the answer was cut at max_new_tokens
+
+
+@dataclass
 class ChatTurn:
     """One step of a side-by-side answer, as the UI shows it."""
 
@@ -144,7 +153,12 @@ class ChatEngine:
     # -- generation
 
     def stream(
-        self, run_dir: Path | str, side: Side, messages: list[dict[str, str]], sampling: Sampling | None = None
+        self,
+        run_dir: Path | str,
+        side: Side,
+        messages: list[dict[str, str]],
+        sampling: Sampling | None = None,
+        stats: GenerationStats | None = None,
     ) -> Iterator[str]:
         """The answer of one side, growing token by token (each value is the whole text so far)."""
         import torch
@@ -182,7 +196,9 @@ class ChatEngine:
                         torch.manual_seed(sampling.seed)
                     switch = loaded.model.disable_adapter() if side == "base" else contextlib.nullcontext()
                     with torch.inference_mode(), switch:
-                        loaded.model.generate(**kwargs)
+                        output = loaded.model.generate(**kwargs)
+                    if stats is not None:
+                        _fill_stats(stats, output, inputs["input_ids"].shape[1], sampling, kwargs["eos_token_id"])
             except BaseException as err:  # re-raised in the reader's thread, where the UI can show it
                 failure.append(err)
             finally:
@@ -251,6 +267,15 @@ class ChatEngine:
                 text = f"**{scores.answers[0]}** ({format_probabilities(scores.probabilities[0])})"
                 setattr(turn, side, text)
         return turn
+
+
+def _fill_stats(stats: GenerationStats, output: Any, prompt_length: int, sampling: Sampling, stops: Any) -> None:
+    new = output[0, prompt_length:].tolist()
+    stops = set(stops if isinstance(stops, list | tuple | set) else [stops])
+    stats.prompt_tokens = int(prompt_length)
+    stats.completion_tokens = len(new)
+    ended = bool(new) and new[-1] in stops
+    stats.finish_reason = "length" if len(new) >= sampling.max_new_tokens and not ended else "stop"
 
 
 def _label_set(recipe: Recipe) -> list[str] | None:

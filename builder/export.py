@@ -29,6 +29,7 @@ from builder.rundir import ADAPTER, ADAPTER_CONFIG, SPLITS, RunDir, atomic_dir, 
 
 if TYPE_CHECKING:
     from builder.conversation import Conversation
+    from builder.recipe import Recipe
 
 
 class ExportError(RuntimeError):
@@ -102,12 +103,8 @@ def _replace_folder(new: Path, out_dir: Path) -> None:
         os.replace(new, out_dir)  # over a missing or empty folder, in one step
 
 
-def merge_adapter(run_dir: Path | str, out_dir: Path | str | None = None) -> Path:
-    """A standalone model folder: the base in full precision with the adapter merged into its weights.
-
-    The merge is written to a fresh hidden folder beside ``out_dir`` and renamed into place. An
-    existing ``out_dir`` is replaced only when it is empty or an earlier merge (see ``check_merge_target``).
-    """
+def load_merged(run_dir: Path | str) -> tuple[Any, Any, Recipe]:
+    """(model, tokenizer, recipe): the base in float32 on the CPU with the run's adapter folded into its weights."""
     import torch
     from peft import PeftModel
     from transformers import AutoTokenizer
@@ -116,15 +113,28 @@ def merge_adapter(run_dir: Path | str, out_dir: Path | str | None = None) -> Pat
 
     run = RunDir(run_dir)
     adapter = _require_adapter(run)
-    out_dir = Path(out_dir) if out_dir else run.merged
-    check_merge_target(out_dir)  # before minutes of loading and merging
     recipe = run.recipe()
     # Full precision on the CPU: merging needs unquantized weights, and the CPU always has room for a copy.
     base, used = load_model(recipe.base_model, "none", device="cpu", trust_remote_code=recipe.trust_remote_code)
     assert used == "none"
     merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
     merged.to(torch.float32)
+    merged.eval()
     tokenizer = AutoTokenizer.from_pretrained(run.tokenizer if run.tokenizer.is_dir() else base.name_or_path)
+    return merged, tokenizer, recipe
+
+
+def merge_adapter(run_dir: Path | str, out_dir: Path | str | None = None) -> Path:
+    """A standalone model folder: the base in full precision with the adapter merged into its weights.
+
+    The merge is written to a fresh hidden folder beside ``out_dir`` and renamed into place. An
+    existing ``out_dir`` is replaced only when it is empty or an earlier merge (see ``check_merge_target``).
+    """
+    run = RunDir(run_dir)
+    adapter = _require_adapter(run)
+    out_dir = Path(out_dir) if out_dir else run.merged
+    check_merge_target(out_dir)  # before minutes of loading and merging
+    merged, tokenizer, recipe = load_merged(run)
 
     with atomic_dir(out_dir, put=_replace_folder) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)
@@ -223,12 +233,22 @@ def export_feedback(run_dir: Path | str, dest_dir: Path | str | None = None) -> 
     ]
 
 
+# ---------------------------------------------------------------- command line
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m builder.export", description="Take a run out of the tool.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    merge = commands.add_parser("merge", help="merge a run's adapter into its base model: a standalone model folder")
-    merge.add_argument("run_dir", type=Path, help="a run directory written by `python -m builder.sft`")
-    merge.add_argument("--out", type=Path, default=None, help="the folder to write (default: in the run's exports)")
+    """``python -m builder.export merge RUN_DIR [--out DIR]`` (the app's merge job), or the flag form
+    ``python -m builder.export RUN_DIR --gguf [--quant q8_0] [--out DIR]`` (also --zip, --merge, --data, --vllm)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["merge"]:
+        return _merge_command(argv[1:])
+    return _flag_command(argv)
+
+
+def _merge_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m builder.export merge", description="Merge a run's adapter.")
+    parser.add_argument("run_dir", type=Path, help="a run directory written by `python -m builder.sft`")
+    parser.add_argument("--out", type=Path, default=None, help="the folder to write (default: in the run's exports)")
     args = parser.parse_args(argv)
     try:
         out = merge_adapter(args.run_dir, args.out)
@@ -237,6 +257,71 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"merged into {out}")
     return 0
+
+
+def _flag_command(argv: list[str]) -> int:
+    from builder.gguf_export import DEFAULT_QUANT, QUANTS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m builder.export", description="Take a finished run out of the tool."
+    )
+    parser.add_argument("run_dir", type=Path, help="a run directory (with adapter/)")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--gguf", action="store_true", help="one GGUF file for llama.cpp/LM Studio, and an Ollama Modelfile"
+    )
+    what.add_argument("--zip", action="store_true", help="the PEFT adapter as a zip")
+    what.add_argument("--merge", action="store_true", help="a merged safetensors model folder")
+    what.add_argument("--data", action="store_true", help="the run's examples as OpenAI chat JSONL")
+    what.add_argument("--vllm", action="store_true", help="check the adapter for vLLM and print `vllm serve`")
+    parser.add_argument("--quant", default=DEFAULT_QUANT, choices=QUANTS, help=f"GGUF type (default {DEFAULT_QUANT})")
+    parser.add_argument("--out", type=Path, help="where to write (a folder for --gguf/--merge, a file otherwise)")
+    args = parser.parse_args(argv)
+    try:
+        if args.gguf:
+            _export_gguf_cli(args.run_dir, args.quant, args.out)
+        elif args.zip:
+            print(zip_adapter(args.run_dir, args.out))
+        elif args.merge:
+            print(merge_adapter(args.run_dir, args.out))
+        elif args.data:
+            path, count = export_run_data(args.run_dir, args.out)
+            print(f"{count} examples -> {path}")
+        else:
+            from builder.vllm import check_run
+
+            check = check_run(args.run_dir)
+            print(check.summary())
+            return 0 if check.ok else 1
+    except ExportError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _export_gguf_cli(run_dir: Path, quant: str, out: Path | None) -> None:
+    from builder.gguf_export import export_gguf
+    from builder.ollama import commands
+    from builder.vllm import check_run
+
+    shown = [-1]
+
+    def progress(fraction: float, message: str) -> None:
+        if int(fraction * 10) > shown[0]:  # a line every tenth of the way
+            shown[0] = int(fraction * 10)
+            print(f"{fraction:4.0%}  {message}", flush=True)
+
+    result = export_gguf(run_dir, quant, out, progress=progress)
+    print(f"GGUF ({result.architecture}, {quant}): {result.path} ({result.bytes / 1e6:.1f} MB, {result.seconds:.0f} s)")
+    modelfile = result.path.parent / "Modelfile"
+    if modelfile.is_file():
+        print(f"Ollama: {modelfile}; in that folder run:")
+        for line in commands(result.name):
+            print(f"  {line}")
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"llama.cpp: llama-server -m {result.path}   (stop tokens: {', '.join(result.stop_tokens)})")
+    print(check_run(run_dir).summary())
 
 
 if __name__ == "__main__":

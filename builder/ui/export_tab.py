@@ -1,4 +1,5 @@
-"""Export tab: the adapter as a zip, a merged model folder, the cleaned data as OpenAI chat JSONL.
+"""Export tab: the adapter as a zip, a merged model folder, the cleaned data as OpenAI chat JSONL,
+a GGUF file with its Ollama Modelfile (progress bar), and the checked ``vllm serve`` command.
 
 A merge loads the whole base model for minutes, so it is a queued job (``JobManager.merge``) like a
 training, and a timer follows it; the zip and the data export take a moment and run in the handler.
@@ -46,6 +47,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     merge_state = gr.Markdown(elem_id="export-merge-status")
     timer = gr.Timer(REFRESH_S)
     download = labels.add(gr.File(label=t("download"), interactive=False, elem_id="export-file"), label="download")
+    _build_gguf(ctx, lang, run_select)
 
     def default_merge_dir(run_id: str | None) -> str:
         # Relative to the runs folder: the page never shows the server's absolute paths.
@@ -108,3 +110,70 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         show_progress="hidden",
         concurrency_limit=None,
     )
+
+
+PROGRESS = gr.Progress()
+
+
+def _build_gguf(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
+    """GGUF (with a progress bar), its Modelfile, and the vLLM command after the adapter check."""
+    from builder.gguf_export import DEFAULT_QUANT, QUANTS
+
+    labels = ctx.labels
+    labels.add(gr.Markdown(t("gguf_intro")), value="gguf_intro")
+    with gr.Row():
+        quant = labels.add(
+            gr.Dropdown(list(QUANTS), value=DEFAULT_QUANT, label=t("gguf_quant"), scale=1, elem_id="export-quant"),
+            label="gguf_quant",
+        )
+        gguf_button = labels.add(gr.Button(t("gguf_export"), scale=2, elem_id="export-gguf"), value="gguf_export")
+        vllm_button = labels.add(gr.Button(t("vllm_check"), scale=2, elem_id="export-vllm"), value="vllm_check")
+    gguf_result = gr.Markdown(elem_id="export-gguf-result")
+    modelfile = labels.add(
+        gr.Code(label=t("modelfile"), interactive=False, visible=False, elem_id="export-modelfile"), label="modelfile"
+    )
+
+    # Gradio fills a gr.Progress default with the bar of this event (its documented pattern).
+    def do_gguf(run_id: str | None, kind: str, language: str, progress: Any = PROGRESS) -> tuple[Any, Any]:
+        from builder.gguf_export import export_gguf
+        from builder.ollama import commands
+
+        run = ctx.run_dir(run_id)
+        if run is None:
+            return t("no_run", language), gr.update(visible=False)
+        try:
+            done = export_gguf(run, kind, progress=lambda fraction, message: progress(fraction, desc=message))
+        except Exception as err:
+            log_exception(err)
+            return ctx.error_message(err), gr.update(visible=False)
+        shown = ctx.confinement.shown
+        folder = done.path.parent
+        size = f"{done.bytes / 1e6:.0f}"
+        lines = [t("gguf_done", language, path=shown(done.path), mb=size, arch=done.architecture, quant=kind)]
+        text_file = folder / "Modelfile"
+        if text_file.is_file():
+            lines += ["", t("gguf_ollama", language, folder=shown(folder)), "```", *commands(done.name), "```"]
+        for note in done.notes:
+            lines.append(t("gguf_no_modelfile", language, why=note))
+        lines += ["", t("gguf_llamacpp", language), "```", f"llama-server -m {shown(done.path)}", "```"]
+        text = text_file.read_text(encoding="utf-8") if text_file.is_file() else ""
+        return "\n".join(lines), gr.update(value=text, visible=bool(text))
+
+    def do_vllm(run_id: str | None, language: str) -> str:
+        from builder.vllm import check_run
+
+        run = ctx.run_dir(run_id)
+        if run is None:
+            return t("no_run", language)
+        try:
+            check = check_run(run)
+        except Exception as err:
+            return ctx.error_message(err)
+        if check.ok:
+            command = ctx.confinement.shown_text(check.command)
+            return "\n".join([t("vllm_ok", language, rank=check.rank), "```", command, "```"])
+        problems = (f"- {ctx.confinement.shown_text(p)}" for p in check.problems)
+        return "\n".join([t("vllm_bad", language), *problems])
+
+    gguf_button.click(do_gguf, [run_select, quant, lang], [gguf_result, modelfile], concurrency_limit=1)
+    vllm_button.click(do_vllm, [run_select, lang], [gguf_result])

@@ -309,6 +309,40 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "merged_to": ("Merged model saved in `{path}`.", "Modelo fusionado guardado en `{path}`."),
     "exported": ("{n} examples written to `{path}`.", "{n} ejemplos escritos en `{path}`."),
     "refused": ("Not started:", "No se inició:"),
+    "gguf_intro": (
+        "### Run it outside the tool\nOne GGUF file for llama.cpp, LM Studio and Ollama (with its Modelfile), "
+        "or the `vllm serve` command for a GPU server. q8_0 is nearly lossless; q4_0/q4_1 are the smallest.",
+        "### Úsalo fuera de la herramienta\nUn archivo GGUF para llama.cpp, LM Studio y Ollama (con su Modelfile), "
+        "o el comando `vllm serve` para un servidor con GPU. q8_0 casi no pierde calidad; q4_0/q4_1 ocupan menos.",
+    ),
+    "gguf_quant": ("GGUF quantization", "Cuantización GGUF"),
+    "gguf_export": ("Export GGUF + Ollama Modelfile", "Exportar GGUF + Modelfile de Ollama"),
+    "gguf_done": (
+        "GGUF written: `{path}` ({mb} MB, {arch}, {quant}).",
+        "GGUF escrito: `{path}` ({mb} MB, {arch}, {quant}).",
+    ),
+    "gguf_ollama": (
+        "Ollama, in the folder `{folder}`:",
+        "Ollama, en la carpeta `{folder}`:",
+    ),
+    "gguf_llamacpp": ("llama.cpp server:", "Servidor de llama.cpp:"),
+    "gguf_no_modelfile": ("No Modelfile: {why}", "Sin Modelfile: {why}"),
+    "modelfile": ("Modelfile", "Modelfile"),
+    "vllm_check": ("vLLM command (GPU servers)", "Comando de vLLM (servidores con GPU)"),
+    "vllm_ok": (
+        "The adapter meets vLLM's LoRA limits (rank {rank}). On a GPU server with vLLM installed "
+        "(copy the base model folder and the adapter folder there first):",
+        "El adaptador cumple los límites LoRA de vLLM (rango {rank}). En un servidor con GPU y vLLM instalado "
+        "(copia antes allí la carpeta del modelo base y la del adaptador):",
+    ),
+    "vllm_bad": (
+        "The adapter does not meet vLLM's LoRA limits; export a GGUF or a merged model instead:",
+        "El adaptador no cumple los límites LoRA de vLLM; exporta un GGUF o el modelo fusionado:",
+    ),
+    "outside": (
+        "Refused: `{path}` is outside the folders this app serves ({root}).",
+        "Rechazado: `{path}` está fuera de las carpetas que sirve esta aplicación ({root}).",
+    ),
 }
 
 # The readiness advisor's warnings in Spanish, by the advisor's keys (its English is the original).

@@ -1,0 +1,404 @@
+"""An OpenAI-compatible endpoint for a tuned run: ``python -m builder.serve RUN_DIR``.
+
+A helpdesk, a website widget or any OpenAI client library talks to the run as to a hosted model:
+
+- ``GET /v1/models``: the tuned model (named after the run) and its base (``<run>-base``);
+- ``POST /v1/chat/completions``: with ``stream`` true (server-sent events) or false.
+
+It is the playground's engine (``builder.chat.ChatEngine``): ONE copy of the base model in
+memory, the adapter on for the tuned name and off for the base name. Generations take turns
+(the adapter switch is global to the model), so many clients at once all get their answers,
+one after the other. A request without a system message gets the run's system prompt, and a
+retrieval run grounds the last user message in its knowledge base, as in training.
+
+Bad requests get OpenAI's error body (``{"error": {"message", "type", "param", "code"}}``)
+with a 4xx status. A key (``--api-key`` or ``BUILDER_API_KEY``) is required whenever the
+server listens beyond this machine; with a key set, a request without it gets 401.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import ipaddress
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+# At module level: FastAPI reads the endpoints' annotations (``request: Request``) from this module.
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+if TYPE_CHECKING:
+    from builder.chat import ChatEngine
+
+DEFAULT_PORT = 8000
+MAX_TOKENS_LIMIT = 4096
+ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+
+
+class ApiError(Exception):
+    """An error a client caused (4xx) or met (5xx), answered in OpenAI's format."""
+
+    def __init__(
+        self, status: int, message: str, *, param: str | None = None, code: str | None = None, kind: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.param, self.code = status, message, param, code
+        self.kind = kind or ("invalid_request_error" if status < 500 else "server_error")
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
+
+
+@dataclass
+class ChatRequest:
+    model: str
+    side: str  # "tuned" or "base"
+    messages: list[dict[str, str]]
+    stream: bool
+    include_usage: bool
+    max_tokens: int
+    temperature: float
+    top_p: float
+    seed: int | None
+    stop: list[str]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# ---------------------------------------------------------------- request checking
+
+
+def _number(body: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ApiError(400, f"{key} must be a number, not {type(value).__name__}", param=key)
+    if not low <= value <= high:
+        raise ApiError(400, f"{key} must be between {low:g} and {high:g}, not {value}", param=key)
+    return float(value)
+
+
+def _content(message: dict[str, Any], index: int) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # [{"type": "text", "text": ...}, ...]
+        parts = []
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
+                raise ApiError(400, f"messages[{index}].content: only text parts are supported", param="messages")
+            parts.append(part["text"])
+        return "".join(parts)
+    raise ApiError(400, f"messages[{index}].content must be a string or a list of text parts", param="messages")
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, str]]:
+    raw = body.get("messages")
+    if not isinstance(raw, list) or not raw:
+        raise ApiError(400, "messages must be a non-empty list of {role, content} objects", param="messages")
+    messages = []
+    for index, message in enumerate(raw):
+        if not isinstance(message, dict):
+            raise ApiError(400, f"messages[{index}] must be an object with role and content", param="messages")
+        role = message.get("role")
+        if role not in ROLES:
+            raise ApiError(
+                400, f"messages[{index}].role {role!r} is not supported (system, user, assistant)", param="messages"
+            )
+        messages.append({"role": ROLES[role], "content": _content(message, index)})
+    if messages[-1]["role"] != "user":
+        raise ApiError(400, "the last message must be the user's", param="messages")
+    return messages
+
+
+def parse_request(body: Any, models: dict[str, str], defaults: Any) -> ChatRequest:
+    """Check a /v1/chat/completions body; every problem is an ApiError that names the field."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise ApiError(400, "model is required (see GET /v1/models)", param="model")
+    if model not in models:
+        raise ApiError(
+            404, f"the model {model!r} does not exist here; models: {', '.join(models)}", code="model_not_found"
+        )
+    if body.get("n", 1) != 1:
+        raise ApiError(400, "n must be 1: one answer per request", param="n")
+    if body.get("tools") or body.get("functions"):
+        raise ApiError(400, "tools are not supported by this model", param="tools")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise ApiError(400, "stream must be true or false", param="stream")
+    options = body.get("stream_options") or {}
+    if not isinstance(options, dict):
+        raise ApiError(400, "stream_options must be an object", param="stream_options")
+    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    max_tokens = defaults.max_new_tokens if limit is None else limit
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_TOKENS_LIMIT:
+        raise ApiError(400, f"max_tokens must be an integer from 1 to {MAX_TOKENS_LIMIT}", param="max_tokens")
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ApiError(400, "seed must be an integer", param="seed")
+    stop = body.get("stop") or []
+    stop = [stop] if isinstance(stop, str) else stop
+    if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) and s for s in stop):
+        raise ApiError(400, "stop must be a string or a list of up to 4 non-empty strings", param="stop")
+    return ChatRequest(
+        model=model,
+        side=models[model],
+        messages=_messages(body),
+        stream=stream,
+        include_usage=bool(options.get("include_usage")),
+        max_tokens=int(max_tokens),
+        temperature=_number(body, "temperature", defaults.temperature, 0.0, 2.0),
+        top_p=_number(body, "top_p", defaults.top_p, 0.0, 1.0),
+        seed=seed,
+        stop=stop,
+    )
+
+
+# ---------------------------------------------------------------- the service
+
+
+class ChatService:
+    """The run behind the endpoint: its model names, its prompt rules, and answers from the shared engine."""
+
+    def __init__(self, run_dir: Path | str, engine: ChatEngine | None = None) -> None:
+        from builder.chat import ChatEngine
+        from builder.gguf_export import SamplingDefaults, run_system_prompt
+
+        self.run_dir = Path(run_dir).resolve()
+        self.engine = engine or ChatEngine()
+        loaded = self.engine.load(self.run_dir)
+        self.recipe = loaded.recipe
+        self.system_prompt = run_system_prompt(loaded.recipe)
+        self.defaults = SamplingDefaults(max_new_tokens=loaded.recipe.eval.max_new_tokens)
+        self.tuned = self.run_dir.name
+        self.models = {self.tuned: "tuned", f"{self.tuned}-base": "base"}
+        self.created = int(time.time())
+
+    def prompt(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+        """The run's system prompt where the client sent none; a retrieval run's grounded last question."""
+        messages = [dict(m) for m in messages]
+        system = next((m["content"] for m in messages if m["role"] == "system"), None)
+        retriever = self.engine.load(self.run_dir).retriever
+        if retriever is not None:
+            grounded, run_system, _ = retriever.ground(messages[-1]["content"])
+            messages[-1]["content"] = grounded
+            system = system if system is not None else run_system
+        elif system is None:
+            system = self.system_prompt
+        rest = [m for m in messages if m["role"] != "system"]
+        return ([{"role": "system", "content": system}] if system else []) + rest
+
+    def answer(self, request: ChatRequest) -> Iterator[tuple[str, Any]]:
+        """("delta", text) pieces as they are generated, then ("end", GenerationStats)."""
+        from builder.chat import GenerationStats, Sampling
+
+        sampling = Sampling(
+            max_new_tokens=request.max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            repetition_penalty=self.defaults.repeat_penalty,
+            seed=request.seed,
+        )
+        stats = GenerationStats()
+        sent = 0
+        stream = self.engine.stream(self.run_dir, request.side, self.prompt(request.messages), sampling, stats)
+        try:
+            for text in stream:
+                cut = _stop_at(text, request.stop)
+                if cut is not None:
+                    text = text[:cut]
+                if len(text) > sent:
+                    yield "delta", text[sent:]
+                    sent = len(text)
+                if cut is not None:
+                    stats.finish_reason = "stop"
+                    break
+        finally:
+            stream.close()  # a stop string or a client gone: the engine stops at the next token
+        yield "end", stats
+
+
+def _stop_at(text: str, stops: list[str]) -> int | None:
+    found = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return min(found) if found else None
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+def create_app(service: ChatService, *, api_key: str | None = None) -> FastAPI:
+    app = FastAPI(title=f"{service.tuned} (OpenAI-compatible)", docs_url=None, redoc_url=None)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, err: ApiError) -> JSONResponse:
+        return JSONResponse(err.body(), status_code=err.status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, err: HTTPException) -> JSONResponse:
+        message = f"{request.method} {request.url.path}: {err.detail}"
+        return JSONResponse(ApiError(err.status_code, message).body(), status_code=err.status_code)
+
+    @app.middleware("http")
+    async def require_key(request: Request, call_next: Any) -> Any:
+        if api_key is not None:
+            given = request.headers.get("authorization", "")
+            token = given[7:] if given.lower().startswith("bearer ") else ""
+            if not hmac.compare_digest(token.encode(), api_key.encode()):
+                error = ApiError(
+                    401,
+                    "missing or wrong API key: send it as 'Authorization: Bearer KEY'",
+                    code="invalid_api_key",
+                )
+                return JSONResponse(error.body(), status_code=401)
+        return await call_next(request)
+
+    def model_card(model_id: str) -> dict[str, Any]:
+        return {"id": model_id, "object": "model", "created": service.created, "owned_by": "domain-assistant-builder"}
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return {"object": "list", "data": [model_card(m) for m in service.models]}
+
+    @app.get("/v1/models/{model_id}")
+    async def model(model_id: str) -> dict[str, Any]:
+        if model_id not in service.models:
+            raise ApiError(404, f"the model {model_id!r} does not exist here", code="model_not_found")
+        return model_card(model_id)
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Any:
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "the request body is not valid JSON") from None
+        parsed = parse_request(body, service.models, service.defaults)
+        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        if parsed.stream:
+            events = _sse_events(service, parsed, completion_id)
+            return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return await run_in_threadpool(_completion, service, parsed, completion_id)
+
+    return app
+
+
+def _usage(stats: Any) -> dict[str, int]:
+    return {
+        "prompt_tokens": stats.prompt_tokens,
+        "completion_tokens": stats.completion_tokens,
+        "total_tokens": stats.prompt_tokens + stats.completion_tokens,
+    }
+
+
+def _completion(service: ChatService, request: ChatRequest, completion_id: str) -> dict[str, Any]:
+    text, stats = "", None
+    for kind, value in service.answer(request):
+        if kind == "delta":
+            text += value
+        else:
+            stats = value
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": stats.finish_reason}
+        ],
+        "usage": _usage(stats),
+    }
+
+
+def _sse_events(service: ChatService, request: ChatRequest, completion_id: str) -> Iterator[str]:
+    created = int(time.time())
+
+    def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
+        # delta None: the usage chunk, which OpenAI sends with an empty choices list
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+        payload = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": request.model,
+            "choices": choices,
+            **extra,
+        }
+        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        for kind, value in service.answer(request):
+            if kind == "delta":
+                yield chunk({"content": value})
+            else:
+                yield chunk({}, value.finish_reason)
+                if request.include_usage:
+                    yield chunk(None, usage=_usage(value))
+    except Exception as err:  # headers are gone already: the error travels as an event
+        yield f"data: {json.dumps(ApiError(500, f'generation failed: {err}').body())}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+# ---------------------------------------------------------------- command line
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m builder.serve",
+        description="Serve a tuned run as an OpenAI-compatible API (/v1/models, /v1/chat/completions).",
+    )
+    parser.add_argument("run_dir", type=Path, help="a finished run directory (with adapter/)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("BUILDER_API_KEY"),
+        help="the key clients must send (Authorization: Bearer KEY); default: $BUILDER_API_KEY. "
+        "Required when --host is not a loopback address",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not is_loopback(args.host) and not args.api_key:
+        print(
+            f"error: --host {args.host} lets other machines in; set --api-key KEY (or BUILDER_API_KEY) first",
+            file=sys.stderr,
+        )
+        return 2
+    if not (args.run_dir / "adapter" / "adapter_config.json").is_file():
+        print(f"error: {args.run_dir}: no adapter/adapter_config.json; is the run finished?", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    print(f"Loading {args.run_dir} ...", flush=True)
+    service = ChatService(args.run_dir)
+    app = create_app(service, api_key=args.api_key)
+    print(f"Models: {', '.join(service.models)}; http://{args.host}:{args.port}/v1", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
