@@ -201,9 +201,11 @@ class _Gemma3(_Architecture):
         writer.add_rope_freq_base(theta)
         if getattr(config, "sliding_window", None):
             writer.add_sliding_window(int(config.sliding_window))
-        layer_types = getattr(config, "layer_types", None)
-        if layer_types:
-            writer.add_sliding_window_pattern([kind == "sliding_attention" for kind in layer_types])
+        # llama.cpp places Gemma 3's global-attention layers itself (every sixth); refuse any other layout.
+        layer_types = getattr(config, "layer_types", None) or []
+        expected = ["full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(len(layer_types))]
+        if layer_types != expected:
+            raise ExportError("this gemma3 model does not have one global-attention layer in six, as llama.cpp assumes")
         writer.add_vocab_size(int(config.vocab_size))
 
     def transform(self, gguf_name: str, data: np.ndarray, config: Any) -> np.ndarray:
