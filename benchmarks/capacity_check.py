@@ -95,12 +95,12 @@ def measure(recipe: Path, out: Path) -> dict[str, Any]:
 
 def predicted_times(rows: list[dict[str, Any]], reference: dict[str, Any]) -> None:
     """Calibrate the device on ``reference``'s measured step, then predict every run's step time."""
-    from builder import capacity
+    from builder import capacity, devices
     from builder.models import resolve_base_model
     from builder.recipe import BUNDLED_MODEL
 
     shape = capacity.model_shape(resolve_base_model(BUNDLED_MODEL))
-    device = capacity.present_device()
+    device = devices.present_device()
 
     def plan(row: dict[str, Any]) -> capacity.Plan:
         return capacity.Plan(

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from builder import capacity
+from builder import capacity, devices
 from builder.capacity import Plan
 
 TOLERANCE = 0.20
@@ -85,13 +85,13 @@ def run() -> dict[str, Any]:
             "llama3.1-8b": _shape(Path(tmp) / "llama3.1-8b", LLAMA31_8B),
         }
         for source, model, plan, published, unit in ROWS:
-            memory = int(published * (1e9 if unit == "allocated" else capacity.GiB))
-            e = capacity.estimate(shapes[model], plan, capacity.Device("cuda", "published GPU", memory, True))
+            memory = int(published * (1e9 if unit == "allocated" else devices.GiB))
+            e = capacity.estimate(shapes[model], plan, devices.Device("cuda", "published GPU", memory, True))
             parts = dict(e.parts)
             if unit == "allocated":  # max_memory_allocated counts neither the context nor the allocator's slack
                 parts.pop("runtime", None)
                 parts.pop("allocator_slack", None)
-            estimated = sum(parts.values()) / (1e9 if unit == "allocated" else capacity.GiB)
+            estimated = sum(parts.values()) / (1e9 if unit == "allocated" else devices.GiB)
             rows.append(
                 {
                     "source": source,

@@ -87,7 +87,7 @@ def make_random_run(root: Path) -> Path:
     from builder.models import load_model, load_tokenizer
     from builder.recipe import BUNDLED_MODEL, LoraConfigSection
     from builder.rundir import RunDir, write_text_atomic
-    from builder.sft import lora_config
+    from builder.trainer import lora_config
 
     run = RunDir(root / "memory-run")
     model, _ = load_model(BUNDLED_MODEL, "none", device="cpu")

@@ -262,7 +262,7 @@ def load_quantized(folder: Path, device: str, attn: str) -> Any:
 
 def lora_config() -> Any:
     from builder.recipe import LoraConfigSection
-    from builder.sft import lora_config as recipe_lora_config
+    from builder.trainer import lora_config as recipe_lora_config
 
     return recipe_lora_config(LoraConfigSection(dropout=0.0))
 

@@ -44,7 +44,7 @@ def make_run_dir(root: Path, base_model: str, quantization: str) -> Path:
     from builder.models import load_model, load_tokenizer
     from builder.recipe import load_recipe
     from builder.rundir import RunDir, write_text_atomic
-    from builder.sft import lora_config
+    from builder.trainer import lora_config
 
     recipe = load_recipe(
         REPO / "recipes" / "support.yaml", [f"base_model={base_model}", f"quantization={quantization}"]

@@ -7,7 +7,7 @@ steps, batch size, max_length, learning rate and schedule):
   ``messages`` dataset that TRL tokenizes itself, the model loaded with ``from_pretrained`` and the
   recipe's bitsandbytes config, ``peft_config=``; so TRL's defaults apply: random batches, gradient
   checkpointing on, bf16 autocast, loss on the whole sequence.
-- ``product``: ``builder.sft.build_trainer`` on the support recipe exactly as ``python -m builder.sft``
+- ``product``: ``builder.trainer.build_trainer`` on the support recipe exactly as ``python -m builder.sft``
   builds it (pre-tokenized rows, loss on assistant turns, length-grouped batches, float32 on the CPU).
 - levers, each the product with ONE thing changed, to say what each is worth: random batches, one
   thread, bf16 autocast, gradient checkpointing, no 4-bit quantization, padding-free batches.
@@ -85,7 +85,7 @@ VARIANTS = {
     "trl_baseline_fp32": Variant(
         "trl_baseline_fp32", "plain TRL SFTTrainer defaults except bf16=False", ["bf16=false"], baseline=True
     ),
-    "product": Variant("product", "builder.sft.build_trainer on the recipe"),
+    "product": Variant("product", "builder.trainer.build_trainer on the recipe"),
     "product_trl_head": Variant(
         "product_trl_head",
         "TRL's fused LM head over every position instead of labelled positions (training.labelled_lm_head=false)",
@@ -140,7 +140,7 @@ def build_product(variant: Variant, data: BenchData, run_dir: Path, steps: int) 
     import torch
 
     from builder.recipe import apply_overrides, recipe_from_dict
-    from builder.sft import build_trainer
+    from builder.trainer import build_trainer
 
     raw = data.recipe.model_dump(mode="json")
     recipe = recipe_from_dict(apply_overrides(raw, list(variant.overrides)), base_dir=data.recipe.base_dir)
@@ -189,7 +189,7 @@ def build_trl_baseline(
     from trl import SFTConfig, SFTTrainer
 
     from builder.models import pick_device, quantization_config, resolve_base_model
-    from builder.sft import lora_config
+    from builder.trainer import lora_config
 
     recipe = data.recipe
     t = recipe.training

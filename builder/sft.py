@@ -18,9 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from builder import rundir
-from builder.recipe import LoraConfigSection, Recipe, RecipeError, load_recipe, recipe_from_dict, with_absolute_paths
+from builder import devices, rundir
+from builder.recipe import Recipe, RecipeError, load_recipe, recipe_from_dict, with_absolute_paths
 from builder.rundir import RunDir
+from builder.trainer import build_trainer
 
 HELP_EPILOG = f"""\
 examples:
@@ -141,103 +142,6 @@ def data_warnings(recipe: Recipe, splits: Any, stats: Any) -> list[str]:
     )
 
 
-def lora_config(lora: LoraConfigSection, **extra: Any) -> Any:
-    """PEFT's LoraConfig for a recipe's ``lora:`` section; ``extra`` for PEFT keys a recipe does not set."""
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=lora.r,
-        lora_alpha=lora.alpha,
-        lora_dropout=lora.dropout,
-        target_modules=lora.target_modules,
-        task_type="CAUSAL_LM",
-        **extra,
-    )
-
-
-def build_trainer(
-    recipe: Recipe,
-    run_dir: Path,
-    train_rows: list[dict],
-    dev_rows: list[dict],
-    callbacks: list[Any],
-    tokenizer: Any = None,
-) -> tuple[Any, str, Any]:
-    """The trainer, the quantization really used and the tokenizer (loaded here unless the caller has it)."""
-    import torch
-    from transformers import ProgressCallback
-    from trl import SFTConfig, SFTTrainer
-
-    from builder.callbacks import LossInProgressBar, best_model_arguments
-    from builder.capacity import cpu_autocast_bf16
-    from builder.dataset import to_dataset
-    from builder.feedback import attach_adapter
-    from builder.lm_head import install_labelled_lm_head
-    from builder.models import load_model, load_tokenizer, pick_device
-
-    t = recipe.training
-    if t.threads:
-        torch.set_num_threads(t.threads)
-    device = pick_device()
-    if tokenizer is None:
-        tokenizer = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
-    model, quantization = load_model(
-        recipe.base_model,
-        recipe.quantization,
-        for_training=True,
-        device=device,
-        trust_remote_code=recipe.trust_remote_code,
-    )
-    model = attach_adapter(model, recipe, lora_config(recipe.lora))  # a feedback round continues its parent's
-    use_bf16 = (device == "cuda" and torch.cuda.is_bf16_supported()) or (device == "cpu" and cpu_autocast_bf16(t))
-    config = SFTConfig(
-        output_dir=str(RunDir(run_dir).checkpoints),
-        max_steps=t.max_steps,
-        num_train_epochs=t.num_epochs,
-        learning_rate=t.learning_rate,
-        lr_scheduler_type=t.lr_scheduler,
-        warmup_steps=t.warmup_ratio,
-        per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=t.batch_size,
-        gradient_accumulation_steps=t.gradient_accumulation_steps,
-        gradient_checkpointing=t.gradient_checkpointing,
-        max_length=t.max_length,
-        packing=False,
-        logging_steps=t.logging_steps,
-        logging_first_step=True,
-        eval_strategy="steps" if dev_rows else "no",
-        eval_steps=t.eval_steps,
-        save_strategy="steps",
-        save_steps=t.save_steps,
-        save_total_limit=t.save_total_limit,
-        seed=t.seed,
-        data_seed=t.seed,
-        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
-        include_num_input_tokens_seen="non_padding",
-        logging_nan_inf_filter=False,  # the loss guard must see a NaN, not a filtered 0
-        use_cpu=device == "cpu",
-        bf16=use_bf16,
-        report_to="none",
-        dataset_num_proc=None,
-        save_only_model=False,
-        disable_tqdm=False,
-        **best_model_arguments(t, bool(dev_rows)),
-    )
-    trainer = SFTTrainer(
-        model=model,
-        args=config,
-        train_dataset=to_dataset(train_rows),
-        eval_dataset=to_dataset(dev_rows) if dev_rows else None,
-        processing_class=tokenizer,
-        callbacks=callbacks,
-    )
-    trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(LossInProgressBar)
-    # After SFTTrainer: its constructor installs TRL's fused head, which ours sits in front of.
-    trainer.lm_head_chunk_tokens = install_labelled_lm_head(trainer.model) if t.labelled_lm_head else None
-    return trainer, quantization, tokenizer
-
-
 def prepare_run_dir(output_dir: Path, resume: bool) -> Path | None:
     """Refuse to overwrite a finished or started run by accident; find the checkpoint to resume from."""
     from transformers.trainer_utils import get_last_checkpoint
@@ -260,7 +164,7 @@ def fit_check(
     """The capacity estimate of this run on this device; a CapacityError (with the fixes) when it will not fit."""
     from builder import capacity
 
-    device = capacity.present_device(memory_limit_bytes or capacity.memory_limit_from_env())
+    device = devices.present_device(memory_limit_bytes or capacity.memory_limit_from_env())
     shape, plan = capacity.recipe_plan(recipe, device, rows, steps=planned_steps(recipe, len(rows)))
     if refuse:
         return capacity.check_fits(shape, plan, device, where)
@@ -277,8 +181,8 @@ def train(
 ) -> Path:
     """Train; ``memory_limit_bytes`` caps the memory the fit check allows (default: what the device has)."""
     from builder.callbacks import GracefulStop, LossGuard, MetricsWriter, budget_callbacks
-    from builder.capacity import cpu_native_bf16
     from builder.dataset import example_to_record, prepare_splits, tokenize_examples
+    from builder.devices import cpu_native_bf16
 
     main = is_main_process()
     run = RunDir(output_dir)
@@ -385,12 +289,6 @@ def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def peak_memory_bytes() -> int:
-    from builder.capacity import peak_memory_bytes as measured
-
-    return measured()
-
-
 def _finish(
     output_dir: Path,
     trainer: Any,
@@ -438,7 +336,7 @@ def _finish(
         ended_at=_now(),
         final_step=step,
         train_seconds=round(seconds, 1),
-        peak_memory_gb=round(peak_memory_bytes() / 2**30, 3),
+        peak_memory_gb=round(devices.peak_memory_bytes() / 2**30, 3),
         **budget_info,
     )
     print(f"{status}: {step} steps in {seconds:.0f} s; adapter in {run.adapter}", flush=True)

@@ -152,7 +152,7 @@ def problems_markdown(problems: list[str], lang: str) -> str:
 
 def capacity_markdown(ctx: AppContext, text: str, lang: str) -> str:
     """Will it fit? The estimate for this machine and for GPUs of 8 to 80 GB (builder/capacity.py)."""
-    from builder import capacity
+    from builder import capacity, devices
     from builder.recipe import RecipeError, recipe_from_dict
 
     try:
@@ -160,7 +160,7 @@ def capacity_markdown(ctx: AppContext, text: str, lang: str) -> str:
         recipe = recipe_from_dict(raw, source="recipe", base_dir=ctx.user_recipes_dir)
         if any(p.startswith("base_model") for p in ctx.recipe_problems(recipe)):
             return ""  # a model folder outside the served folders is not read (the problems box says so)
-        device = capacity.present_device(capacity.memory_limit_from_env())
+        device = devices.present_device(capacity.memory_limit_from_env())
         shape, plan = capacity.recipe_plan(recipe, device)
         rows = capacity.memory_table(shape, plan, device)
     except (RecipeError, yaml.YAMLError, AttributeError, TypeError):

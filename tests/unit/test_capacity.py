@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from builder import capacity
-from builder.capacity import Device, GiB, Plan, estimate, model_shape
+from builder import capacity, devices
+from builder.capacity import Plan, estimate, model_shape
+from builder.devices import Device, GiB
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,7 +46,7 @@ def test_shape_from_config_alone_counts_llama3_8b(llama8b_dir):
 
 def test_weights_follow_the_quantization(llama8b_dir):
     shape = model_shape(str(llama8b_dir))
-    gpu = capacity.gpu(80)
+    gpu = devices.gpu(80)
     parts = {q: estimate(shape, Plan(q, 1, 512, bf16=True), gpu).parts["weights"] for q in ("none", "8bit", "4bit")}
     assert parts["none"] == shape.params * 2  # bf16
     # NF4 with double quantization: 0.516 bytes a weight; the rest float32 after prepare_model_for_kbit_training
@@ -56,7 +57,7 @@ def test_weights_follow_the_quantization(llama8b_dir):
 
 def test_checkpointing_chunked_head_and_batch_shrink_the_peak(llama8b_dir):
     shape = model_shape(str(llama8b_dir))
-    gpu = capacity.gpu(80)
+    gpu = devices.gpu(80)
     base = Plan("4bit", 4, 2048, bf16=True, labelled_fraction=0.5)
     peak = estimate(shape, base, gpu)
     assert estimate(shape, base.changed(gradient_checkpointing=True), gpu).parts["activations"] < (
@@ -97,21 +98,21 @@ def test_nothing_fits_in_less_than_the_runtime_itself():
 
 
 def test_native_bf16_is_read_from_the_cpu_flags():
-    assert capacity.cpu_native_bf16({"avx512f", "avx512_bf16"})
-    assert capacity.cpu_native_bf16({"amx_bf16", "amx_tile"})
-    assert capacity.cpu_native_bf16({"fp", "asimd", "bf16"})  # Arm
-    assert not capacity.cpu_native_bf16({"avx512f", "avx512bw", "avx512_vnni"})
+    assert devices.cpu_native_bf16({"avx512f", "avx512_bf16"})
+    assert devices.cpu_native_bf16({"amx_bf16", "amx_tile"})
+    assert devices.cpu_native_bf16({"fp", "asimd", "bf16"})  # Arm
+    assert not devices.cpu_native_bf16({"avx512f", "avx512bw", "avx512_vnni"})
 
 
 def test_cpu_bf16_auto_follows_the_hardware(monkeypatch):
     from builder.recipe import TrainingConfig
 
-    monkeypatch.setattr(capacity, "cpu_flags", lambda: {"avx512_bf16"})
-    assert capacity.cpu_autocast_bf16(TrainingConfig(cpu_bf16="auto"))
-    assert not capacity.cpu_autocast_bf16(TrainingConfig(cpu_bf16=False))
-    monkeypatch.setattr(capacity, "cpu_flags", lambda: {"avx2"})
-    assert not capacity.cpu_autocast_bf16(TrainingConfig(cpu_bf16="auto"))
-    assert capacity.cpu_autocast_bf16(TrainingConfig(cpu_bf16=True))
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx512_bf16"})
+    assert devices.cpu_autocast_bf16(TrainingConfig(cpu_bf16="auto"))
+    assert not devices.cpu_autocast_bf16(TrainingConfig(cpu_bf16=False))
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2"})
+    assert not devices.cpu_autocast_bf16(TrainingConfig(cpu_bf16="auto"))
+    assert devices.cpu_autocast_bf16(TrainingConfig(cpu_bf16=True))
 
 
 def test_calibration_reproduces_the_measured_step_and_scales_with_tokens():
@@ -175,8 +176,8 @@ def test_a_run_records_its_precision_estimate_and_measured_peak(support_recipe, 
 
     out = train(load_recipe(support_recipe, ["training.cpu_bf16=auto"]), tmp_path / "run")
     info = json.loads((out / "run.json").read_text())
-    assert info["precision"] == ("bf16 autocast" if capacity.cpu_native_bf16() else "float32")
-    assert info["cpu_native_bf16"] == capacity.cpu_native_bf16()
+    assert info["precision"] == ("bf16 autocast" if devices.cpu_native_bf16() else "float32")
+    assert info["cpu_native_bf16"] == devices.cpu_native_bf16()
     assert info["lm_head_chunk_tokens"] == 170
     assert info["estimate"]["peak_gb"] > 0.5 and "activations" in info["estimate"]["parts_gb"]
     assert 0.3 < info["peak_memory_gb"] < 8

@@ -134,7 +134,8 @@ def test_training_through_the_product_scores_only_labelled_positions(support_rec
     from builder.dataset import prepare_splits, tokenize_examples
     from builder.models import load_tokenizer
     from builder.recipe import load_recipe
-    from builder.sft import build_trainer, resolved_recipe
+    from builder.sft import resolved_recipe
+    from builder.trainer import build_trainer
 
     recipe = resolved_recipe(load_recipe(support_recipe, ["training.max_steps=2", "training.batch_size=4"]))
     splits = prepare_splits(recipe, tmp_path)

@@ -1,0 +1,109 @@
+"""The trainer of one run: the base model at its quantization with LoRA attached, and TRL's SFTTrainer set up
+from the recipe's ``training:`` section. ``builder.sft`` drives it; the benchmarks build the same trainer to
+compare it with plain TRL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from builder.recipe import LoraConfigSection, Recipe
+from builder.rundir import RunDir
+
+
+def lora_config(lora: LoraConfigSection, **extra: Any) -> Any:
+    """PEFT's LoraConfig for a recipe's ``lora:`` section; ``extra`` for PEFT keys a recipe does not set."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        task_type="CAUSAL_LM",
+        **extra,
+    )
+
+
+def build_trainer(
+    recipe: Recipe,
+    run_dir: Path,
+    train_rows: list[dict],
+    dev_rows: list[dict],
+    callbacks: list[Any],
+    tokenizer: Any = None,
+) -> tuple[Any, str, Any]:
+    """The trainer, the quantization really used and the tokenizer (loaded here unless the caller has it)."""
+    import torch
+    from transformers import ProgressCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from builder.callbacks import LossInProgressBar, best_model_arguments
+    from builder.dataset import to_dataset
+    from builder.devices import cpu_autocast_bf16
+    from builder.feedback import attach_adapter
+    from builder.lm_head import install_labelled_lm_head
+    from builder.models import load_model, load_tokenizer, pick_device
+
+    t = recipe.training
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    device = pick_device()
+    if tokenizer is None:
+        tokenizer = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
+    model, quantization = load_model(
+        recipe.base_model,
+        recipe.quantization,
+        for_training=True,
+        device=device,
+        trust_remote_code=recipe.trust_remote_code,
+    )
+    model = attach_adapter(model, recipe, lora_config(recipe.lora))  # a feedback round continues its parent's
+    use_bf16 = (device == "cuda" and torch.cuda.is_bf16_supported()) or (device == "cpu" and cpu_autocast_bf16(t))
+    config = SFTConfig(
+        output_dir=str(RunDir(run_dir).checkpoints),
+        max_steps=t.max_steps,
+        num_train_epochs=t.num_epochs,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        gradient_checkpointing=t.gradient_checkpointing,
+        max_length=t.max_length,
+        packing=False,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        eval_strategy="steps" if dev_rows else "no",
+        eval_steps=t.eval_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        seed=t.seed,
+        data_seed=t.seed,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        include_num_input_tokens_seen="non_padding",
+        logging_nan_inf_filter=False,  # the loss guard must see a NaN, not a filtered 0
+        use_cpu=device == "cpu",
+        bf16=use_bf16,
+        report_to="none",
+        dataset_num_proc=None,
+        save_only_model=False,
+        disable_tqdm=False,
+        **best_model_arguments(t, bool(dev_rows)),
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=to_dataset(train_rows),
+        eval_dataset=to_dataset(dev_rows) if dev_rows else None,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(LossInProgressBar)
+    # After SFTTrainer: its constructor installs TRL's fused head, which ours sits in front of.
+    trainer.lm_head_chunk_tokens = install_labelled_lm_head(trainer.model) if t.labelled_lm_head else None
+    return trainer, quantization, tokenizer
