@@ -240,6 +240,7 @@ class Vocabulary:
     types: list[int]
     merges: list[str]
     scores: list[float] | None = None
+    add_space_prefix: bool | None = None  # sentencepiece only: does the text get a leading "▁"?
 
 
 def _tokenizer_json(tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
@@ -303,7 +304,9 @@ def build_vocabulary(tokenizer: PreTrainedTokenizerBase, vocab_size: int) -> Voc
             types.append(int(gguf.TokenType.UNUSED))
     merges = [m if isinstance(m, str) else " ".join(m) for m in model.get("merges", [])]
     if model.get("byte_fallback"):  # sentencepiece-style BPE (Gemma): llama.cpp's "llama" tokenizer
-        return _sentencepiece_vocabulary(tokens, types, model)
+        vocab = _sentencepiece_vocabulary(tokens, types, model)
+        vocab.add_space_prefix = _prepends_space(data)
+        return vocab
     return Vocabulary("gpt2", _pre_tokenizer_name(data.get("pre_tokenizer")), tokens, types, merges)
 
 
@@ -317,6 +320,12 @@ def _sentencepiece_vocabulary(tokens: list[str], types: list[int], model: dict[s
             types[index] = int(gguf.TokenType.BYTE)
     scores = [-float(index) for index in range(len(tokens))]
     return Vocabulary("llama", None, tokens, types, [], scores)
+
+
+def _prepends_space(data: dict[str, Any]) -> bool:
+    """Whether the tokenizer writes a "▁" before the text (Llama 2 does, Gemma does not); llama.cpp assumes it does."""
+    text = json.dumps([data.get("normalizer"), data.get("pre_tokenizer")])
+    return '"Prepend"' in text or '"prepend_scheme": "always"' in text or '"prepend_scheme": "first"' in text
 
 
 def end_of_turn_token(tokenizer: PreTrainedTokenizerBase) -> str | None:
@@ -484,6 +493,8 @@ def _write_tokenizer(
     writer.add_token_types(vocab.types)
     if vocab.scores is not None:
         writer.add_token_scores(vocab.scores)
+    if vocab.add_space_prefix is not None:
+        writer.add_add_space_prefix(vocab.add_space_prefix)
     if vocab.merges:
         writer.add_token_merges(vocab.merges)
     ids = {

@@ -160,3 +160,66 @@ def test_unknown_architecture_and_quantization_are_refused_by_name(tmp_path: Pat
         write_gguf(gpt2, tokenizer, tmp_path / "x.gguf", "q3_k")
     with pytest.raises(ExportError, match="has not finished training"):
         export_gguf(tmp_path, "f16")
+
+
+def _sentencepiece_style_tokenizer():
+    """A small byte-fallback BPE tokenizer shaped like Gemma's (``▁`` for spaces, no leading one)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
+    pieces = [f"<0x{b:02X}>" for b in range(256)] + ["▁", *"abcdehlmnorstuwy", "▁h", "he", "▁he", "ll", "llo"]
+    vocab = {t: i for i, t in enumerate(specials + pieces)}
+    merges = [("▁", "h"), ("h", "e"), ("▁h", "e"), ("l", "l"), ("ll", "o")]
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=merges, byte_fallback=True, unk_token="<unk>"))
+    backend.normalizer = normalizers.Replace(" ", "▁")
+    backend.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
+    backend.add_special_tokens(specials)
+    backend.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 2)])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token="<bos>", eos_token="<eos>", unk_token="<unk>", pad_token="<pad>"
+    )
+    tokenizer.chat_template = (
+        "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}"
+        "\n{{ m['content'] }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+    )
+    return tokenizer
+
+
+def test_gemma3_reads_back_through_transformers(tmp_path: Path) -> None:
+    """Gemma 3: llama.cpp's tensor names, norms stored as 1 + weight, sentencepiece words without a leading space."""
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    tokenizer = _sentencepiece_style_tokenizer()
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=6,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        layer_types=["sliding_attention"] * 5 + ["full_attention"],
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = Gemma3ForCausalLM(config).eval()
+    with torch.no_grad():  # non-zero norm weights, so that the +1 shift matters
+        for name, parameter in model.named_parameters():
+            if "norm" in name:
+                parameter.uniform_(-0.5, 0.5)
+    result = write_gguf(model, tokenizer, tmp_path / "gemma.gguf", "f32", name="gemma")
+    assert result.architecture == "gemma3" and result.add_bos and result.stop_tokens == ["<end_of_turn>", "<eos>"]
+    fields = gguf.GGUFReader(result.path).fields
+    assert fields["tokenizer.ggml.model"].contents() == "llama"
+    assert fields["tokenizer.ggml.add_space_prefix"].contents() is False
+    assert fields["tokenizer.ggml.token_type"].contents()[tokenizer.convert_tokens_to_ids("<0x41>")] == 6  # BYTE
+    back, _ = _gguf_model(result.path)
+    ids = torch.tensor([[2, 4, 270, 271, 280, 5, 8, 9, 10]])
+    with torch.inference_mode():
+        torch.testing.assert_close(back(ids).logits, model(ids).logits, atol=1e-4, rtol=1e-4)
+    config.layer_types = ["full_attention"] * 6
+    with pytest.raises(ExportError, match="one global-attention layer in six"):
+        write_gguf(Gemma3ForCausalLM(config), tokenizer, tmp_path / "other.gguf", "f32")
