@@ -107,7 +107,7 @@ def reference_answers(model: Any, tokenizer: Any, prompts: list, max_new: int) -
 
 
 def _stop_ids(tokenizer: Any) -> set[int]:
-    from builder.gguf_export import end_of_turn_token
+    from builder.gguf_vocab import end_of_turn_token
 
     eot = end_of_turn_token(tokenizer)
     ids = {tokenizer.eos_token_id}
