@@ -20,7 +20,6 @@ from typing import Any
 from transformers import TrainerCallback
 
 from builder.recipe import Recipe
-from builder.rundir import RunDir
 
 REFERENCE_ADAPTER = "ref"  # the name DPOTrainer gives its frozen copy of the loaded adapter
 
@@ -42,57 +41,22 @@ def preference_dataset(pairs: list[dict[str, Any]]) -> Any:
 
 def build_dpo_trainer(recipe: Recipe, run_dir: Path, callbacks: list[Any]) -> tuple[Any, str, Any]:
     """The DPO trainer on the recipe's vote pairs, its model the parent's adapter loaded trainable."""
-    import torch
-    from transformers import ProgressCallback
     from trl import DPOConfig, DPOTrainer
 
-    from builder.callbacks import LossInProgressBar
-    from builder.feedback import attach_adapter, load_pairs
-    from builder.models import load_model, load_tokenizer, pick_device
+    from builder.feedback import load_pairs
+    from builder.trainer import load_for_training, shared_arguments, show_loss_in_progress_bar
 
     t = recipe.training
-    if t.threads:
-        torch.set_num_threads(t.threads)
-    device = pick_device()
-    tokenizer = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
-    model, quantization = load_model(
-        recipe.base_model,
-        recipe.quantization,
-        for_training=True,
-        device=device,
-        trust_remote_code=recipe.trust_remote_code,
-    )
-    model = attach_adapter(model, recipe, None)
-    use_bf16 = (device == "cuda" and torch.cuda.is_bf16_supported()) or (device == "cpu" and t.cpu_bf16)
+    model, quantization, tokenizer, device = load_for_training(recipe, None)
     config = DPOConfig(
-        output_dir=str(RunDir(run_dir).checkpoints),
+        **shared_arguments(recipe, run_dir, device),
         beta=recipe.feedback.beta,
         loss_type=["sigmoid"],  # the DPO paper's loss
         max_length=t.max_length,
         truncation_mode="keep_start",
-        max_steps=t.max_steps,
-        num_train_epochs=t.num_epochs,
-        learning_rate=t.learning_rate,
-        lr_scheduler_type=t.lr_scheduler,
-        warmup_steps=t.warmup_ratio,
-        per_device_train_batch_size=t.batch_size,
-        gradient_accumulation_steps=t.gradient_accumulation_steps,
         # TRL turns checkpointing on by default; the new name also avoids transformers' deprecation warning
         activation_checkpointing=t.gradient_checkpointing,
-        logging_steps=t.logging_steps,
-        logging_first_step=True,
         eval_strategy="no",  # the run's evaluation (builder.evaluate) scores the dev split afterwards
-        save_strategy="steps",
-        save_steps=t.save_steps,
-        save_total_limit=t.save_total_limit,
-        seed=t.seed,
-        data_seed=t.seed,
-        logging_nan_inf_filter=False,
-        use_cpu=device == "cpu",
-        bf16=use_bf16,
-        report_to="none",
-        dataset_num_proc=None,
-        disable_tqdm=False,
     )
     trainer = DPOTrainer(
         model=model,
@@ -101,6 +65,5 @@ def build_dpo_trainer(recipe: Recipe, run_dir: Path, callbacks: list[Any]) -> tu
         processing_class=tokenizer,
         callbacks=[*callbacks, DropReferenceAdapter()],
     )
-    trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(LossInProgressBar)
+    show_loss_in_progress_bar(trainer)
     return trainer, quantization, tokenizer

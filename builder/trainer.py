@@ -26,29 +26,16 @@ def lora_config(lora: LoraConfigSection, **extra: Any) -> Any:
     )
 
 
-def build_trainer(
-    recipe: Recipe,
-    run_dir: Path,
-    train_rows: list[dict],
-    dev_rows: list[dict],
-    callbacks: list[Any],
-    tokenizer: Any = None,
-) -> tuple[Any, str, Any]:
-    """The trainer, the quantization really used and the tokenizer (loaded here unless the caller has it)."""
+def load_for_training(recipe: Recipe, new_adapter: Any, tokenizer: Any = None) -> tuple[Any, str, Any, str]:
+    """Model with its adapter (a feedback round continues its parent's, else ``new_adapter``), the
+    quantization really used, the tokenizer (loaded unless given) and the device."""
     import torch
-    from transformers import ProgressCallback
-    from trl import SFTConfig, SFTTrainer
 
-    from builder.callbacks import LossInProgressBar, best_model_arguments
-    from builder.dataset import to_dataset
-    from builder.devices import cpu_autocast_bf16
     from builder.feedback import attach_adapter
-    from builder.lm_head import install_labelled_lm_head
     from builder.models import load_model, load_tokenizer, pick_device
 
-    t = recipe.training
-    if t.threads:
-        torch.set_num_threads(t.threads)
+    if recipe.training.threads:
+        torch.set_num_threads(recipe.training.threads)
     device = pick_device()
     if tokenizer is None:
         tokenizer = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
@@ -59,9 +46,18 @@ def build_trainer(
         device=device,
         trust_remote_code=recipe.trust_remote_code,
     )
-    model = attach_adapter(model, recipe, lora_config(recipe.lora))  # a feedback round continues its parent's
+    return attach_adapter(model, recipe, new_adapter), quantization, tokenizer, device
+
+
+def shared_arguments(recipe: Recipe, run_dir: Path, device: str) -> dict[str, Any]:
+    """The trainer arguments every method (SFT, DPO) takes from the recipe's ``training:`` section."""
+    import torch
+
+    from builder.devices import cpu_autocast_bf16
+
+    t = recipe.training
     use_bf16 = (device == "cuda" and torch.cuda.is_bf16_supported()) or (device == "cpu" and cpu_autocast_bf16(t))
-    config = SFTConfig(
+    return dict(
         output_dir=str(RunDir(run_dir).checkpoints),
         max_steps=t.max_steps,
         num_train_epochs=t.num_epochs,
@@ -69,29 +65,61 @@ def build_trainer(
         lr_scheduler_type=t.lr_scheduler,
         warmup_steps=t.warmup_ratio,
         per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=t.batch_size,
         gradient_accumulation_steps=t.gradient_accumulation_steps,
-        gradient_checkpointing=t.gradient_checkpointing,
-        max_length=t.max_length,
-        packing=False,
         logging_steps=t.logging_steps,
         logging_first_step=True,
-        eval_strategy="steps" if dev_rows else "no",
-        eval_steps=t.eval_steps,
         save_strategy="steps",
         save_steps=t.save_steps,
         save_total_limit=t.save_total_limit,
         seed=t.seed,
         data_seed=t.seed,
-        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
-        include_num_input_tokens_seen="non_padding",
         logging_nan_inf_filter=False,  # the loss guard must see a NaN, not a filtered 0
         use_cpu=device == "cpu",
         bf16=use_bf16,
         report_to="none",
         dataset_num_proc=None,
-        save_only_model=False,
         disable_tqdm=False,
+    )
+
+
+def show_loss_in_progress_bar(trainer: Any) -> None:
+    """One progress bar with the loss in it, instead of transformers' bar and its printed log dicts."""
+    from transformers import ProgressCallback
+
+    from builder.callbacks import LossInProgressBar
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(LossInProgressBar)
+
+
+def build_trainer(
+    recipe: Recipe,
+    run_dir: Path,
+    train_rows: list[dict],
+    dev_rows: list[dict],
+    callbacks: list[Any],
+    tokenizer: Any = None,
+) -> tuple[Any, str, Any]:
+    """The trainer, the quantization really used and the tokenizer (loaded here unless the caller has it)."""
+    from trl import SFTConfig, SFTTrainer
+
+    from builder.callbacks import best_model_arguments
+    from builder.dataset import to_dataset
+    from builder.lm_head import install_labelled_lm_head
+
+    t = recipe.training
+    model, quantization, tokenizer, device = load_for_training(recipe, lora_config(recipe.lora), tokenizer)
+    config = SFTConfig(
+        **shared_arguments(recipe, run_dir, device),
+        per_device_eval_batch_size=t.batch_size,
+        gradient_checkpointing=t.gradient_checkpointing,
+        max_length=t.max_length,
+        packing=False,
+        eval_strategy="steps" if dev_rows else "no",
+        eval_steps=t.eval_steps,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        include_num_input_tokens_seen="non_padding",
+        save_only_model=False,
         **best_model_arguments(t, bool(dev_rows)),
     )
     trainer = SFTTrainer(
@@ -102,8 +130,7 @@ def build_trainer(
         processing_class=tokenizer,
         callbacks=callbacks,
     )
-    trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(LossInProgressBar)
+    show_loss_in_progress_bar(trainer)
     # After SFTTrainer: its constructor installs TRL's fused head, which ours sits in front of.
     trainer.lm_head_chunk_tokens = install_labelled_lm_head(trainer.model) if t.labelled_lm_head else None
     return trainer, quantization, tokenizer
