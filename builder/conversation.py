@@ -46,3 +46,16 @@ class Conversation:
             meta["language"] = self.language
         meta.update(self.metadata)
         return {"messages": [m.to_dict() for m in self.messages], "metadata": meta}
+
+    @classmethod
+    def from_openai(cls, record: dict[str, Any]) -> Conversation:
+        """The inverse of ``to_openai``: a line of our own JSONL outputs (feedback corrections read them back)."""
+        meta = dict(record.get("metadata") or {})
+        return cls(
+            messages=[Message(role=m["role"], content=m["content"]) for m in record["messages"]],
+            id=str(meta.pop("id", "") or ""),
+            source=meta.pop("source", None),
+            line=meta.pop("line", None),
+            language=meta.pop("language", None),
+            metadata=meta,
+        )
