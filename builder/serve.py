@@ -387,8 +387,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if not (args.run_dir / "adapter" / "adapter_config.json").is_file():
-        print(f"error: {args.run_dir}: no adapter/adapter_config.json; is the run finished?", file=sys.stderr)
+    from builder.rundir import RunDir
+
+    if not RunDir(args.run_dir).has_adapter():
+        print(f"error: {args.run_dir}: no trained adapter; is the run finished?", file=sys.stderr)
         return 2
     import uvicorn
 

@@ -102,11 +102,11 @@ def serve_command(base_model: str, name: str, adapter_dir: Path | str, max_lora_
 def check_run(run_dir: Path | str) -> VllmCheck:
     """The check for a run, with the command when it passes (the base model as a folder vLLM can read)."""
     from builder.models import resolve_base_model
-    from builder.recipe import load_recipe
+    from builder.rundir import RunDir
 
-    run_dir = Path(run_dir).resolve()
-    check = check_adapter(run_dir / "adapter")
+    run = RunDir(Path(run_dir).resolve())
+    check = check_adapter(run.adapter)
     if check.ok and check.max_lora_rank is not None:
-        base = resolve_base_model(load_recipe(run_dir / "recipe.yaml").base_model)
-        check.command = serve_command(base, run_dir.name, check.adapter, check.max_lora_rank)
+        base = resolve_base_model(run.recipe().base_model)
+        check.command = serve_command(base, run.name, check.adapter, check.max_lora_rank)
     return check
