@@ -308,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quants", default="f16,q8_0,q4_0")
     parser.add_argument("--speed-tokens", type=int, default=64)
     parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument("--speed-only", action="store_true", help="skip the agreement checks (RUN_DIR needed)")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args(argv)
     try:
@@ -322,14 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     run_dir = args.run_dir or train_short_run(work, args.steps)
     model, tokenizer, _ = load_merged(run_dir)
-    prompts = dev_prompts(run_dir, args.prompts)
-    answers = reference_answers(model, tokenizer, prompts, args.max_new_tokens)
+    prompts = [] if args.speed_only else dev_prompts(run_dir, args.prompts)
+    answers = [] if args.speed_only else reference_answers(model, tokenizer, prompts, args.max_new_tokens)
     report: dict[str, Any] = {
         "run": str(run_dir),
         "llama_cpp_python": llama_cpp.__version__,
         "prompts": len(prompts),
         "max_new_tokens": args.max_new_tokens,
-        "reference_stopped": f"{sum(a['stopped'] for a in answers)}/{len(answers)}",
+        "reference_stopped": f"{sum(a['stopped'] for a in answers)}/{len(answers)}" if answers else None,
         "load_average_1m_at_start": round(os.getloadavg()[0], 2),
         "quants": {},
     }
@@ -337,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     for quant in args.quants.split(","):
         exported = export_gguf(run_dir, quant, work / f"gguf-{quant}")
         files[quant] = exported.path
+        if args.speed_only:
+            continue
         report["quants"][quant] = {"export_seconds": round(exported.seconds, 1)} | check_quant(
             exported.path, answers, tokenizer, args.max_new_tokens
         )
