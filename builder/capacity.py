@@ -85,11 +85,12 @@ class ModelShape:
 def model_shape(path: str, trust_remote_code: bool = False) -> ModelShape:
     """The shape of the model in ``path`` (a folder with config.json), built on the meta device: no weights read."""
     import torch
-    from accelerate import init_empty_weights
     from transformers import AutoConfig, AutoModelForCausalLM
 
     config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
-    with init_empty_weights():
+    # torch's device context is per thread; accelerate's init_empty_weights patches nn.Module for every thread,
+    # so a model loading meanwhile in the app (the playground) got meta tensors.
+    with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
     if getattr(config.get_text_config(), "tie_word_embeddings", False):
         model.tie_weights()  # from_config on the meta device leaves the head untied

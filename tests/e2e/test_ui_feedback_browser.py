@@ -114,9 +114,11 @@ def start_round(page, runs: Path, parent: Path, method: str) -> Path:
 def test_votes_and_a_correction_become_a_dpo_run_and_an_sft_run(feedback_app, browser) -> None:
     url, runs, parent = feedback_app
     context, page = open_page(browser, url)
-    pick(page, "run-select", parent.name)
     open_tab(page, "Playground")
+    # Blind first: choosing the run starts a session with the mode the box has at that moment, and loading
+    # the run can finish after a later click on the box.
     page.locator("#play-blind input").check()
+    pick(page, "run-select", parent.name)
     ask_and_vote(page, "Where is my order?", "a")
     ask_and_vote(page, "My lamp arrived broken, write to ana@example.com", "b")
 
