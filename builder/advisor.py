@@ -9,8 +9,10 @@ a language the base model was not trained for gets a warning naming a model that
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from builder.messages import Message
 
 MIN_CONVERSATIONS = 100
 UNSUPPORTED_LANGUAGE_SHARE = 0.5  # "most of the data" is in languages the base model was not trained for
@@ -77,15 +79,11 @@ ADVICE: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class Advice:
+class Advice(Message):
     """One warning: the key of its template and the values it is filled with."""
 
-    key: str
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def text(self, template: str | None = None) -> str:
-        """The English text, or ``template`` (the same key in another language) filled with the values."""
-        return (template or ADVICE[self.key]).format(**self.values)
+    templates: ClassVar[dict[str, str]] = ADVICE
+    prefix: ClassVar[str] = "adv_"
 
 
 def _percent(x: float) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from builder.cleaning import Cleaner, CleaningOptions, Deduplicator, LanguageDetector, language_sample
 from builder.conversation import Conversation
 from builder.data.report import FileStats, ImportStats
-from builder.importers import DataError, ReadItem, collect_files, detect_format, read_file, snippet
+from builder.importers import DataError, Note, ReadItem, collect_files, detect_format, read_file, snippet
 from builder.recipe import FieldMapping, Recipe
 
 OnKept = Callable[[Conversation], None]
@@ -49,7 +49,7 @@ class ImportRun:
         self.dedup = Deduplicator() if opts.dedupe else None
         self.languages = LanguageDetector(seed=0)
         self.stats = ImportStats(mapping)
-        self.warnings: list[str] = []
+        self.warnings: list[str | Note] = []  # a DataError's own words, or a keyed note
         self.stopped_early = False
         self._where: list[str] = []  # "file:line" of each kept conversation, for duplicate_of
 
@@ -85,7 +85,7 @@ class ImportRun:
             self._read(path, file, on_kept, on_set_aside)
         except (OSError, DataError) as err:
             self._set_aside(ReadItem(str(path), None, reason="unreadable_file", message=str(err)), on_set_aside)
-        self.warnings += file.warnings()
+        self.warnings += file.notes()
 
     def _read(self, path: Path, file: FileStats, on_kept: OnKept, on_set_aside: OnSetAside) -> None:
         limit = self.options.max_conversations
@@ -96,9 +96,7 @@ class ImportRun:
             self._handle(item, file, on_kept, on_set_aside)
             if limit is not None and self.stats.kept >= limit:
                 self.stopped_early = True
-                self.warnings.append(
-                    f"stopped at max_conversations={limit} in {path} line {item.line}; the rest was not read"
-                )
+                self.warnings.append(Note("stopped_early", {"limit": limit, "path": str(path), "line": item.line}))
                 return
 
     def _handle(self, item: ReadItem, file: FileStats, on_kept: OnKept, on_set_aside: OnSetAside) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from builder.advisor import advise
 from builder.cleaning import Cleaner, LanguageDetector, skeleton
 from builder.conversation import Conversation
-from builder.importers import DetectedFormat, is_id_or_role_word
+from builder.importers import DetectedFormat, Note, is_id_or_role_word
 from builder.recipe import FieldMapping
 
 TEMPLATE_TOP_N = 10
@@ -35,23 +35,24 @@ class FileStats:
     def to_dict(self) -> dict[str, Any]:
         return {**self.detected.to_dict(), "records": self.records, "kept": self.kept, "shapes": dict(self.shapes)}
 
-    def warnings(self) -> list[str]:
-        """What looks wrong with this file as a whole."""
-        path, found = self.detected.path, []
+    def notes(self) -> list[Note]:
+        """What looks wrong with this file as a whole (``warnings`` in English)."""
+        path, found = str(self.detected.path), []
         if self.detected.format == "empty":
-            found.append(f"{path}: the file is empty")
+            found.append(Note("file_empty", {"path": path}))
         if len(self.shapes) > 1:
             shapes = ", ".join(f"{n} {s}" for s, n in self.shapes.most_common())
-            found.append(f"{path}: records of several shapes in one file ({shapes})")
-        found += [f"{path}: {note}" for note in self.detected.notes if note.startswith("guessed")]
+            found.append(Note("file_shapes", {"path": path, "shapes": shapes}))
+        guessed = [note for note in self.detected.notes if note.key == "guessed_columns"]
+        found += [Note("file_guessed", {"path": path, **note.values}) for note in guessed]
         if self.kept and self.misread / self.kept >= MISREAD_SHARE:
-            found.append(
-                f"{path}: {self.misread} of {self.kept} conversations have turns that are only ids or role words "
-                f"(e.g. {self.misread_example!r}): the columns were probably misread "
-                f"({self.detected.description}); set the mapping (role_field, content_field, id_field, "
-                "or prompt_field and response_field)"
-            )
+            fields = ", ".join(f"{k}={v}" for k, v in self.detected.fields.items() if v is not None)
+            values = {"path": path, "misread": self.misread, "kept": self.kept, "example": self.misread_example}
+            found.append(Note("file_misread", {**values, "fields": fields}))
         return found
+
+    def warnings(self) -> list[str]:
+        return [note.text() for note in self.notes()]
 
 
 def looks_misread(conv: Conversation, mapping: FieldMapping) -> bool:
@@ -116,9 +117,12 @@ class ImportStats:
         cleaner: Cleaner,
         languages: LanguageDetector,
         stopped_early: bool,
-        warnings: list[str],
+        warnings: list[str | Note],
     ) -> dict[str, Any]:
-        """The REPORT.json content, with the readiness advice among its warnings."""
+        """The REPORT.json content, with the readiness advice among its warnings.
+
+        ``notes`` holds the keyed ones among the warnings too, for readers that say them in another language.
+        """
         replies = sum(self.reply_templates.values())
         # Only templates used more than once count: ten distinct replies are not ten templates.
         top = sum(n for _, n in self.reply_templates.most_common(TEMPLATE_TOP_N) if n > 1)
@@ -153,7 +157,8 @@ class ImportStats:
             "stopped_early": stopped_early,
         }
         assert report["seen"] == report["kept"] + report["quarantined"] + report["duplicates"]
-        report["warnings"] = list(dict.fromkeys([*warnings, *advise(report)]))
+        report["warnings"] = list(dict.fromkeys([*map(str, warnings), *advise(report)]))
+        report["notes"] = [w.to_dict() for w in warnings if isinstance(w, Note)]
         return report
 
 

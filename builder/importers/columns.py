@@ -14,7 +14,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from builder.importers.csvsniff import column_values, guess_header, sniff_dialect
-from builder.importers.types import Container, DataError, DetectedFormat, MessageColumns, PairColumns
+from builder.importers.types import Container, DataError, DetectedFormat, MessageColumns, Note, PairColumns
 from builder.importers.vocabulary import (
     CONTENT_KEYS,
     CONTENT_NAME_PARTS,
@@ -79,7 +79,7 @@ class Columns:
     prompt: int | None = None
     response: int | None = None
     system: int | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 def find_column(columns: list[str], wanted: str | int | None, candidates: tuple[str, ...], key: str) -> int | None:
@@ -153,7 +153,7 @@ def by_content(found: Columns, rows: list[list[str]], width: int, mapping: Field
         content = _best(rest, key="mean_len")
     if role is None or content is None:
         return found
-    note = "roles, text and conversation found by their values (set role_field, content_field, id_field to change)"
+    note = Note("found_by_values")
     return replace(found, role=role, content=content, conversation_id=conv_id, timestamp=stamp, notes=[note])
 
 
@@ -181,7 +181,7 @@ def _best(profiles, key: str = "role_words") -> int | None:
 
 def csv_layout(
     columns: list[str], rows: list[list[str]], mapping: FieldMapping, *, header: bool
-) -> tuple[str, MessageColumns | PairColumns, dict[str, str | None], list[str]]:
+) -> tuple[str, MessageColumns | PairColumns, dict[str, str | None], list[Note]]:
     """Decide between one row per message and one row per exchange, and which columns hold what.
 
     Returns the format, the columns the reader uses, the same by name for people, and notes.
@@ -201,7 +201,9 @@ def csv_layout(
     return _pair_layout(columns, found)
 
 
-def _message_layout(columns: list[str], found: Columns) -> tuple[str, MessageColumns, dict[str, str | None], list[str]]:
+def _message_layout(
+    columns: list[str], found: Columns
+) -> tuple[str, MessageColumns, dict[str, str | None], list[Note]]:
     if found.role is None or found.content is None:
         raise DataError(
             f"one row per message needs a role and a text column; the columns are {', '.join(columns)} "
@@ -210,14 +212,14 @@ def _message_layout(columns: list[str], found: Columns) -> tuple[str, MessageCol
     layout = MessageColumns(found.role, found.content, found.conversation_id, found.timestamp)
     notes = list(found.notes)
     if found.conversation_id is None:
-        notes.append("no conversation id column: blank rows separate conversations")
+        notes.append(Note("no_id_column"))
     names = {"role": columns[found.role], "content": columns[found.content]}
     names["id"] = columns[found.conversation_id] if found.conversation_id is not None else None
     names["timestamp"] = columns[found.timestamp] if found.timestamp is not None else None
     return "csv_messages", layout, names, notes
 
 
-def _pair_layout(columns: list[str], found: Columns) -> tuple[str, PairColumns, dict[str, str | None], list[str]]:
+def _pair_layout(columns: list[str], found: Columns) -> tuple[str, PairColumns, dict[str, str | None], list[Note]]:
     if len(columns) < 2:
         raise DataError("a CSV/TSV needs two columns or more (a customer message and an agent reply)")
     prompt, response, notes = found.prompt, found.response, []
@@ -227,9 +229,7 @@ def _pair_layout(columns: list[str], found: Columns) -> tuple[str, PairColumns, 
         response = free.pop(0) if response is None and free else response
         if response is None:
             raise DataError(f"cannot tell which column is the reply; the columns are {', '.join(columns)}")
-        notes.append(
-            f"guessed columns: prompt={columns[prompt]}, response={columns[response]} (set prompt_field/response_field)"
-        )
+        notes.append(Note("guessed_columns", {"prompt": columns[prompt], "response": columns[response]}))
     layout = PairColumns(prompt, response, found.system, found.conversation_id)
     names = {"prompt": columns[prompt], "response": columns[response]}
     names["system"] = columns[found.system] if found.system is not None else None
@@ -246,7 +246,7 @@ def detect_csv(path: Path, encoding: str, text: str, mapping: FieldMapping) -> D
     body = rows[1:] if header else rows
     fmt, layout, names, notes = csv_layout(columns, body, mapping, header=bool(header))
     if dialect.quoting == csv.QUOTE_NONE:
-        notes.append("quotes are text, not cell quoting")
+        notes.append(Note("quotes_are_text"))
     return DetectedFormat(
         path, fmt, Container.CSV, encoding, delimiter=dialect.delimiter, header=bool(header), columns=columns,
         fields=names, notes=notes, quoting=dialect.quoting, layout=layout,

@@ -10,7 +10,16 @@ from builder.importers.csvfile import read_csv
 from builder.importers.encoding import check_encoding, mostly_binary, sniff_encoding
 from builder.importers.jsonfile import detect_json, read_json, read_jsonl
 from builder.importers.text import detect_transcript, read_text
-from builder.importers.types import DATA_SUFFIXES, FORMATS, SNIFF_BYTES, Container, DataError, DetectedFormat, ReadItem
+from builder.importers.types import (
+    DATA_SUFFIXES,
+    FORMATS,
+    SNIFF_BYTES,
+    Container,
+    DataError,
+    DetectedFormat,
+    Note,
+    ReadItem,
+)
 from builder.recipe import FieldMapping
 
 Reader = Callable[[Path, DetectedFormat, FieldMapping], Iterator[ReadItem]]
@@ -33,12 +42,10 @@ def detect_format(path: Path | str, mapping: FieldMapping | None = None) -> Dete
     with path.open("rb") as f:
         head = f.read(SNIFF_BYTES)
     if not head.strip():
-        return DetectedFormat(path, "empty", Container.NONE, notes=["the file holds nothing to import"])
+        return DetectedFormat(path, "empty", Container.NONE, notes=[Note("empty")])
     encoding = mapping.encoding or sniff_encoding(path, head)
     if encoding is None:
-        return DetectedFormat(
-            path, "binary", Container.NONE, notes=["the file is binary (not text in a known encoding)"]
-        )
+        return DetectedFormat(path, "binary", Container.NONE, notes=[Note("binary_encoding")])
     try:
         check_encoding(encoding)
     except LookupError:
@@ -46,7 +53,7 @@ def detect_format(path: Path | str, mapping: FieldMapping | None = None) -> Dete
     # Undecodable bytes become U+FFFD here: the readers set aside the lines that hold them, one by one.
     text = head.decode(encoding, errors="replace")
     if mostly_binary(text):
-        return DetectedFormat(path, "binary", Container.NONE, encoding=encoding, notes=["the file is binary"])
+        return DetectedFormat(path, "binary", Container.NONE, encoding=encoding, notes=[Note("binary")])
     text = text.lstrip("\ufeff")
     lines = text.splitlines()
     if len(head) == SNIFF_BYTES and len(lines) > 1:

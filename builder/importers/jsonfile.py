@@ -11,7 +11,7 @@ from typing import Any
 
 from builder.importers.encoding import BadLine, head_lines, iter_lines
 from builder.importers.records import conversation_from_record, record_shape
-from builder.importers.types import Container, DetectedFormat, ReadItem, snippet
+from builder.importers.types import Container, DetectedFormat, Note, ReadItem, snippet
 from builder.importers.vocabulary import CONTAINER_KEYS, first_key
 from builder.recipe import FieldMapping
 
@@ -45,7 +45,7 @@ def detect_json(path: Path, encoding: str, mapping: FieldMapping) -> DetectedFor
         shape = record_shape(first, mapping)
         return DetectedFormat(path, _format_of(shape.kind, mapping), Container.JSON, encoding, fields=shape.fields)
     fmt = mapping.format if mapping.format != "auto" else "dialogues"
-    return DetectedFormat(path, fmt, Container.JSON, encoding, notes=["could not parse a first record"])
+    return DetectedFormat(path, fmt, Container.JSON, encoding, notes=[Note("no_first_record")])
 
 
 def _loads(text: str) -> Any:

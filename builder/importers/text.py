@@ -10,7 +10,7 @@ from typing import Any
 
 from builder.conversation import Conversation, Message
 from builder.importers.encoding import BadLine, iter_lines
-from builder.importers.types import Container, DetectedFormat, ReadItem, RecordError, snippet
+from builder.importers.types import Container, DetectedFormat, Note, ReadItem, RecordError, snippet
 from builder.importers.vocabulary import speaker_roles
 from builder.recipe import FieldMapping
 
@@ -48,7 +48,7 @@ def detect_transcript(path: Path, encoding: str, lines: list[str]) -> DetectedFo
     if not nonblank or speakers / len(nonblank) < SPEAKER_SHARE:
         return None
     chat_app = sum(1 for line in nonblank if _TIMESTAMP_LINE.match(line))
-    notes = ["chat-app export (timestamp before the speaker)"] if chat_app >= speakers / 2 else []
+    notes = [Note("chat_app")] if chat_app >= speakers / 2 else []
     return DetectedFormat(path, "text", Container.TEXT, encoding, notes=notes)
 
 

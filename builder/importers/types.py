@@ -6,9 +6,10 @@ import csv
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, ClassVar, get_args
 
 from builder.conversation import Conversation
+from builder.messages import Message
 from builder.recipe import ImportFormat
 
 # The one list of data-file suffixes: folders are searched for these, the Data tab accepts them.
@@ -87,6 +88,38 @@ CONTAINER_NAMES = {"jsonl": "JSONL", "json": "JSON", "csv": "CSV", "text": "text
 ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16", "cp1252": "latin-1 (cp1252)"}
 
 
+# What the importers say about a file, by key: the English here; the web app's other languages in
+# builder/ui/i18n.py by the same keys. Notes come with the file's format; the ``file_`` ones are the
+# import report's warnings about one file (builder/data/report.py).
+NOTES: dict[str, str] = {
+    "empty": "the file holds nothing to import",
+    "binary_encoding": "the file is binary (not text in a known encoding)",
+    "binary": "the file is binary",
+    "no_first_record": "could not parse a first record",
+    "chat_app": "chat-app export (timestamp before the speaker)",
+    "found_by_values": "roles, text and conversation found by their values (set role_field, content_field, id_field "
+    "to change)",
+    "no_id_column": "no conversation id column: blank rows separate conversations",
+    "guessed_columns": "guessed columns: prompt={prompt}, response={response} (set prompt_field/response_field)",
+    "quotes_are_text": "quotes are text, not cell quoting",
+    "file_empty": "{path}: the file is empty",
+    "file_shapes": "{path}: records of several shapes in one file ({shapes})",
+    "file_misread": "{path}: {misread} of {kept} conversations have turns that are only ids or role words "
+    "(e.g. {example!r}): the columns were probably misread (read as {fields}); set the mapping (role_field, "
+    "content_field, id_field, or prompt_field and response_field)",
+    "stopped_early": "stopped at max_conversations={limit} in {path} line {line}; the rest was not read",
+}
+NOTES["file_guessed"] = "{path}: " + NOTES["guessed_columns"]  # a guess is worth a warning in the report
+
+
+@dataclass(frozen=True)
+class Note(Message):
+    """One thing an importer says about a file (``NOTES`` holds its English)."""
+
+    templates: ClassVar[dict[str, str]] = NOTES
+    prefix: ClassVar[str] = "note_"
+
+
 @dataclass
 class DetectedFormat:
     """What a file looks like, and how it will be read. ``description`` is for people (UI, CLI)."""
@@ -99,7 +132,7 @@ class DetectedFormat:
     header: bool | None = None
     columns: list[str] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)  # for people: which key or column holds what
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     quoting: int = csv.QUOTE_MINIMAL
     layout: MessageColumns | PairColumns | None = None  # CSV only: the columns the reader uses
 
@@ -115,7 +148,7 @@ class DetectedFormat:
         shown = {k: v for k, v in self.fields.items() if v is not None}
         if shown:
             parts.append("fields " + ", ".join(f"{k}={v}" for k, v in shown.items()))
-        return "; ".join([", ".join(parts), *self.notes])
+        return "; ".join([", ".join(parts), *map(str, self.notes)])
 
     def to_dict(self) -> dict[str, Any]:
         return {

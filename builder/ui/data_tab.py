@@ -14,13 +14,14 @@ from builder.importers import (
     DATA_SUFFIXES,
     MAPPING_KEYS,
     MappingKey,
+    Note,
     detect_format,
     mapping_from_values,
     mapping_values,
 )
 from builder.recipe import FieldMapping
 from builder.ui.common import AppContext, error_text, log_exception
-from builder.ui.i18n import DEFAULT_LANG, advice_text, t, t_known
+from builder.ui.i18n import DEFAULT_LANG, message_text, t, t_known
 from builder.usecases import usecase_names
 
 PREVIEW_LIMIT = 200  # conversations kept in the page for the preview slider
@@ -71,10 +72,7 @@ def describe_formats(
 
 
 def format_description(detected: Any, lang: str) -> str:
-    """The importer's description of a detected file (``DetectedFormat.description``) in ``lang``.
-
-    Its notes are the importer's own sentences and stay as written.
-    """
+    """The importer's description of a detected file (``DetectedFormat.description``) in ``lang``, notes too."""
     container = str(getattr(detected.container, "value", detected.container))
     parts = [
         f"{t_known(f'fmt_c_{container}', lang, container)}, {t_known(f'fmt_{detected.format}', lang, detected.format)}"
@@ -90,7 +88,7 @@ def format_description(detected: Any, lang: str) -> str:
     shown = {k: v for k, v in detected.fields.items() if v is not None and not k.startswith("_")}
     if shown:
         parts.append(f"{t('fmt_fields', lang)} " + ", ".join(f"{k}={v}" for k, v in shown.items()))
-    return "; ".join([", ".join(parts), *detected.notes])
+    return "; ".join([", ".join(parts), *(message_text(note, lang) for note in detected.notes)])
 
 
 REPORT_COUNTS = ("seen", "kept", "quarantined", "duplicates")
@@ -117,12 +115,17 @@ def report_markdown(report: dict[str, Any], lang: str) -> str:
 
 
 def advice_markdown(report: dict[str, Any], lang: str, shown: Callable[[str], str] = str) -> str:
-    """The advisor's warnings in ``lang``; the importer's notes about single files follow as they are."""
+    """The advisor's warnings, then the importer's notes about single files, in ``lang``.
+
+    A warning with no key (a bad mapping's error, in its own words) follows as it is.
+    """
     from builder.advisor import advice
 
     items = advice(report)
-    english = {item.text() for item in items}
-    lines = [advice_text(item, lang) for item in items]
+    notes = [Note(n["key"], n.get("values") or {}) for n in report.get("notes") or []]
+    english = {item.text() for item in [*items, *notes]}
+    lines = [message_text(item, lang) for item in items]
+    lines += [shown(message_text(note, lang)) for note in notes]
     lines += [shown(w) for w in report.get("warnings") or [] if w not in english]
     return "\n".join(f"- ⚠ {w}" for w in lines) if lines else f"- ✔ {t('no_warnings', lang)}"
 
@@ -259,7 +262,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
     def relabel(state: dict[str, Any], last: dict[str, Any], language: str) -> tuple[Any, ...]:
         """The import's texts again in the language just chosen (they were written in the previous one)."""
         paths = state.get("paths") or []
-        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state.get("mapping") or {}, language)
+        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state.get("mapping") or {}, language, shown)
         report = last.get("report")
         return (
             files if paths else gr.update(),

@@ -10,7 +10,7 @@ import gradio as gr
 
 from builder.advisor import MIN_CORRECTIONS, MIN_PAIRS
 from builder.ui.common import AppContext, error_text, log_exception
-from builder.ui.i18n import advice_text, t
+from builder.ui.i18n import message_text, t
 
 
 def feedback_markdown(ctx: AppContext, run_id: str | None, lang: str, method: str | None = None) -> str:
@@ -38,7 +38,7 @@ def feedback_markdown(ctx: AppContext, run_id: str | None, lang: str, method: st
         )
     if method:
         text += "\n\n" + t("round_enough", lang, pairs=MIN_PAIRS, corrections=MIN_CORRECTIONS)
-        text += "".join(f"\n\n⚠ {advice_text(item, lang)}" for item in summary.advice.get(method, []))
+        text += "".join(f"\n\n⚠ {message_text(item, lang)}" for item in summary.advice.get(method, []))
     return text
 
 

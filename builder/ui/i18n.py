@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from builder.advisor import ADVICE, Advice
-from builder.importers.types import CONTAINER_NAMES, ENCODING_NAMES, FORMAT_NAMES
+from builder.advisor import Advice
+from builder.importers.types import CONTAINER_NAMES, ENCODING_NAMES, FORMAT_NAMES, Note
+from builder.messages import Message
 
 LANGUAGES: list[tuple[str, str]] = [("English", "en"), ("Español", "es")]
 DEFAULT_LANG = "en"
@@ -396,7 +397,33 @@ _ADVICE_ES: dict[str, str] = {
         "datos originales. Escribe más correcciones en Pruebas."
     ),
 }
-_STRINGS.update({f"adv_{key}": (english, _ADVICE_ES.get(key, "")) for key, english in ADVICE.items()})
+
+# What the importers say about a file, in Spanish, by the importer's keys (builder/importers/types.py).
+_NOTES_ES: dict[str, str] = {
+    "empty": "el archivo no contiene nada que importar",
+    "binary_encoding": "el archivo es binario (no es texto en una codificación conocida)",
+    "binary": "el archivo es binario",
+    "no_first_record": "no se pudo leer un primer registro",
+    "chat_app": "exportación de una aplicación de chat (la hora antes del hablante)",
+    "found_by_values": "roles, texto y conversación hallados por sus valores (cambia role_field, content_field, "
+    "id_field para elegir otros)",
+    "no_id_column": "no hay columna de id de conversación: las filas en blanco separan las conversaciones",
+    "guessed_columns": "columnas supuestas: prompt={prompt}, response={response} (indica prompt_field/response_field)",
+    "quotes_are_text": "las comillas son texto, no delimitan celdas",
+    "file_empty": "{path}: el archivo está vacío",
+    "file_shapes": "{path}: registros de varias formas en un mismo archivo ({shapes})",
+    "file_misread": "{path}: {misread} de {kept} conversaciones tienen turnos que son solo ids o palabras de rol "
+    "(p. ej. {example!r}): probablemente se leyeron mal las columnas (leídas como {fields}); indica el mapeo "
+    "(role_field, content_field, id_field, o prompt_field y response_field)",
+    "stopped_early": "detenido en max_conversations={limit} en {path} línea {line}; el resto no se leyó",
+}
+_NOTES_ES["file_guessed"] = "{path}: " + _NOTES_ES["guessed_columns"]
+
+# Every keyed message of the back end (builder/messages.py): its English, and the Spanish above.
+for _kind, _spanish in ((Advice, _ADVICE_ES), (Note, _NOTES_ES)):
+    _STRINGS.update(
+        {f"{_kind.prefix}{key}": (english, _spanish.get(key, "")) for key, english in _kind.templates.items()}
+    )
 
 # The importer's names of formats, containers and encodings in Spanish, by the importer's keys.
 _FORMATS_ES = {
@@ -435,9 +462,16 @@ def t_known(key: str, lang: str, default: str) -> str:
     return t(key, lang) if key in STRINGS[DEFAULT_LANG] else default
 
 
-def advice_text(item: Advice, lang: str) -> str:
-    """One of the readiness advisor's warnings in ``lang``."""
-    return item.text(t(f"adv_{item.key}", lang))
+def message_text(item: Message | str, lang: str) -> str:
+    """A keyed message of the back end (advice, an importer's note, a problem) in ``lang``.
+
+    A plain string (an error's own words) and a key without a translation stay as they are, in English.
+    """
+    if not isinstance(item, Message):
+        return item
+    key = f"{item.prefix}{item.key}"
+    template = t(key, lang) if key in STRINGS[DEFAULT_LANG] else None
+    return item.text(template, lambda inner: message_text(inner, lang))
 
 
 def status_text(status: str, lang: str) -> str:

@@ -100,7 +100,10 @@ def test_columns_read_wrong_are_flagged_in_the_tab(app_url: str, tmp_path: Path)
     form = dict.fromkeys(NAMES, "")
     form.update(format="auto", header="auto", prompt_field="id_conversacion", response_field="rol")
     _files, _report, advice, *_ = client.predict(*[form[name] for name in NAMES], "es", api_name="/do_import")
-    assert "ids or role words" in advice and "probably misread" in advice
+    # The importer's warning about the file, in the page's language too.
+    assert "solo ids o palabras de rol" in advice and "probablemente se leyeron mal" in advice, advice
+    assert "chats.csv" in advice and "leídas como prompt=id_conversacion, response=rol" in advice, advice
+    assert "probably misread" not in advice
 
 
 def test_a_sample_fills_the_form_with_its_recipes_mapping(app_url: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from pathlib import Path
@@ -42,15 +43,15 @@ def test_every_key_the_tabs_ask_for_exists() -> None:
 
 
 def test_the_advisor_speaks_spanish_through_the_same_keys() -> None:
-    from builder.ui.i18n import advice_text
+    from builder.ui.i18n import message_text
 
     report = {"seen": 50, "kept": 40, "quarantined": 10, "duplicates": 0, "quarantine_reasons": {"invalid_json": 10}}
     items = advice(report)
     assert [item.key for item in items] == ["too_few", "quarantined"]
-    spanish = [advice_text(item, "es") for item in items]
+    spanish = [message_text(item, "es") for item in items]
     assert spanish[0].startswith("Solo 40 conversaciones utilizables")
     assert "20%" in spanish[1] and "invalid_json 10" in spanish[1]
-    assert [advice_text(item, "en") for item in items] == [item.text() for item in items]
+    assert [message_text(item, "en") for item in items] == [item.text() for item in items]
 
 
 def test_the_import_report_and_its_tables_in_spanish() -> None:
@@ -65,6 +66,7 @@ def test_the_import_report_and_its_tables_in_spanish() -> None:
         "quarantine_reasons": {"invalid_json": 1},
         "languages": {"es": 10},
         "warnings": ["/srv/app/sample_data/a.jsonl: the file is empty"],
+        "notes": [{"key": "file_empty", "values": {"path": "/srv/app/sample_data/a.jsonl"}}],
     }
     text = report_markdown(report, "es")
     for english in ("seen", "kept", "duplicates", "quarantine_reasons", "languages"):
@@ -72,7 +74,8 @@ def test_the_import_report_and_its_tables_in_spanish() -> None:
     assert "- leídas: 12" in text and "- conservadas: 10" in text and "- idiomas: es 10" in text
     advice_md = advice_markdown(report, "es", lambda w: w.replace("/srv/app/", ""))
     assert "Solo 10 conversaciones" in advice_md
-    assert "- ⚠ sample_data/a.jsonl: the file is empty" in advice_md  # relative, as the served folders show it
+    assert "- ⚠ sample_data/a.jsonl: el archivo está vacío" in advice_md  # relative, as the served folders show it
+    assert "the file is empty" not in advice_md
     quarantine = [{"file": "/srv/app/runs/up/a.jsonl", "line": 3, "reason": "duplicate", "message": "x of /srv/app/b"}]
     table = quarantine_table(quarantine, "es", lambda m: m.replace("/srv/app/", ""))
     assert table["headers"] == ["archivo", "línea", "motivo", "mensaje"]
@@ -105,3 +108,51 @@ def test_format_descriptions_say_in_english_exactly_what_the_importer_says() -> 
         assert format_description(detected, "en") == detected.description, path
         spanish = format_description(detected, "es")
         assert spanish != detected.description and ("codificación" in spanish or "archivo" in spanish), spanish
+
+
+CHAT_LINE = '{"messages": [{"role": "user", "content": "Order %d?"}, {"role": "assistant", "content": "Here."}]}'
+SHAREGPT_LINE = '{"conversations": [{"from": "human", "value": "Refund %d?"}, {"from": "gpt", "value": "Done."}]}'
+
+
+def test_the_importers_notes_on_single_files_in_spanish(tmp_path: Path) -> None:
+    """The Data tab says in Spanish what the importer says about each file: its format notes and its warnings."""
+    from builder.data import import_files
+    from builder.importers import detect_format
+    from builder.recipe import FieldMapping
+    from builder.ui.data_tab import advice_markdown, describe_formats, format_description
+
+    # Two columns without known names: the importer guesses which is the prompt and which the reply.
+    guessed = tmp_path / "pairs.csv"
+    guessed.write_text("".join(f"question {i},answer {i}\n" for i in range(8)), encoding="utf-8")
+    detected = detect_format(guessed, FieldMapping())
+    assert [note.key for note in detected.notes] == ["guessed_columns"]
+    assert format_description(detected, "en") == detected.description and "guessed columns" in detected.description
+    spanish = format_description(detected, "es")
+    assert "columnas supuestas: prompt=0, response=1" in spanish and "guessed" not in spanish, spanish
+    (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
+    listed = describe_formats([str(tmp_path / "empty.jsonl")], {}, "es")
+    assert "el archivo no contiene nada que importar" in listed and "holds nothing" not in listed, listed
+
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("\n".join([CHAT_LINE % 1, CHAT_LINE % 2, SHAREGPT_LINE % 3]) + "\n", encoding="utf-8")
+    files = [tmp_path / "empty.jsonl", mixed, guessed]
+    report = import_files(files, FieldMapping(), max_conversations=9, dedupe=False).report
+    # The CLI's warnings stay English; the report keeps the same notes by key for the web app.
+    english = "\n".join(report["warnings"])
+    assert "the file is empty" in english and "several shapes" in english and "guessed columns" in english
+    assert "max_conversations=9" in english
+    assert {n["key"] for n in report["notes"]} == {"file_empty", "file_shapes", "file_guessed", "stopped_early"}
+    json.dumps(report)  # REPORT.json: the notes are plain values
+    text = advice_markdown(report, "es", lambda w: w.replace(f"{tmp_path}/", ""))
+    for spanish in (
+        "empty.jsonl: el archivo está vacío",
+        "mixed.jsonl: registros de varias formas en un mismo archivo (2 openai, 1 sharegpt)",
+        "pairs.csv: columnas supuestas: prompt=0, response=1",
+        "detenido en max_conversations=9 en pairs.csv línea 6",
+    ):
+        assert spanish in text, text
+    for english in ("the file is empty", "several shapes", "guessed columns", "the rest was not read"):
+        assert english not in text, text
+    # Said again in English, the page shows exactly the CLI's words.
+    english_md = advice_markdown(report, "en")
+    assert all(warning in english_md for warning in report["warnings"])

@@ -1,0 +1,45 @@
+"""Texts for people as a key and the values that fill it, so that the web app can say them in Spanish.
+
+The module that raises a message owns its English template (``templates``, by key); the CLI and the
+logs print that. The web app looks up ``prefix + key`` in ``builder/ui/i18n.py`` for the other
+languages, where a test checks that every English template has a Spanish one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message: the key of its template and the values it is filled with.
+
+    A value may itself be a message (or a list of them), said in the same language as the whole.
+    """
+
+    key: str
+    values: dict[str, Any] = field(default_factory=dict)
+    templates: ClassVar[dict[str, str]] = {}
+    prefix: ClassVar[str] = ""  # the i18n keys of this kind of message start with it
+
+    def text(self, template: str | None = None, inner: Callable[[Message], str] = str) -> str:
+        """The English text, or ``template`` (the same key in another language); ``inner`` says nested messages."""
+        values = {name: _said(value, inner) for name, value in self.values.items()}
+        return (template or self.templates[self.key]).format(**values)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Key and values for a JSON report (values are plain there: no nested messages)."""
+        return {"key": self.key, "values": dict(self.values)}
+
+
+def _said(value: Any, inner: Callable[[Message], str]) -> Any:
+    if isinstance(value, Message):
+        return inner(value)
+    if isinstance(value, list | tuple) and value and all(isinstance(v, Message) for v in value):
+        return ", ".join(inner(v) for v in value)
+    return value
