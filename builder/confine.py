@@ -17,7 +17,9 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from builder.messages import Message, MessageError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -27,6 +29,26 @@ if TYPE_CHECKING:
 
 # Folders with more entries than this are refused rather than scanned for links.
 MAX_SCANNED_ENTRIES = 200_000
+
+# Why a path may not be used, by key: the English here; the web app's Spanish in builder/ui/i18n.py.
+PATH_PROBLEMS: dict[str, str] = {
+    "url": "{field}: {value!r} is a URL; the web app reads and writes only local folders it serves",
+    "unusable": "{field}: {value!r} is not a usable path ({error})",
+    "outside": "{field}: {value!r} is outside the folders this app serves ({roots})",
+    "link_outside": "{field}: {value!r} holds {link}, a link to a place outside the folders this app serves ({roots})",
+    "root_project": "the project folder",
+    "root_named": "the {label} folder",
+    "remote_code": "trust_remote_code: true runs the Python files of {model}, which is in the runs folder where web "
+    "uploads land; the web app refuses that (the CLI allows it)",
+}
+
+
+@dataclass(frozen=True)
+class PathProblem(Message):
+    """Why a path a web user set may not be used (``PATH_PROBLEMS`` holds its English)."""
+
+    templates: ClassVar[dict[str, str]] = PATH_PROBLEMS
+    prefix: ClassVar[str] = "path_"
 
 
 @dataclass(frozen=True)
@@ -111,8 +133,8 @@ def is_model_name(value: str, cwd: Path) -> bool:
     return is_hub_id(value) and not os.path.exists(cwd / value)
 
 
-class ConfinementError(ValueError):
-    """A path outside the folders the web app serves; the message names the key and the path."""
+class ConfinementError(MessageError):
+    """A path outside the folders the web app serves; the message (a ``PathProblem``) names the key and the path."""
 
 
 @dataclass
@@ -149,32 +171,35 @@ class Confinement:
             text = text.replace(f"{root}/", f"{label}/" if label else "").replace(str(root), label or ".")
         return text
 
-    def describe_roots(self) -> str:
-        return " and ".join(f"the {label} folder" if label else "the project folder" for label, _ in self.roots)
+    def describe_roots(self) -> list[PathProblem]:
+        return [
+            PathProblem("root_named", {"label": label}) if label else PathProblem("root_project")
+            for label, _ in self.roots
+        ]
 
     def resolve(self, value: str, base: Path) -> Path:
         """``value`` as the loader opens it (``~`` expanded, relative to ``base``), links followed."""
         path = Path(value).expanduser()
         return (path if path.is_absolute() else base / path).resolve()
 
-    def problem(self, key: str, value: str, base: Path) -> str | None:
+    def problem(self, key: str, value: str, base: Path) -> PathProblem | None:
         """Why ``value`` (set as ``key``, relative to ``base``) may not be used, or None when it may."""
-        where = f"{key}: {self.shown_text(value)!r}"  # a value inside a served folder, as users see it
+        where = {"field": key, "value": self.shown_text(value)}  # a value inside a served folder, as users see it
         if "://" in value:
-            return f"{where} is a URL; the web app reads and writes only local folders it serves"
+            return PathProblem("url", where)
         try:
             path = self.resolve(value, base)
         except (OSError, RuntimeError, ValueError) as err:
-            return f"{where} is not a usable path ({getattr(err, 'strerror', None) or err})"
-        outside = f"the folders this app serves ({self.describe_roots()})"
+            return PathProblem("unusable", {**where, "error": str(getattr(err, "strerror", None) or err)})
+        roots = self.describe_roots()
         if not self.contains(path):
-            return f"{where} is outside {outside}"
+            return PathProblem("outside", {**where, "roots": roots})
         try:
             link = self._link_outside(path)
         except OSError as err:  # a name too long, a folder it may not list...
-            return f"{where} is not a usable path ({err.strerror})"
+            return PathProblem("unusable", {**where, "error": err.strerror})
         if link is not None:
-            return f"{where} holds {self.shown(link)}, a link to a place outside {outside}"
+            return PathProblem("link_outside", {**where, "link": self.shown(link), "roots": roots})
         return None
 
     def _link_outside(self, folder: Path) -> Path | None:
@@ -197,7 +222,7 @@ class Confinement:
                 return folder
         return None
 
-    def recipe_problems(self, recipe: Recipe) -> list[str]:
+    def recipe_problems(self, recipe: Recipe) -> list[PathProblem]:
         """One line per path of the recipe that lies outside the roots, each naming its key."""
         problems = []
         for ref in recipe_paths(recipe):

@@ -7,7 +7,7 @@ languages, where a test checks that every English template has a Spanish one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -43,3 +43,22 @@ def _said(value: Any, inner: Callable[[Message], str]) -> Any:
     if isinstance(value, list | tuple) and value and all(isinstance(v, Message) for v in value):
         return ", ".join(inner(v) for v in value)
     return value
+
+
+class MessageError(ValueError):
+    """An error said as messages: a headline and detail lines (each a message, or a plain string).
+
+    ``str()`` is the English, details indented under the headline; ``text(say)`` says it another way.
+    """
+
+    def __init__(self, headline: Message | str, details: Sequence[Message | str] = ()) -> None:
+        self.headline = headline
+        self.details = list(details)
+        super().__init__(self.text())
+
+    def text(self, say: Callable[[Message | str], str] = str) -> str:
+        return "\n".join([say(self.headline), *(f"  {say(detail)}" for detail in self.details)])
+
+    def lines(self) -> list[Message | str]:
+        """What is wrong, a line each: the details, or the headline when there are none."""
+        return self.details or [self.headline]

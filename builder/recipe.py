@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from builder.confine import LocalPath
+from builder.messages import Message, MessageError
 
 UseCaseName = Literal["support", "translation", "sentiment", "content", "retrieval"]
 Quantization = Literal["auto", "4bit", "8bit", "none"]
@@ -28,8 +31,73 @@ BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
 MULTILINGUAL_MODEL = "bundled:gemma3-270m"  # builder.bundled describes both
 
 
-class RecipeError(ValueError):
-    """A recipe that cannot be used; the message names the file and the key."""
+# What is wrong with a recipe, by key: the English here; the web app's Spanish in builder/ui/i18n.py.
+RECIPE_PROBLEMS: dict[str, str] = {
+    "not_valid": "{source}: the recipe is not valid",
+    "unknown_key": "{field}: unknown key (check its spelling and section)",
+    "invalid": "{field}: {error}",
+    "invalid_got": "{field}: {error} (got {got!r})",
+    "no_file": "{path}: no such recipe file",
+    "not_yaml": "{where}: not valid YAML ({error})",
+    "not_yaml_line": "line {line}: not valid YAML ({error})",
+    "not_mapping": "{where}: a recipe is a mapping of keys, not {kind}",
+    "set_syntax": "--set {item!r}: expected dotted.key=value, e.g. training.max_steps=3",
+    "set_section": "--set {field}: {part!r} is not a section",
+    "task_not_valid": "recipe {name!r}: the task options of the {use_case!r} use case are not valid",
+    "task_unknown_key": "{field}: unknown key (this use case reads: {allowed})",
+    "task_invalid": "recipe {name!r}: {error}",
+    "aligned_saves": "keep_best and early_stopping_patience need save_steps ({save_steps}) to be a multiple of "
+    "eval_steps ({eval_steps}): only evaluated steps can be kept as the best",
+    "dpo_parent": "feedback.parent_run is required with method: dpo (the run whose adapter learns from its votes)",
+}
+
+
+@dataclass(frozen=True)
+class RecipeProblem(Message):
+    """One thing wrong with a recipe (``RECIPE_PROBLEMS`` holds its English)."""
+
+    templates: ClassVar[dict[str, str]] = RECIPE_PROBLEMS
+    prefix: ClassVar[str] = "recipe_"
+
+
+@dataclass(frozen=True)
+class ValidationMessage(Message):
+    """Pydantic's message for one error: its English as pydantic words it (``msg``), other languages by its
+    error type (``key``) filled with the error's context."""
+
+    prefix: ClassVar[str] = "pyd_"
+
+    def text(self, template: str | None = None, inner: Callable[[Message], str] = str) -> str:
+        return self.values["msg"] if template is None else super().text(template, inner)
+
+
+class RecipeError(MessageError):
+    """A recipe that cannot be used; the message names the file and the key (``details``: a problem a line)."""
+
+
+def validation_problems(
+    err: ValidationError, prefix: tuple[str, ...] = (), unknown: str = "unknown_key", **values: Any
+) -> list[RecipeProblem]:
+    """Pydantic's errors as recipe problems, each naming its dotted key (under ``prefix``)."""
+    problems = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in (*prefix, *e["loc"])) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            problems.append(RecipeProblem(unknown, {"field": key, **values}))
+            continue
+        context = dict(e.get("ctx") or {})
+        error = context.get("error")
+        if isinstance(error, MessageError):  # a validator of ours: its own message, in the reader's language
+            context["error"] = error.headline
+        elif error is not None:
+            context["error"] = str(error)
+        said = ValidationMessage(e["type"], {**context, "msg": e["msg"]})
+        got = e.get("input")
+        if isinstance(got, dict):
+            problems.append(RecipeProblem("invalid", {"field": key, "error": said}))
+        else:
+            problems.append(RecipeProblem("invalid_got", {"field": key, "error": said, "got": got}))
+    return problems
 
 
 class _Section(BaseModel):
@@ -166,10 +234,8 @@ class TrainingConfig(_Section):
     @model_validator(mode="after")
     def _best_needs_aligned_saves(self) -> TrainingConfig:
         if (self.keep_best or self.early_stopping_patience) and self.save_steps % self.eval_steps:
-            raise ValueError(
-                f"keep_best and early_stopping_patience need save_steps ({self.save_steps}) to be a multiple of "
-                f"eval_steps ({self.eval_steps}): only evaluated steps can be kept as the best"
-            )
+            values = {"save_steps": self.save_steps, "eval_steps": self.eval_steps}
+            raise RecipeError(RecipeProblem("aligned_saves", values))
         return self
 
 
@@ -238,9 +304,7 @@ class Recipe(_Section):
     @model_validator(mode="after")
     def _dpo_needs_a_parent(self) -> Recipe:
         if self.method == "dpo" and not self.feedback.parent_run:
-            raise ValueError(
-                "feedback.parent_run is required with method: dpo (the run whose adapter learns from its votes)"
-            )
+            raise RecipeError(RecipeProblem("dpo_parent"))
         return self
 
     def resolve_path(self, path: str) -> Path:
@@ -262,37 +326,24 @@ def _parse_scalar(text: str) -> Any:
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     for item in overrides:
         if "=" not in item:
-            raise RecipeError(f"--set {item!r}: expected dotted.key=value, e.g. training.max_steps=3")
+            raise RecipeError(RecipeProblem("set_syntax", {"item": item}))
         key, value = item.split("=", 1)
         parts = key.strip().split(".")
         node = raw
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise RecipeError(f"--set {key}: {part!r} is not a section")
+                raise RecipeError(RecipeProblem("set_section", {"field": key, "part": part}))
             node = child
         node[parts[-1]] = _parse_scalar(value)
     return raw
-
-
-def _format_validation_error(source: str, err: ValidationError) -> str:
-    lines = [f"{source}: the recipe is not valid"]
-    for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        if e["type"] == "extra_forbidden":
-            lines.append(f"  {key}: unknown key (check its spelling and section)")
-        else:
-            got = e.get("input")
-            got_text = "" if isinstance(got, dict) else f" (got {got!r})"
-            lines.append(f"  {key}: {e['msg']}{got_text}")
-    return "\n".join(lines)
 
 
 def recipe_from_dict(raw: dict[str, Any], source: str = "<recipe>", base_dir: Path | None = None) -> Recipe:
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as err:
-        raise RecipeError(_format_validation_error(source, err)) from None
+        raise RecipeError(RecipeProblem("not_valid", {"source": source}), validation_problems(err)) from None
     recipe.base_dir = (base_dir or Path.cwd()).resolve()
     return recipe
 
@@ -300,15 +351,16 @@ def recipe_from_dict(raw: dict[str, Any], source: str = "<recipe>", base_dir: Pa
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     path = Path(path)
     if not path.is_file():
-        raise RecipeError(f"{path}: no such recipe file")
+        raise RecipeError(RecipeProblem("no_file", {"path": str(path)}))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
-        raise RecipeError(f"{path}{where}: not valid YAML ({getattr(err, 'problem', err)})") from None
+        error = str(getattr(err, "problem", err))
+        raise RecipeError(RecipeProblem("not_yaml", {"where": f"{path}{where}", "error": error})) from None
     if not isinstance(raw, dict):
-        raise RecipeError(f"{path}: a recipe is a mapping of keys, not {type(raw).__name__}")
+        raise RecipeError(RecipeProblem("not_mapping", {"where": str(path), "kind": type(raw).__name__}))
     raw = apply_overrides(raw, overrides or [])
     return recipe_from_dict(raw, source=str(path), base_dir=path.parent)
 

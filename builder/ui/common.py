@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from builder.confine import Confinement, ConfinementError, is_model_name
+from builder.confine import Confinement, ConfinementError, PathProblem, is_model_name
 from builder.importers import DATA_SUFFIXES
 from builder.jobs import JobManager
+from builder.messages import Message, MessageError
 from builder.rundir import RunDir
-from builder.ui.i18n import Labels
+from builder.ui.i18n import DEFAULT_LANG, Labels, message_text
 from builder.usecases import usecase_names
 
 if TYPE_CHECKING:
@@ -63,11 +64,17 @@ class AppContext:
         """The UI reads and writes only inside the folders it serves: the project and the runs folder."""
         return Confinement(roots=[("", self.repo_root), ("runs", self.runs_dir)], cwd=self.jobs.cwd)
 
-    def error_message(self, err: BaseException) -> str:
+    def error_message(self, err: BaseException, lang: str = DEFAULT_LANG) -> str:
         """``error_text`` without the server's folders: paths inside them are shown as users see them."""
-        return self.confinement.shown_text(error_text(err))
+        return self.confinement.shown_text(error_text(err, lang))
 
-    def checked_recipe(self, path: str | Path, overrides: list[str] | None = None) -> tuple[Path | None, list[str]]:
+    def problem_text(self, problem: Message | str, lang: str) -> str:
+        """One problem (a recipe's, a path's) in ``lang``, with paths as users see them."""
+        return self.confinement.shown_text(message_text(problem, lang))
+
+    def checked_recipe(
+        self, path: str | Path, overrides: list[str] | None = None
+    ) -> tuple[Path | None, list[Message | str]]:
         """The recipe file the web app may train on with these overrides, or None and why not.
 
         The recipe is loaded exactly as the trainer will load it (overrides applied, then validated),
@@ -80,23 +87,20 @@ class AppContext:
         try:
             resolved = confinement.target("recipe", str(path), self.repo_root)
         except ConfinementError as err:
-            return None, [str(err)]
+            return None, [err.headline]
         try:
             recipe = load_recipe(resolved, overrides)
         except RecipeError as err:
-            return None, [confinement.shown_text(str(err))]
-        return resolved, self.recipe_problems(recipe)
+            return None, [err.headline, *err.details]
+        return resolved, list(self.recipe_problems(recipe))
 
-    def recipe_problems(self, recipe: Recipe) -> list[str]:
+    def recipe_problems(self, recipe: Recipe) -> list[PathProblem]:
         """Every path the recipe holds must lie in the served folders; and no code from a folder web users write."""
         problems = self.confinement.recipe_problems(recipe)
         if recipe.trust_remote_code and not is_model_name(recipe.base_model, self.jobs.cwd):
             model = self.confinement.resolve(recipe.base_model, self.jobs.cwd)
             if model == self.runs_dir or self.runs_dir in model.parents:
-                problems.append(
-                    f"trust_remote_code: true runs the Python files of {self.confinement.shown(model)}, which is in "
-                    "the runs folder where web uploads land; the web app refuses that (the CLI allows it)"
-                )
+                problems.append(PathProblem("remote_code", {"model": self.confinement.shown(model)}))
         return problems
 
     # -- runs
@@ -176,9 +180,10 @@ class AppContext:
         return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
 
 
-def error_text(err: BaseException) -> str:
-    """A message a user can act on: the exception's own words, never just 'Error'."""
-    message = str(err).strip() or repr(err)
+def error_text(err: BaseException, lang: str = DEFAULT_LANG) -> str:
+    """A message a user can act on: the exception's own words (in ``lang`` where it is said by keys)."""
+    said = err.text(lambda line: message_text(line, lang)) if isinstance(err, MessageError) else str(err)
+    message = said.strip() or repr(err)
     return (
         f"**{type(err).__name__}**: {message}"
         if "\n" not in message

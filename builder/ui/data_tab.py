@@ -239,7 +239,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             prepared = import_files([Path(p) for p in paths], mapping)
         except Exception as err:
             log_exception(err)
-            return state, ctx.error_message(err), "", "", [], gr.update(), [], [], gr.update()
+            return state, ctx.error_message(err, language), "", "", [], gr.update(), [], [], gr.update()
         # The recipe tab recommends a base model for these languages.
         languages = prepared.report.get("languages") or {}
         state = {**state, "mapping": mapping.model_dump(exclude_defaults=True), "languages": languages}

@@ -63,7 +63,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         try:
             path = zip_adapter(run)
         except Exception as err:
-            return ctx.error_message(err), None
+            return ctx.error_message(err, language), None
         return f"`{ctx.confinement.shown(path)}`", str(path)
 
     def do_data(run_id: str | None, language: str) -> tuple[Any, Any]:
@@ -75,7 +75,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         try:
             path, count = export_run_data(run)
         except Exception as err:
-            return ctx.error_message(err), None
+            return ctx.error_message(err, language), None
         return t("exported", language, n=count, path=ctx.confinement.shown(path)), str(path)
 
     def do_merge(run_id: str | None, folder: str, language: str) -> str:
@@ -93,10 +93,10 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
             check_merge_target(target)
             ctx.jobs.merge(run_id, target)
         except (ConfinementError, ExportError) as err:
-            return ctx.error_message(err)
+            return ctx.error_message(err, language)
         except Exception as err:
             log_exception(err)
-            return ctx.error_message(err)
+            return ctx.error_message(err, language)
         return merge_status(ctx, run_id, language)
 
     run_select.change(default_merge_dir, [run_select], [merge_dir])
@@ -145,7 +145,7 @@ def _build_gguf(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> Non
             done = export_gguf(run, kind, progress=lambda fraction, message: progress(fraction, desc=message))
         except Exception as err:
             log_exception(err)
-            return ctx.error_message(err), gr.update(visible=False)
+            return ctx.error_message(err, language), gr.update(visible=False)
         shown = ctx.confinement.shown
         folder = done.path.parent
         size = f"{done.bytes / 1e6:.0f}"
@@ -168,7 +168,7 @@ def _build_gguf(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> Non
         try:
             check = check_run(run)
         except Exception as err:
-            return ctx.error_message(err)
+            return ctx.error_message(err, language)
         if check.ok:
             command = ctx.confinement.shown_text(check.command)
             return "\n".join([t("vllm_ok", language, rank=check.rank), "```", command, "```"])

@@ -75,8 +75,13 @@ def save_correction(ctx: AppContext, text: str, run_id: str | None, state: dict[
     return True, "correct_saved", ""
 
 
-def build_next_round(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, overrides: Any, message: Any) -> Any:
-    """The Train tab's panel: the selected run's feedback, the method, and a button that queues the round."""
+def build_next_round(
+    ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, overrides: Any, message: Any, said: Any
+) -> Any:
+    """The Train tab's panel: the selected run's feedback, the method, and a button that queues the round.
+
+    It speaks on the Train tab's message line (``said`` keeps what it said, as the tab's own buttons do).
+    """
     labels = ctx.labels
     with labels.add(gr.Accordion(t("round_title"), open=True, elem_id="train-round"), label="round_title"):
         counts = gr.Markdown(elem_id="train-feedback")
@@ -89,31 +94,28 @@ def build_next_round(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, o
             )
             start = labels.add(gr.Button(t("round_start"), elem_id="train-round-start"), value="round_start")
 
-    def do_start(run_id: str | None, chosen: str, extra: str, language: str) -> tuple[Any, Any]:
+    def do_start(run_id: str | None, chosen: str, extra: str, language: str) -> tuple[Any, ...]:
         from builder.feedback import write_next_round
-        from builder.recipe import load_recipe
-        from builder.ui.train_tab import parse_overrides, refusal
+        from builder.ui.train_tab import parse_overrides, said_markdown, start_job
 
         run = ctx.run_dir(run_id)
-        if run is None or not ctx.has_adapter(run_id):
-            return t("round_no_run", language), gr.update()
-        given = parse_overrides(extra)
-        try:
-            path = write_next_round(run, chosen)
-            checked, problems = ctx.checked_recipe(path, given)  # the same confinement as any started recipe
-            if problems or checked is None:
-                return refusal(problems, language), gr.update()
-            job = ctx.jobs.submit(checked, given, name=load_recipe(checked).name)
-        except Exception as err:
-            log_exception(err)
-            return error_text(err), gr.update()
-        key = "started" if job.state == "running" else "queued_msg"
-        return t(key, language, run=job.id), gr.update(choices=ctx.run_choices(), value=job.id)
+        told: Any = ("round_no_run", {})
+        job_id = None
+        if run is not None and ctx.has_adapter(run_id):
+            try:
+                path = write_next_round(run, chosen)
+                # The same confinement as any started recipe.
+                told, job_id = start_job(ctx, str(path), parse_overrides(extra), recipe_named=True)
+            except Exception as err:
+                log_exception(err)
+                told = ("error", err)
+        chosen_run = gr.update(choices=ctx.run_choices(), value=job_id) if job_id else gr.update()
+        return said_markdown(ctx, told, language), told, chosen_run
 
     def show(run_id: str | None, chosen: str, language: str) -> str:
         return feedback_markdown(ctx, run_id, language, chosen)
 
-    start.click(do_start, [run_select, method, overrides, lang], [message, run_select])
+    start.click(do_start, [run_select, method, overrides, lang], [message, said, run_select])
     for event in (run_select.change, method.change, lang.change):
         event(show, [run_select, method, lang], [counts], show_progress="hidden")
     return counts, method, show

@@ -7,11 +7,14 @@ registered component, so the whole page changes language without a reload.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from builder.advisor import Advice
+from builder.confine import PathProblem
 from builder.importers.types import CONTAINER_NAMES, ENCODING_NAMES, FORMAT_NAMES, Note
 from builder.messages import Message
+from builder.recipe import RecipeProblem, ValidationMessage
 
 LANGUAGES: list[tuple[str, str]] = [("English", "en"), ("Español", "es")]
 DEFAULT_LANG = "en"
@@ -419,11 +422,78 @@ _NOTES_ES: dict[str, str] = {
 }
 _NOTES_ES["file_guessed"] = "{path}: " + _NOTES_ES["guessed_columns"]
 
+# Why a path a web user set may not be used, by the keys of builder/confine.py.
+_PATHS_ES: dict[str, str] = {
+    "url": "{field}: {value!r} es una URL; la aplicación web solo lee y escribe en las carpetas locales que sirve",
+    "unusable": "{field}: {value!r} no es una ruta utilizable ({error})",
+    "outside": "{field}: {value!r} está fuera de las carpetas que sirve esta aplicación ({roots})",
+    "link_outside": "{field}: {value!r} contiene {link}, un enlace a un lugar fuera de las carpetas que sirve esta "
+    "aplicación ({roots})",
+    "root_project": "la carpeta del proyecto",
+    "root_named": "la carpeta {label}",
+    "remote_code": "trust_remote_code: true ejecuta los archivos Python de {model}, que está en la carpeta runs, "
+    "donde llegan las subidas web; la aplicación web lo rechaza (la línea de órdenes lo permite)",
+}
+
+# What is wrong with a recipe, by the keys of builder/recipe.py.
+_RECIPES_ES: dict[str, str] = {
+    "not_valid": "{source}: la receta no es válida",
+    "unknown_key": "{field}: clave desconocida (revisa cómo se escribe y en qué sección está)",
+    "invalid": "{field}: {error}",
+    "invalid_got": "{field}: {error} (se recibió {got!r})",
+    "no_file": "{path}: no existe ese archivo de receta",
+    "not_yaml": "{where}: no es YAML válido ({error})",
+    "not_yaml_line": "línea {line}: no es YAML válido ({error})",
+    "not_mapping": "{where}: una receta es un mapeo de claves, no {kind}",
+    "set_syntax": "--set {item!r}: se esperaba clave.con.puntos=valor, p. ej. training.max_steps=3",
+    "set_section": "--set {field}: {part!r} no es una sección",
+    "task_not_valid": "receta {name!r}: las opciones de tarea del caso de uso {use_case!r} no son válidas",
+    "task_unknown_key": "{field}: clave desconocida (este caso de uso lee: {allowed})",
+    "task_invalid": "receta {name!r}: {error}",
+    "aligned_saves": "keep_best y early_stopping_patience necesitan que save_steps ({save_steps}) sea múltiplo de "
+    "eval_steps ({eval_steps}): solo se puede conservar como el mejor un paso evaluado",
+    "dpo_parent": "feedback.parent_run es obligatorio con method: dpo (la ejecución cuyo adaptador aprende de sus "
+    "votos)",
+}
+
+# Pydantic's messages for the errors a recipe most often has, by pydantic's error types; the English
+# is pydantic's own template (a test checks that both name the same values).
+_PYDANTIC_ES: dict[str, str] = {
+    "missing": "Campo obligatorio",
+    "greater_than": "Debe ser mayor que {gt}",
+    "greater_than_equal": "Debe ser mayor o igual que {ge}",
+    "less_than": "Debe ser menor que {lt}",
+    "less_than_equal": "Debe ser menor o igual que {le}",
+    "string_type": "Debe ser un texto",
+    "dict_type": "Debe ser un mapeo de claves",
+    "list_type": "Debe ser una lista",
+    "bool_type": "Debe ser un booleano",
+    "bool_parsing": "Debe ser un booleano (true o false); no se pudo interpretar",
+    "int_type": "Debe ser un número entero",
+    "int_parsing": "Debe ser un número entero; no se pudo leer el texto como entero",
+    "int_from_float": "Debe ser un número entero; tiene parte decimal",
+    "float_type": "Debe ser un número",
+    "float_parsing": "Debe ser un número; no se pudo leer el texto como número",
+    "literal_error": "Debe ser {expected}",
+    "value_error": "Valor no válido: {error}",
+}
+
+
+def _pydantic_templates() -> dict[str, str]:
+    from pydantic_core._pydantic_core import list_all_errors
+
+    return {e["type"]: e["message_template_python"] for e in list_all_errors() if e["type"] in _PYDANTIC_ES}
+
+
 # Every keyed message of the back end (builder/messages.py): its English, and the Spanish above.
-for _kind, _spanish in ((Advice, _ADVICE_ES), (Note, _NOTES_ES)):
-    _STRINGS.update(
-        {f"{_kind.prefix}{key}": (english, _spanish.get(key, "")) for key, english in _kind.templates.items()}
-    )
+for _prefix, _english, _spanish in (
+    (Advice.prefix, Advice.templates, _ADVICE_ES),
+    (Note.prefix, Note.templates, _NOTES_ES),
+    (PathProblem.prefix, PathProblem.templates, _PATHS_ES),
+    (RecipeProblem.prefix, RecipeProblem.templates, _RECIPES_ES),
+    (ValidationMessage.prefix, _pydantic_templates(), _PYDANTIC_ES),
+):
+    _STRINGS.update({f"{_prefix}{key}": (english, _spanish.get(key, "")) for key, english in _english.items()})
 
 # The importer's names of formats, containers and encodings in Spanish, by the importer's keys.
 _FORMATS_ES = {
@@ -448,6 +518,13 @@ for _prefix, _names, _spanish in (
 STRINGS: dict[str, dict[str, str]] = {
     lang: {key: pair[i] for key, pair in _STRINGS.items()} for i, (_, lang) in enumerate(LANGUAGES)
 }
+
+
+@dataclass(frozen=True)
+class UIText(Message):
+    """A text of this table kept as key and values, for a handler whose words are said again in another language."""
+
+    templates: ClassVar[dict[str, str]] = STRINGS[DEFAULT_LANG]
 
 
 def t(key: str, lang: str | None = DEFAULT_LANG, **values: Any) -> str:

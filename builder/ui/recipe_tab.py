@@ -12,9 +12,10 @@ import gradio as gr
 import yaml
 
 from builder.bundled import BUNDLED_MODELS, bundled_model, recommended_model
-from builder.recipe import BUNDLED_MODEL, Quantization, Recipe, with_absolute_paths
+from builder.messages import Message
+from builder.recipe import BUNDLED_MODEL, Quantization, Recipe, RecipeProblem, with_absolute_paths
 from builder.ui.common import AppContext, error_text
-from builder.ui.i18n import DEFAULT_LANG, t
+from builder.ui.i18n import DEFAULT_LANG, UIText, t
 from builder.usecases import usecase_names
 
 QUANTIZATIONS = list(get_args(Quantization))
@@ -101,34 +102,44 @@ def form_to_raw(template: dict[str, Any], values: dict[str, Any]) -> dict[str, A
 
 
 def validate_yaml(ctx: AppContext, text: str, lang: str = DEFAULT_LANG) -> tuple[dict[str, Any] | None, list[str]]:
-    """The parsed recipe and a list of problems, each naming its line or key."""
+    """The parsed recipe and a list of problems in ``lang``, each naming its line or key."""
+    raw, problems = recipe_problems(ctx, text)
+    return raw, [ctx.problem_text(problem, lang) for problem in problems]
+
+
+def recipe_problems(ctx: AppContext, text: str) -> tuple[dict[str, Any] | None, list[Message | str]]:
+    """The parsed recipe and what is wrong with it, as keyed messages (a library's own words stay strings)."""
     from builder.recipe import RecipeError, recipe_from_dict
 
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        return None, [f"{where}not valid YAML ({getattr(err, 'problem', err)})"]
+        error = str(getattr(err, "problem", err))
+        if mark:
+            return None, [RecipeProblem("not_yaml_line", {"line": mark.line + 1, "error": error})]
+        return None, [RecipeProblem("not_yaml", {"where": "recipe", "error": error})]
     if not isinstance(raw, dict):
-        return None, [f"a recipe is a mapping of keys, not {type(raw).__name__}"]
+        return None, [RecipeProblem("not_mapping", {"where": "recipe", "kind": type(raw).__name__})]
     try:
         recipe = recipe_from_dict(raw, source="recipe", base_dir=ctx.user_recipes_dir)
     except RecipeError as err:
-        return raw, str(err).splitlines()[1:] or [str(err)]
+        return raw, err.lines()
     # Every path the recipe holds (data lists, the base model folder, task paths) in the served folders.
-    problems = ctx.recipe_problems(recipe)
+    problems: list[Message | str] = list(ctx.recipe_problems(recipe))
     for i, path in enumerate(recipe.data.train):
-        if not any(p.startswith(f"data.train[{i}]:") for p in problems) and not os.path.exists(
+        if not any(str(p).startswith(f"data.train[{i}]:") for p in problems) and not os.path.exists(
             recipe.resolve_path(path)
         ):
-            problems.append(t("path_missing", lang, where=f"data.train[{i}]", path=ctx.confinement.shown(path)))
-    problems += _usecase_problems(recipe, lang)
+            problems.append(UIText("path_missing", {"where": f"data.train[{i}]", "path": ctx.confinement.shown(path)}))
+    problems += _usecase_problems(recipe)
     return raw, problems
 
 
-def _usecase_problems(recipe: Any, lang: str) -> list[str]:
+def _usecase_problems(recipe: Any) -> list[Message | str]:
     """The use case's own check of its ``task:`` options, and training data where it needs some."""
+    from builder.recipe import RecipeError
+
     try:
         from builder.usecases import get_usecase
 
@@ -137,10 +148,12 @@ def _usecase_problems(recipe: Any, lang: str) -> list[str]:
         return [f"use_case: {err}"]
     try:
         usecase.options(recipe)
+    except RecipeError as err:
+        return err.lines()
     except Exception as err:
         return str(err).splitlines()[1:] or [str(err)]
     if not recipe.data.train and usecase.needs_conversations(recipe):
-        return [t("no_train_files", lang)]
+        return [UIText("no_train_files")]
     return []
 
 
@@ -158,7 +171,7 @@ def capacity_markdown(ctx: AppContext, text: str, lang: str) -> str:
     try:
         raw = yaml.safe_load(text or "") or {}
         recipe = recipe_from_dict(raw, source="recipe", base_dir=ctx.user_recipes_dir)
-        if any(p.startswith("base_model") for p in ctx.recipe_problems(recipe)):
+        if any(str(p).startswith("base_model") for p in ctx.recipe_problems(recipe)):
             return ""  # a model folder outside the served folders is not read (the problems box says so)
         device = devices.present_device(capacity.memory_limit_from_env())
         shape, plan = capacity.recipe_plan(recipe, device)
@@ -166,7 +179,7 @@ def capacity_markdown(ctx: AppContext, text: str, lang: str) -> str:
     except (RecipeError, yaml.YAMLError, AttributeError, TypeError):
         return ""  # the problems box already says what is wrong with the recipe
     except Exception as err:  # a hub id without the hub, a folder without config.json
-        return t("cap_unavailable", lang, error=ctx.error_message(err))
+        return t("cap_unavailable", lang, error=ctx.error_message(err, lang))
     head = [t("cap_device", lang), t("cap_peak", lang), t("cap_fits", lang), t("cap_time", lang), t("cap_fix", lang)]
     lines = [
         f"**{t('cap_title', lang)}**",

@@ -6,14 +6,16 @@ reloaded page, a second browser or a restarted app all show the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
 
+from builder.messages import Message
 from builder.rundir import RunDir, RunProgress
 from builder.ui.common import AppContext, log_exception
 from builder.ui.feedback_ui import build_next_round
-from builder.ui.i18n import DEFAULT_LANG, status_text, t
+from builder.ui.i18n import DEFAULT_LANG, message_text, status_text, t
 
 REFRESH_S = 2.0
 # Fixed colours: with an empty first frame the plot would otherwise have no colour for the series.
@@ -133,10 +135,73 @@ def parse_overrides(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
-def refusal(problems: list[str], lang: str) -> str:
-    """Why a recipe was not started, one problem (naming its key) a line."""
-    lines = "\n".join(f"- `{p.strip()}`" for problem in problems for p in problem.splitlines() if p.strip())
+def refusal(problems: list[Message | str], lang: str, shown: Callable[[str], str] = str) -> str:
+    """Why a recipe was not started, in ``lang``: one problem (naming its key) a line."""
+    said = (shown(message_text(problem, lang)) for problem in problems)
+    lines = "\n".join(f"- `{p.strip()}`" for text in said for p in text.splitlines() if p.strip())
     return f"**{t('refused', lang)}**\n\n{lines}"
+
+
+# What the message line under the buttons said last, kept to say it again in another language:
+# (a text key, its values), ("refused", the problems) or ("error", the exception).
+Said = tuple[str, Any]
+
+
+def said_markdown(ctx: AppContext, said: Said | None, lang: str) -> str:
+    """The message line in ``lang``."""
+    if not said:
+        return ""
+    kind, value = said
+    if kind == "refused":
+        return refusal(value, lang, ctx.confinement.shown_text)
+    if kind == "error":
+        return ctx.error_message(value, lang)
+    return t(kind, lang, **value)
+
+
+def start_job(ctx: AppContext, path: str, given: list[str], *, recipe_named: bool = False) -> tuple[Said, str | None]:
+    """Check a recipe with its overrides, as the trainer will read it, and queue it: what to say, and the run.
+
+    ``recipe_named``: the run is named after the recipe's ``name:`` rather than its file.
+    """
+    from builder.recipe import load_recipe
+
+    checked, problems = ctx.checked_recipe(path, given)
+    if problems or checked is None:
+        return ("refused", problems), None
+    try:
+        job = ctx.jobs.submit(checked, given, name=load_recipe(checked).name if recipe_named else None)
+    except Exception as err:
+        log_exception(err)
+        return ("error", err), None
+    return ("started" if job.state == "running" else "queued_msg", {"run": job.id}), job.id
+
+
+def stop_job(ctx: AppContext, run_id: str | None) -> Said:
+    """Ask a run to stop (it ends after its current step): what to say."""
+    if not run_id or ctx.jobs.get(run_id) is None:
+        return "no_run", {}
+    try:
+        ctx.jobs.stop(run_id)
+    except Exception as err:
+        return "error", err
+    return "stopped_msg", {"run": run_id}
+
+
+def resume_job(ctx: AppContext, run_id: str | None) -> Said:
+    """Continue a stopped run from its last checkpoint, its recipe checked again first: what to say."""
+    job = ctx.jobs.get(run_id) if run_id else None
+    if job is None:
+        return "no_run", {}
+    # The recipe file may have changed since the run started: check it again before the trainer reads it.
+    _, problems = ctx.checked_recipe(job.recipe_path, job.overrides)
+    if problems:
+        return "refused", problems
+    try:
+        ctx.jobs.resume(job.id)
+    except Exception as err:
+        return "error", err
+    return "resumed_msg", {"run": job.id}
 
 
 def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path: gr.State) -> None:
@@ -164,7 +229,8 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
         stop = labels.add(gr.Button(t("stop"), variant="stop", elem_id="train-stop"), value="stop")
         resume = labels.add(gr.Button(t("resume"), elem_id="train-resume"), value="resume")
     message = gr.Markdown(elem_id="train-message")
-    round_counts, round_method, show_round = build_next_round(ctx, lang, run_select, overrides, message)
+    said = gr.State(None)  # what the message line says, to say it again when the language changes
+    round_counts, round_method, show_round = build_next_round(ctx, lang, run_select, overrides, message, said)
     status = gr.Markdown(elem_id="train-status")
     bar = gr.HTML(progress_html(None))
     error = gr.Markdown(visible=False, elem_id="train-error")
@@ -184,41 +250,19 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
 
     def do_start(path: str | None, extra: str, language: str) -> tuple[Any, ...]:
         if not path:
-            return t("pick_recipe", language), gr.update()
-        given = parse_overrides(extra)
-        checked, problems = ctx.checked_recipe(path, given)
-        if problems or checked is None:
-            return refusal(problems, language), gr.update()
-        try:
-            job = ctx.jobs.submit(checked, given)
-        except Exception as err:
-            log_exception(err)
-            return ctx.error_message(err), gr.update()
-        key = "started" if job.state == "running" else "queued_msg"
-        return t(key, language, run=job.id), gr.update(choices=ctx.run_choices(), value=job.id)
+            told: Said = ("pick_recipe", {})
+            return said_markdown(ctx, told, language), told, gr.update()
+        told, run_id = start_job(ctx, path, parse_overrides(extra))
+        chosen = gr.update(choices=ctx.run_choices(), value=run_id) if run_id else gr.update()
+        return said_markdown(ctx, told, language), told, chosen
 
-    def do_stop(run_id: str | None, language: str) -> str:
-        if not run_id or ctx.jobs.get(run_id) is None:
-            return t("no_run", language)
-        try:
-            ctx.jobs.stop(run_id)
-        except Exception as err:
-            return ctx.error_message(err)
-        return t("stopped_msg", language, run=run_id)
+    def do_stop(run_id: str | None, language: str) -> tuple[str, Said]:
+        told = stop_job(ctx, run_id)
+        return said_markdown(ctx, told, language), told
 
-    def do_resume(run_id: str | None, language: str) -> str:
-        if not run_id or ctx.jobs.get(run_id) is None:
-            return t("no_run", language)
-        job = ctx.jobs.get(run_id)
-        # The recipe file may have changed since the run started: check it again before the trainer reads it.
-        _, problems = ctx.checked_recipe(job.recipe_path, job.overrides)
-        if problems:
-            return refusal(problems, language)
-        try:
-            ctx.jobs.resume(run_id)
-        except Exception as err:
-            return ctx.error_message(err)
-        return t("resumed_msg", language, run=run_id)
+    def do_resume(run_id: str | None, language: str) -> tuple[str, Said]:
+        told = resume_job(ctx, run_id)
+        return said_markdown(ctx, told, language), told
 
     recipe_path.change(choose_recipe, [recipe_path], [recipe_file])
     # A fresh page lists the recipes saved since the app started (by this or another browser).
@@ -231,11 +275,12 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
             None,
         )
     )
-    start.click(do_start, [recipe_file, overrides, lang], [message, run_select], api_name="start_training").then(
+    start.click(do_start, [recipe_file, overrides, lang], [message, said, run_select], api_name="start_training").then(
         lambda r, lg: refresh(ctx, r, lg), [run_select, lang], watched
     )
-    stop.click(do_stop, [run_select, lang], [message], concurrency_limit=None, api_name="stop_training")
-    resume.click(do_resume, [run_select, lang], [message])
+    stop.click(do_stop, [run_select, lang], [message, said], concurrency_limit=None, api_name="stop_training")
+    resume.click(do_resume, [run_select, lang], [message, said])
+    lang.change(lambda told, language: said_markdown(ctx, told, language), [said, lang], [message])
     timer.tick(
         lambda r, lg, k: refresh(ctx, r, lg, k),
         [run_select, lang, plot_key],

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from builder.recipe import RecipeError
+from builder.recipe import RecipeError, RecipeProblem, validation_problems
 from builder.rundir import RunDir, write_jsonl
 
 if TYPE_CHECKING:
@@ -25,15 +25,10 @@ def task_options(recipe: Recipe, model: type[OptionsT]) -> OptionsT:
     try:
         return model.model_validate(recipe.task or {})
     except ValidationError as err:
-        lines = [f"recipe {recipe.name!r}: the task options of the {recipe.use_case!r} use case are not valid"]
-        for e in err.errors():
-            key = ".".join(str(p) for p in ("task", *e["loc"]))
-            if e["type"] == "extra_forbidden":
-                allowed = ", ".join(model.model_fields)
-                lines.append(f"  {key}: unknown key (this use case reads: {allowed})")
-            else:
-                lines.append(f"  {key}: {e['msg']}")
-        raise RecipeError("\n".join(lines)) from None
+        headline = RecipeProblem("task_not_valid", {"name": recipe.name, "use_case": recipe.use_case})
+        allowed = ", ".join(model.model_fields)
+        problems = validation_problems(err, ("task",), "task_unknown_key", allowed=allowed)
+        raise RecipeError(headline, problems) from None
 
 
 def record_skipped(workdir: Path | None, usecase: str, skipped: list[dict[str, Any]], kept: int) -> None:

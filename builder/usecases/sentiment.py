@@ -58,9 +58,9 @@ def _options(recipe: Recipe) -> SentimentOptions:
     try:
         options.check_maps()
     except ValueError as err:
-        from builder.recipe import RecipeError
+        from builder.recipe import RecipeError, RecipeProblem
 
-        raise RecipeError(f"recipe {recipe.name!r}: {err}") from None
+        raise RecipeError(RecipeProblem("task_invalid", {"name": recipe.name, "error": str(err)})) from None
     return options
 
 

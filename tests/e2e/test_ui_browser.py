@@ -284,6 +284,11 @@ def test_switching_to_spanish_translates_what_the_page_already_shows(app_url, br
     open_tab(page, "Train")
     page.locator("#train-plot img").first.wait_for()
     plot_before = page.locator("#train-plot img").first.get_attribute("src")
+    # A start refused (a training file outside the served folders): the message line says why.
+    page.locator("#train-overrides textarea").fill("data.train=[/etc/passwd]")
+    page.locator("#train-start").click()
+    wait_text(page, "#train-message", "Not started")
+    assert "data.train[0]: '/etc/passwd' is outside" in text_of(page, "#train-message")
     open_tab(page, "Playground")
     page.locator("#play-blind input").check()
     wait_text(page, "#play-left", "Model A")
@@ -308,6 +313,9 @@ def test_switching_to_spanish_translates_what_the_page_already_shows(app_url, br
     # Train: the queue's columns; the plot is drawn again with Spanish axes (checked in test_i18n).
     open_tab(page, "Entrenar")
     wait_text(page, "#train-queue", "ejecución")
+    wait_text(page, "#train-message", "No se inició")
+    message = text_of(page, "#train-message")
+    assert "'/etc/passwd' está fuera de las carpetas" in message and "is outside" not in message, message
     assert "device" not in text_of(page, "#train-queue")
     page.wait_for_function(
         "(before) => { const img = document.querySelector('#train-plot img'); return img && img.src !== before; }",

@@ -11,7 +11,8 @@ from builder.advisor import ADVICE, advice
 from builder.jobs import RunProgress
 from builder.ui.i18n import STRINGS, t
 
-UI = Path(__file__).resolve().parents[2] / "builder" / "ui"
+REPO = Path(__file__).resolve().parents[2]
+UI = REPO / "builder" / "ui"
 
 
 def placeholders(text: str) -> set[str]:
@@ -38,6 +39,7 @@ def test_every_key_the_tabs_ask_for_exists() -> None:
         asked |= set(re.findall(r"\bt\(\s*\"([a-z_]+)\"", text))
         asked |= set(re.findall(r"\b(?:label|value|placeholder)=\"([a-z_]+)\"\)", text))
         asked |= set(re.findall(r"\bsaid\(\"([a-z_]+)\"", text))
+        asked |= set(re.findall(r"\bUIText\(\s*\"([a-z_]+)\"", text))
     assert asked, "the scan found no keys: the pattern no longer matches the tabs' code"
     assert sorted(asked - set(STRINGS["en"])) == []
 
@@ -156,3 +158,109 @@ def test_the_importers_notes_on_single_files_in_spanish(tmp_path: Path) -> None:
     # Said again in English, the page shows exactly the CLI's words.
     english_md = advice_markdown(report, "en")
     assert all(warning in english_md for warning in report["warnings"])
+
+
+def test_pydantic_messages_translated_here_name_the_same_values_as_pydantics() -> None:
+    from pydantic_core._pydantic_core import list_all_errors
+
+    from builder.ui.i18n import _PYDANTIC_ES
+
+    english = {e["type"]: e["message_template_python"] for e in list_all_errors()}
+    assert set(_PYDANTIC_ES) <= set(english), "an error type pydantic no longer has"
+    assert all(STRINGS["en"][f"pyd_{key}"] == english[key] for key in _PYDANTIC_ES)
+
+
+def web_context(tmp_path: Path):
+    """The web app's shared context on a runs folder of its own; its trainer is a no-op (nothing trains here)."""
+    import sys
+
+    from builder.jobs import JobManager
+    from builder.ui.common import AppContext
+
+    runs = tmp_path / "runs"
+    return AppContext(runs_dir=runs, jobs=JobManager(runs, trainer_cmd=[sys.executable, "-c", "pass"], devices=["cpu"]))
+
+
+RECIPE_CASES = {  # the recipe's text: (a line of its problems in Spanish, the same in English)
+    "base_model: /etc\n": (
+        "base_model: '/etc' está fuera de las carpetas que sirve esta aplicación "
+        "(la carpeta del proyecto, la carpeta runs)",
+        "base_model: '/etc' is outside the folders this app serves (the project folder, the runs folder)",
+    ),
+    "training:\n  max_steps: many\n": (
+        "training.max_steps: Debe ser un número entero; no se pudo leer el texto como entero (se recibió 'many')",
+        "training.max_steps: Input should be a valid integer, unable to parse string as an integer (got 'many')",
+    ),
+    "training:\n  max_stepz: 3\n": (
+        "training.max_stepz: clave desconocida (revisa cómo se escribe y en qué sección está)",
+        "training.max_stepz: unknown key (check its spelling and section)",
+    ),
+    "quantization: 3bit\n": ("quantization: Debe ser 'auto', '4bit'", "quantization: Input should be 'auto', '4bit'"),
+    "training:\n  keep_best: true\n  save_steps: 3\n  eval_steps: 2\n": (
+        "Valor no válido: keep_best y early_stopping_patience necesitan que save_steps (3) sea múltiplo de "
+        "eval_steps (2)",
+        "Value error, keep_best and early_stopping_patience need save_steps (3) to be a multiple of eval_steps (2)",
+    ),
+    "use_case: retrieval\ntask:\n  knowledge_base: [../../sample_data/support]\n  kb_typo: 1\n": (
+        "task.kb_typo: clave desconocida (este caso de uso lee: ",
+        "task.kb_typo: unknown key (this use case reads: ",
+    ),
+    "name: a: b\n": ("línea 3: no es YAML válido", "line 3: not valid YAML"),
+    "- a list\n": ("una receta es un mapeo de claves, no list", "a recipe is a mapping of keys, not list"),
+}
+
+
+def test_recipe_and_path_problems_in_spanish(tmp_path: Path) -> None:
+    """The Recipe tab's problems box: paths outside, pydantic's checks, our validators, a use case's options."""
+    from builder.ui.recipe_tab import validate_yaml
+
+    ctx = web_context(tmp_path)
+    sample = REPO / "sample_data" / "support"
+    for text, (spanish, english) in RECIPE_CASES.items():
+        full = text if text.startswith("-") else f"data:\n  train: [{sample}]\n{text}"
+        found_es = "\n".join(validate_yaml(ctx, full, "es")[1])
+        found_en = "\n".join(validate_yaml(ctx, full, "en")[1])
+        assert spanish in found_es and english not in found_es, found_es
+        assert english in found_en, found_en
+    missing = "\n".join(validate_yaml(ctx, "name: x\n", "es")[1])
+    assert "data.train: no hay archivos de entrenamiento" in missing, missing
+
+
+def test_the_train_tabs_message_line_in_spanish(tmp_path: Path) -> None:
+    """What Start, Stop and Resume say is kept and said again in the language the user switches to."""
+    from builder.confine import ConfinementError
+    from builder.ui.train_tab import resume_job, said_markdown, start_job, stop_job
+
+    ctx = web_context(tmp_path)
+    recipe = ctx.user_recipes_dir / "here.yaml"
+    recipe.parent.mkdir(parents=True)
+    recipe.write_text(f"name: here\ndata:\n  train: [{REPO / 'sample_data' / 'support'}]\n", encoding="utf-8")
+
+    told, run_id = start_job(ctx, str(recipe), ["data.train=[/etc/passwd]"])
+    assert run_id is None and told[0] == "refused"
+    spanish, english = said_markdown(ctx, told, "es"), said_markdown(ctx, told, "en")
+    assert spanish.startswith("**No se inició:**") and "data.train[0]: '/etc/passwd' está fuera de" in spanish
+    assert english.startswith("**Not started:**") and "data.train[0]: '/etc/passwd' is outside" in english
+    assert str(ctx.runs_dir) not in spanish + english
+
+    told, _ = start_job(ctx, str(recipe), ["max_steps"])  # an override without its value
+    assert "--set 'max_steps': se esperaba clave.con.puntos=valor" in said_markdown(ctx, told, "es")
+    told, _ = start_job(ctx, "/etc/passwd", [])  # a recipe file outside the served folders
+    assert "recipe: '/etc/passwd' está fuera de las carpetas" in said_markdown(ctx, told, "es")
+    told, _ = start_job(ctx, str(ctx.user_recipes_dir / "gone.yaml"), [])
+    assert "runs/recipes/gone.yaml: no existe ese archivo de receta" in said_markdown(ctx, told, "es")
+
+    told, run_id = start_job(ctx, str(recipe), ["training.max_steps=1"])
+    assert run_id and told[0] in ("started", "queued_msg") and told[1] == {"run": run_id}
+    assert said_markdown(ctx, told, "es") in (f"Iniciada `{run_id}`.", t("queued_msg", "es", run=run_id))
+    assert said_markdown(ctx, ("stopped_msg", {"run": run_id}), "es").startswith(f"Deteniendo `{run_id}`")
+    assert said_markdown(ctx, stop_job(ctx, None), "es") == "Ninguna ejecución seleccionada."
+    assert said_markdown(ctx, resume_job(ctx, "no-such-run"), "es") == "Ninguna ejecución seleccionada."
+    # Resuming checks the recipe again: changed to name a file outside, it is refused, in Spanish.
+    recipe.write_text("name: here\ndata:\n  train: [/etc/passwd]\n", encoding="utf-8")
+    spanish = said_markdown(ctx, resume_job(ctx, run_id), "es")
+    assert spanish.startswith("**No se inició:**") and "data.train[0]: '/etc/passwd' está fuera" in spanish
+    # An error said by keys (a merge folder outside) follows the language too; the type name stays.
+    problem = ctx.confinement.problem("merge_dir", "/etc/out", ctx.runs_dir)
+    said = said_markdown(ctx, ("error", ConfinementError(problem)), "es")
+    assert said.startswith("**ConfinementError**: merge_dir: '/etc/out' está fuera de las carpetas"), said
