@@ -10,31 +10,16 @@ message in the playground and gets two answers. Screenshots of every tab go to
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.e2e.conftest import REPO, served_app
+
 SHOTS = REPO / "test-output" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Two steps at batch 1 on short sequences: the trainer's real path, kept to a minute or two on 2 CPU cores.
 # The recipe's logging_steps (5) stays: the loss is logged at step 1 only, and the page must still say 2/2.
 TRAIN_OVERRIDES = "\n".join(
@@ -55,60 +40,11 @@ TRAIN_OVERRIDES = "\n".join(
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return time.monotonic() - started
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"the app did not answer on {url} within {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory):
-    if not CHROMIUM.is_file():
-        pytest.skip("Debian's Chromium is not installed (`make browser` installs it)")
     runs = tmp_path_factory.mktemp("ui-runs")
-    port = free_port()
-    log = open(runs.parent / "app.log", "w")  # noqa: SIM115  (open for the app's whole life)
-    env = {**os.environ, "BUILDER_RUNS_DIR": str(runs), "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        startup = wait_http(url, 60)
-        print(f"first screen served in {startup:.1f} s")
+    with served_app(runs, runs.parent / "app.log") as url:
         yield url, runs
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
-        # Training runs detached from the app on purpose; end what this test started.
-        for job_file in (runs / ".jobs").glob("*.json"):
-            pid = json.loads(job_file.read_text()).get("pid")
-            if pid:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def open_page(browser, url: str):

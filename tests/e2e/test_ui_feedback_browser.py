@@ -3,31 +3,16 @@ run and an SFT run started from the Train tab (the real trainer, one step on the
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from builder.recipe import load_recipe
 from builder.sft import train
-from tests.e2e.test_ui_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    REPO,
-    free_port,
-    open_page,
-    open_tab,
-    pick,
-    shot,
-    text_of,
-    wait_http,
-)
+from tests.e2e.conftest import require_chromium, served_app
+from tests.e2e.test_ui_browser import open_page, open_tab, pick, shot, text_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROUND_OVERRIDES = "training.max_steps=1\ntraining.batch_size=2\neval.enabled=false"
@@ -40,8 +25,7 @@ def feedback_app(tmp_path_factory, tiny_model_dir):
 
     from tests.conftest import write_support_jsonl
 
-    if not CHROMIUM.is_file():
-        pytest.skip("Debian's Chromium is not installed (`make browser` installs it)")
+    require_chromium()  # before the training of the parent run
     runs = tmp_path_factory.mktemp("feedback-runs")
     model = shutil.copytree(tiny_model_dir, runs / "models" / "tiny")
     (runs / "data").mkdir()
@@ -53,33 +37,8 @@ def feedback_app(tmp_path_factory, tiny_model_dir):
         "training: {max_steps: 2, batch_size: 2, max_length: 128, save_steps: 10}\neval: {enabled: false}\n"
     )
     parent = train(load_recipe(recipe), runs / "tiny-parent")
-    port = free_port()
-    log = open(runs.parent / "feedback-app.log", "w")  # noqa: SIM115  (open for the app's whole life)
-    env = {**os.environ, "BUILDER_RUNS_DIR": str(runs), "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_http(url, 60)
+    with served_app(runs, runs.parent / "feedback-app.log") as url:
         yield url, runs, parent
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
-        for job_file in (runs / ".jobs").glob("*.json"):  # training runs detached; end what this test started
-            pid = json.loads(job_file.read_text()).get("pid")
-            if pid:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def ask_and_vote(page, message: str, button: str) -> None:

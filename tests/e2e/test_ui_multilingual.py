@@ -15,7 +15,7 @@ import pytest
 
 from builder.bundled import BUNDLED_MODELS
 from builder.recipe import MULTILINGUAL_MODEL
-from tests.e2e.test_ui_browser import app_url, browser, open_page, open_tab, pick, shot, text_of  # noqa: F401 (fixtures)
+from tests.e2e.test_ui_browser import app_url, open_page, open_tab, pick, shot, text_of  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -34,7 +34,7 @@ OVERRIDES = "\n".join(
 )
 
 
-def test_a_spanish_team_trains_and_asks_the_multilingual_model(app_url, browser) -> None:  # noqa: F811
+def test_a_spanish_team_trains_and_asks_the_multilingual_model(app_url, browser) -> None:  # noqa: F811 (app_url)
     url, runs = app_url
     context, page = open_page(browser, url)
     pick(page, "data-sample", "sentiment")
