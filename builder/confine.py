@@ -172,6 +172,7 @@ class Confinement:
         return text
 
     def describe_roots(self) -> list[PathProblem]:
+        """The served folders as a problem names them (messages, so that they are said in the reader's language)."""
         return [
             PathProblem("root_named", {"label": label}) if label else PathProblem("root_project")
             for label, _ in self.roots
