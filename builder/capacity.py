@@ -13,7 +13,8 @@ no weights), the recipe and the device. The peak is the sum of:
 - the LM head's logits: one chunk of labelled tokens with ``builder.lm_head``, otherwise TRL's tiles over
   every position;
 - the runtime: the Python process with torch, transformers, TRL and PEFT imported (CPU), or the CUDA
-  context and the caching allocator's slack (GPU).
+  context and the caching allocator's slack (GPU);
+- on the CPU, what the C heap keeps from the previous step's freed activations (``CPU_HEAP_RETENTION``).
 
 Time: FLOPs per step (forward 2 per weight per token, the backward's gradient for the activations 2 more,
 the frozen weights get none; attention; the LM head at labelled tokens, three products; one more forward
@@ -40,6 +41,12 @@ GPU_SIZES_GB = (8, 12, 16, 24, 40, 80)
 # Resident memory of a process that has imported torch, transformers, TRL, PEFT, datasets and bitsandbytes
 # (measured: 514 MB on Linux, torch 2.13 CPU build), plus its tokenizer and data.
 CPU_RUNTIME_BYTES = 560 * 1024**2
+# What glibc's heap still holds from the previous step when a CPU step peaks, as a share of one step's
+# activations. Measured, not derived (benchmarks/capacity_check.py on the bundled model, batch 8 x 128 and
+# 320 tokens: 0.59 and 0.56 in full precision, 0.25 and 0.09 in 4-bit; BENCHMARKS.md). Without it the
+# estimate counts exactly what autograd keeps and still fell 27-31% short of the measured full-precision
+# peaks. 8-bit was not measured: it shares 4-bit's pattern of a dequantized weight per matmul.
+CPU_HEAP_RETENTION = {"none": 0.57, "4bit": 0.17, "8bit": 0.17}
 # The CUDA context and cuBLAS workspace (outside torch's allocator), and the allocator's reserved slack.
 CUDA_CONTEXT_BYTES = 600 * 1024**2
 CUDA_ALLOCATOR_SLACK = 0.10
@@ -224,12 +231,29 @@ def _lora_params(shape: ModelShape, plan: Plan) -> int:
     return sum(plan.lora_r * (i + o) for _, i, o in _targets(shape, plan.lora_targets))
 
 
+ATTENTION_INPUT_NAMES = {"q_proj", "k_proj", "v_proj", "qkv_proj", "query_key_value", "c_attn", "Wqkv"}
+MLP_INPUT_NAMES = {"gate_proj", "up_proj", "gate_up_proj", "fc1", "w1", "w3", "c_fc"}
+
+
+def _shared_lora_inputs(shape: ModelShape, layer_targets: list[tuple[str, int, int]]) -> int:
+    names = {name.split(".")[-1] for name, _, _ in layer_targets}
+    widest_input = any(in_f == shape.intermediate for _, in_f, _ in layer_targets)
+    return (
+        (shape.hidden if names & ATTENTION_INPUT_NAMES else 0)
+        + (shape.hidden if names & MLP_INPUT_NAMES else 0)
+        + (shape.intermediate if widest_input else 0)
+    )
+
+
 def _activation_bytes_per_token(shape: ModelShape, plan: Plan, device: Device) -> float:
     """Bytes one token keeps for the backward in one layer (LoRA on the targets, frozen base, sdpa attention).
 
-    Kept: the two norms' inputs; each LoRA target's dropped-out input (plus its one-byte mask when dropout is
-    on) and its rank-r product; attention's q, k, v and output (flash/efficient sdpa keeps no S x S matrix);
-    the MLP's gate, up and activated products. Frozen base weights keep nothing for their own gradient.
+    Kept: the two norms' inputs (their frozen weights need nothing more); each LoRA target's dropped-out
+    input, its dropout mask when dropout is on, and its rank-r product; attention's q, k, v and output
+    (flash/efficient sdpa keeps no S x S matrix); the MLP's gate, up and activated products. Frozen base
+    weights keep nothing for their own gradient. The dropout mask is one byte a value on a GPU, but the
+    CPU's dropout keeps it in the activations' dtype: listed with ``torch.autograd.graph.saved_tensors_hooks``
+    on the bundled model, this count matches what autograd keeps to 0.1%.
     """
     a = 2 if plan.bf16 else 4
     h, q, kv, i = shape.hidden, shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim, shape.intermediate
@@ -245,8 +269,12 @@ def _activation_bytes_per_token(shape: ModelShape, plan: Plan, device: Device) -
         # the inputs of the quantized matmuls: the two normalized inputs (shared by q/k/v and by gate/up),
         # attention's output, the MLP's product
         kept += 2 * h + q + i
-    lora = (lora_inputs if dropout else 0) + plan.lora_r * len(layer_targets)
-    return a * (kept + lora) + (lora_inputs if dropout else 0)
+    # LoRA's A matrix keeps its input: a dropped-out copy per target, or without dropout the input it shares
+    # with its neighbours (the normalized input of attention, that of the MLP, the MLP's product; attention's
+    # output is kept already)
+    lora = (lora_inputs if dropout else _shared_lora_inputs(shape, layer_targets)) + plan.lora_r * len(layer_targets)
+    mask_bytes = a if device.kind == "cpu" else 1
+    return a * (kept + lora) + (lora_inputs * mask_bytes if dropout else 0)
 
 
 def estimate(shape: ModelShape, plan: Plan, device: Device) -> Estimate:
@@ -287,6 +315,8 @@ def estimate(shape: ModelShape, plan: Plan, device: Device) -> Estimate:
     }
     if device.kind == "cuda":
         parts["allocator_slack"] = int(CUDA_ALLOCATOR_SLACK * sum(parts.values()))
+    else:
+        parts["heap_retained"] = int(CPU_HEAP_RETENTION[plan.quantization] * activations)
     notes = []
     load_peak = runtime + shape.checkpoint_bytes + (weights if plan.quantization != "none" else 0)
     if device.kind == "cpu" and load_peak > sum(parts.values()):

@@ -74,7 +74,7 @@ def test_a_run_that_cannot_fit_lists_each_change_that_would_make_it_fit():
 
     shape = model_shape(resolve_base_model(BUNDLED_MODEL))
     plan = Plan("none", 2, 1024, labelled_fraction=0.5)
-    device = Device("cpu", "test machine", 4 * GiB, native_bf16=False)
+    device = Device("cpu", "test machine", 5 * GiB, native_bf16=False)
     with pytest.raises(capacity.CapacityError) as caught:
         capacity.check_fits(shape, plan, device, "recipe.yaml")
     message = str(caught.value)
@@ -83,8 +83,8 @@ def test_a_run_that_cannot_fit_lists_each_change_that_would_make_it_fit():
     assert "--set training.gradient_checkpointing=true" in message
     assert "--set training.max_length=512" in message
     for line in message.splitlines():
-        if line.startswith("  --set"):  # every suggestion fits the 4 GB it was refused for
-            assert float(line.rsplit("peak ", 1)[1].split()[0]) <= 4.0
+        if line.startswith("  --set"):  # every suggestion fits the 5 GB it was refused for
+            assert float(line.rsplit("peak ", 1)[1].split()[0]) <= 5.0
 
 
 def test_nothing_fits_in_less_than_the_runtime_itself():
@@ -213,3 +213,50 @@ def test_published_gpu_figures_for_7_8b_lora_and_qlora_are_within_20_percent():
     assert {r["quantization"] for r in rows} == {"none", "4bit"} and len(rows) == 8
     for row in rows:
         assert abs(row["error"]) <= TOLERANCE, row
+
+
+def _saved_activation_bytes(model, input_ids) -> int:
+    """Bytes autograd keeps for the backward of one forward, frozen and trainable weights left out."""
+    import torch
+
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    kept: dict[int, int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in weights:
+            kept[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model.base_model.model.model(input_ids=input_ids, use_cache=False)
+    return sum(kept.values())
+
+
+@pytest.mark.parametrize("dropout", [0.05, 0.0])
+def test_the_activation_count_is_what_autograd_keeps_on_the_cpu(dropout):
+    import torch
+
+    from builder.models import resolve_base_model
+    from builder.recipe import BUNDLED_MODEL, recipe_from_dict
+    from builder.trainer import load_for_training, lora_config
+
+    recipe = recipe_from_dict(
+        {
+            "name": "count",
+            "base_model": BUNDLED_MODEL,
+            "quantization": "none",
+            "data": {"train": ["x.jsonl"]},
+            "lora": {"dropout": dropout},
+        }
+    )
+    model, *_ = load_for_training(recipe, lora_config(recipe.lora))
+    model.train()
+    batch, seq = 2, 24
+    measured = _saved_activation_bytes(model, torch.randint(10, 1000, (batch, seq)))
+    shape = model_shape(resolve_base_model(BUNDLED_MODEL))
+    plan = Plan("none", batch, seq, lora_r=recipe.lora.r, lora_dropout=dropout)
+    cpu = Device("cpu", "cpu", 8 * GiB, False)
+    counted = capacity._activation_bytes_per_token(shape, plan, cpu) * shape.layers * batch * seq
+    # left out of the count: attention's log-sum-exp (one value a head) and the norms' scales (one a token)
+    assert counted == pytest.approx(measured, rel=0.01)
