@@ -16,7 +16,7 @@ openai = pytest.importorskip("openai")
 
 from builder.chat import ChatEngine, Sampling  # noqa: E402
 from builder.serve import ChatService, create_app, main  # noqa: E402
-from tests.unit.test_chat import make_tiny_run  # noqa: E402  (a tiny random Llama with a random, non-zero adapter)
+from tests.unit.test_chat import make_tiny_retrieval_run, make_tiny_run  # noqa: E402  (tiny random Llama, random adapter)
 
 KEY = "s3cret-key"
 
@@ -187,20 +187,7 @@ def test_listening_beyond_loopback_needs_a_key(tiny_run: Path, capsys: pytest.Ca
 
 def test_a_retrieval_run_grounds_the_last_question(tmp_path: Path) -> None:
     """The real knowledge base and embedding model, as in the playground and in training."""
-    from builder.retrieval import KnowledgeBase
-
-    run = make_tiny_run(tmp_path)
-    kb_file = tmp_path / "policies.md"
-    kb_file.write_text(
-        "# Returns\n\nYou can return any item within 30 days for a full refund.\n\n"
-        "# Shipping\n\nParcels to the Canary Islands take 5 to 7 working days.\n",
-        encoding="utf-8",
-    )
-    recipe = (run / "recipe.yaml").read_text(encoding="utf-8")
-    (run / "recipe.yaml").write_text(
-        recipe + f"use_case: retrieval\ntask:\n  knowledge_base: [{kb_file}]\n  top_k: 1\n", encoding="utf-8"
-    )
-    KnowledgeBase.build([kb_file], run / "kb")
+    run = make_tiny_retrieval_run(tmp_path)
     service = ChatService(run, ChatEngine())
     prompt = service.prompt([{"role": "user", "content": "How long does shipping to the Canary Islands take?"}])
     assert prompt[0]["role"] == "system" and prompt[0]["content"]

@@ -64,6 +64,26 @@ def make_tiny_run(root: Path) -> Path:
     return run
 
 
+POLICIES = (
+    "# Returns\n\nYou can return any item within 30 days for a full refund.\n\n"
+    "# Shipping\n\nParcels to the Canary Islands take 5 to 7 working days.\n"
+)
+
+
+def make_tiny_retrieval_run(root: Path) -> Path:
+    """A tiny run of the retrieval use case over a two-section policy file, its knowledge base built."""
+    from builder.retrieval import KnowledgeBase
+
+    run = make_tiny_run(root)
+    kb_file = root / "policies.md"
+    kb_file.write_text(POLICIES, encoding="utf-8")
+    recipe = (run / "recipe.yaml").read_text(encoding="utf-8")
+    recipe += f"use_case: retrieval\ntask:\n  knowledge_base: [{kb_file}]\n  top_k: 1\n"
+    (run / "recipe.yaml").write_text(recipe, encoding="utf-8")
+    KnowledgeBase.build([kb_file], run / "kb")
+    return run
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_run(tmp_path_factory.mktemp("chat"))
@@ -175,19 +195,7 @@ def test_history_and_system_prompt_reach_the_prompt() -> None:
 
 def test_a_retrieval_run_grounds_the_message_in_its_knowledge_base(tmp_path: Path) -> None:
     """The real vector store and embedding model: passages are searched at chat time, as in training."""
-    from builder.retrieval import KnowledgeBase
-
-    run = make_tiny_run(tmp_path)
-    kb_file = tmp_path / "policies.md"
-    kb_file.write_text(
-        "# Returns\n\nYou can return any item within 30 days for a full refund.\n\n"
-        "# Shipping\n\nParcels to the Canary Islands take 5 to 7 working days.\n",
-        encoding="utf-8",
-    )
-    recipe = (run / "recipe.yaml").read_text(encoding="utf-8")
-    recipe += f"use_case: retrieval\ntask:\n  knowledge_base: [{kb_file}]\n  top_k: 1\n"
-    (run / "recipe.yaml").write_text(recipe, encoding="utf-8")
-    KnowledgeBase.build([kb_file], run / "kb")
+    run = make_tiny_retrieval_run(tmp_path)
     engine = ChatEngine()
     seen: list[list[dict[str, str]]] = []
     real_stream = engine.stream
