@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from builder.recipe import TrainingConfig
 
 GiB = 1024**3
@@ -68,11 +70,22 @@ def _cpu_name() -> str:
     return "CPU"
 
 
+def _best_seconds(work: Callable[[], object], repeats: int) -> float:
+    """The fastest of ``repeats`` timed calls of ``work``, after one untimed warm-up call."""
+    import time
+
+    work()
+    best = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 @functools.lru_cache(maxsize=4)
 def measure_cpu_flops(threads: int, dtype_name: str = "float32") -> float:
     """FLOP/s of a 1024-square matmul on this CPU with ``threads`` threads (about a quarter of a second)."""
-    import time
-
     import torch
 
     dtype = getattr(torch, dtype_name)
@@ -80,12 +93,7 @@ def measure_cpu_flops(threads: int, dtype_name: str = "float32") -> float:
     torch.set_num_threads(threads)
     try:
         a, b = torch.randn(1024, 1024, dtype=dtype), torch.randn(1024, 1024, dtype=dtype)
-        torch.mm(a, b)
-        best = math.inf
-        for _ in range(5):
-            started = time.perf_counter()
-            torch.mm(a, b)
-            best = min(best, time.perf_counter() - started)
+        best = _best_seconds(lambda: torch.mm(a, b), repeats=5)
     finally:
         torch.set_num_threads(before)
     return 2 * 1024**3 / best
@@ -94,8 +102,6 @@ def measure_cpu_flops(threads: int, dtype_name: str = "float32") -> float:
 @functools.lru_cache(maxsize=2)
 def measure_dequant_per_s() -> float | None:
     """NF4 weights bitsandbytes dequantizes per second on this CPU (None without bitsandbytes)."""
-    import time
-
     import torch
 
     try:
@@ -104,13 +110,7 @@ def measure_dequant_per_s() -> float | None:
         return None
     weight = torch.randn(1024, 2048)
     packed, state = bnbf.quantize_4bit(weight, quant_type="nf4", compress_statistics=True)
-    bnbf.dequantize_4bit(packed, state)
-    best = math.inf
-    for _ in range(3):
-        started = time.perf_counter()
-        bnbf.dequantize_4bit(packed, state)
-        best = min(best, time.perf_counter() - started)
-    return weight.numel() / best
+    return weight.numel() / _best_seconds(lambda: bnbf.dequantize_4bit(packed, state), repeats=3)
 
 
 def present_device(memory_limit_bytes: int | None = None, *, measure: bool = True) -> Device:
