@@ -1,14 +1,20 @@
 """Does a round of playground feedback move the model the way the team asked? An automated voter.
 
-The team's judgement is stood in for by a rule a reply follows or not: **asks for the order number
-when the customer gave none** (the support recipe's system prompt asks for it; a 135M model often
-forgets). Three steps, each a command (EVALUATION.md, "Feedback round", has the figures):
+The team's judgement is stood in for by a rule a reply follows or not (``--rule``, see ``RULES``):
+``brief`` (at most 30 words: the support recipe's system prompt asks for brief answers, and the
+135M model follows it about a third of the time, so the rule often prefers one side of a pair) or
+``order-number`` (asks for the order number when none was given: followed about 1 time in 50, too
+rarely to pick a side; kept because EVALUATION.md reports that attempt). Three steps, each a
+command (EVALUATION.md, "Feedback round", has the figures):
 
     python -m benchmarks.feedback_round votes RUN            # playground pairs, voted by the rule
     python -m builder.feedback RUN --method dpo --train --output-dir RUN-dpo
     python -m benchmarks.feedback_round measure RUN          # rule-follow rate on held-out prompts
     python -m benchmarks.feedback_round measure RUN-dpo --prompts RUN/feedback-proof/heldout.json
     python -m benchmarks.feedback_round report RUN RUN-dpo   # before/after with intervals
+
+``revote`` applies another rule to the pairs a run already has in ``votes.jsonl`` (the answers were
+generated without looking at any rule, so re-voting them is the same as voting them anew).
 
 ``votes``: the customer's opening message of each conversation of the run's data, with no order
 number in it, is a prompt. A held-out set (every dev prompt, then seeded train prompts, up to
@@ -47,13 +53,30 @@ ASKS_FOR_ORDER = re.compile(
 PLAYGROUND_SAMPLING = {"do_sample": True, "temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.1}
 
 
-def follows_rule(reply: str) -> bool:
-    """The rule, for a prompt without an order number: the reply asks for (or names) the order number."""
+BRIEF_WORDS = 30
+WORD = re.compile(r"\w+")
+
+
+def asks_for_order_number(reply: str) -> bool:
+    """For a prompt without an order number: the reply asks for (or names) the order number."""
     return bool(ASKS_FOR_ORDER.search(reply))
 
 
-def rule_vote(base: str, tuned: str) -> str:
-    base_ok, tuned_ok = follows_rule(base), follows_rule(tuned)
+def is_brief(reply: str) -> bool:
+    """The reply is at most BRIEF_WORDS words (and not empty)."""
+    return 0 < len(WORD.findall(reply)) <= BRIEF_WORDS
+
+
+RULES = {"brief": is_brief, "order-number": asks_for_order_number}
+DEFAULT_RULE = "brief"
+
+
+def follows_rule(reply: str, rule: str = DEFAULT_RULE) -> bool:
+    return RULES[rule](reply)
+
+
+def rule_vote(base: str, tuned: str, rule: str = DEFAULT_RULE) -> str:
+    base_ok, tuned_ok = follows_rule(base, rule), follows_rule(tuned, rule)
     if base_ok == tuned_ok:
         return "tie"
     return "tuned" if tuned_ok else "base"
@@ -111,12 +134,12 @@ def cmd_votes(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     counts = {"base": 0, "tuned": 0, "tie": 0}
     settings = {**PLAYGROUND_SAMPLING, "max_new_tokens": args.max_new_tokens}
-    for round_number in range(args.rounds):
+    for round_number in range(args.first_round, args.first_round + args.rounds):
         seed = args.seed + 1000 * round_number
         base = sampled(model, tokenizer, pairs, seed, False, args.max_new_tokens)
         tuned = sampled(model, tokenizer, pairs, seed, True, args.max_new_tokens)
         for prompt, b, t in zip(pairs, base, tuned, strict=True):
-            winner = rule_vote(b, t)
+            winner = rule_vote(b, t, args.rule)
             counts[winner] += 1
             shown_first = rng.choice(["base", "tuned"])  # blind mode shuffles the sides
             record_vote(
@@ -132,6 +155,8 @@ def cmd_votes(args: argparse.Namespace) -> int:
             )
         print(f"round {round_number + 1}: {counts} after {time.perf_counter() - started:.0f} s", flush=True)
     summary = {
+        "rule": args.rule,
+        "first_round": args.first_round,
         "pair_prompts": len(pairs),
         "heldout_prompts": len(heldout),
         "rounds": args.rounds,
@@ -139,8 +164,26 @@ def cmd_votes(args: argparse.Namespace) -> int:
         "votes": counts,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    (out / "votes-summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    name = f"votes-summary-from-round-{args.first_round + 1}.json" if args.first_round else "votes-summary.json"
+    (out / name).write_text(json.dumps(summary, indent=1), encoding="utf-8")
     print(json.dumps(summary))
+    return 0
+
+
+def cmd_revote(args: argparse.Namespace) -> int:
+    """Vote the run's saved pairs again with ``--rule``; the previous file is kept beside the proof."""
+    run = args.run.resolve()
+    votes_file = run / "votes.jsonl"
+    rows = [json.loads(line) for line in votes_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    (run / PROOF_DIR).mkdir(exist_ok=True)
+    kept = run / PROOF_DIR / "votes-before-revote.jsonl"
+    kept.write_text(votes_file.read_text(encoding="utf-8"), encoding="utf-8")
+    counts = {"base": 0, "tuned": 0, "tie": 0}
+    for row in rows:
+        row["winner"] = rule_vote(row["base"], row["tuned"], args.rule)
+        counts[row["winner"]] += 1
+    votes_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    print(f"{len(rows)} pairs voted by the rule {args.rule!r}: {counts} (previous votes kept in {kept})")
     return 0
 
 
@@ -170,10 +213,11 @@ def cmd_measure(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     greedy = generate(model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=16).texts
     samples = [sampled(model, tokenizer, prompts, 7 + s, True, args.max_new_tokens) for s in range(args.samples)]
-    greedy_ok = [follows_rule(r) for r in greedy]
-    per_prompt = [sum(follows_rule(s[i]) for s in samples) / args.samples for i in range(len(prompts))]
+    greedy_ok = [follows_rule(r, args.rule) for r in greedy]
+    per_prompt = [sum(follows_rule(s[i], args.rule) for s in samples) / args.samples for i in range(len(prompts))]
     result = {
         "run": str(run),
+        "rule": args.rule,
         "prompts": len(prompts),
         "greedy_rate": sum(greedy_ok) / len(prompts),
         "greedy_ci": wilson(sum(greedy_ok), len(prompts)),
@@ -185,7 +229,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
         "sampled_per_prompt": per_prompt,
         "greedy_answers": greedy,
     }
-    dest = args.out or run / PROOF_DIR / "measure.json"
+    dest = args.out or run / PROOF_DIR / f"measure-{args.rule}.json"
     Path(dest).parent.mkdir(parents=True, exist_ok=True)
     Path(dest).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     print(
@@ -207,9 +251,10 @@ def sentence_chrf(eval_json: dict[str, Any]) -> list[float]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     before_run, after_run = args.before.resolve(), args.after.resolve()
-    before = json.loads((before_run / PROOF_DIR / "measure.json").read_text(encoding="utf-8"))
-    after = json.loads((after_run / PROOF_DIR / "measure.json").read_text(encoding="utf-8"))
-    lines = [f"rule-follow rate on {before['prompts']} held-out prompts (no order number given):"]
+    name = f"measure-{args.rule}.json"
+    before = json.loads((before_run / PROOF_DIR / name).read_text(encoding="utf-8"))
+    after = json.loads((after_run / PROOF_DIR / name).read_text(encoding="utf-8"))
+    lines = [f"rule {args.rule!r}, follow rate on {before['prompts']} held-out prompts (no order number given):"]
     for key, name in (("greedy", "greedy"), ("sampled", f"sampled x{before['samples_per_prompt']}")):
         lines.append(
             f"  {name:12s} before {before[f'{key}_rate']:.1%} {fmt_ci(before[f'{key}_ci'])}  "
@@ -244,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     votes.add_argument("--heldout", type=int, default=80, help="prompts kept apart for the measurement")
     votes.add_argument("--max-new-tokens", type=int, default=64)
     votes.add_argument("--seed", type=int, default=0)
+    votes.add_argument("--first-round", type=int, default=0, help="rounds already voted (new seeds, appended)")
+    revote = sub.add_parser("revote", help="vote the pairs already in RUN/votes.jsonl again with --rule")
+    revote.add_argument("run", type=Path)
     measure = sub.add_parser("measure", help="the rule-follow rate of a run on the held-out prompts")
     measure.add_argument("run", type=Path)
     measure.add_argument("--prompts", type=Path, help="held-out prompts (default: RUN/feedback-proof/heldout.json)")
@@ -253,8 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     report = sub.add_parser("report", help="before/after with intervals")
     report.add_argument("before", type=Path)
     report.add_argument("after", type=Path)
+    for command in (votes, revote, measure, report):
+        command.add_argument("--rule", choices=sorted(RULES), default=DEFAULT_RULE, help="the stand-in voter")
     args = parser.parse_args(argv)
-    return {"votes": cmd_votes, "measure": cmd_measure, "report": cmd_report}[args.command](args)
+    commands = {"votes": cmd_votes, "revote": cmd_revote, "measure": cmd_measure, "report": cmd_report}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

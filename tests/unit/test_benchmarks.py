@@ -210,3 +210,21 @@ def test_runner_quickest_path_writes_the_headline_keys(tmp_path: Path, tiny_mode
         "import.conversations_per_s",
     ):
         assert report["summary"][key] is not None, key
+
+
+def test_feedback_rules_decide_pairs_and_revote_rewrites_only_the_winners(tmp_path: Path) -> None:
+    from benchmarks.feedback_round import main, rule_vote
+
+    brief, rambling = "Thanks! Could you send me your order number?", " ".join(["word"] * 31)
+    assert rule_vote(brief, rambling, "brief") == "base"
+    assert rule_vote(rambling, brief, "brief") == "tuned"
+    assert rule_vote(brief, brief, "brief") == "tie"
+    assert rule_vote("", rambling, "brief") == "tie"  # an empty answer follows no rule
+    assert rule_vote(rambling, brief, "order-number") == "tuned"
+    rows = [{"prompt": "p", "base": rambling, "tuned": brief, "winner": "tie", "sampling": {"temperature": 0.7}}]
+    votes = tmp_path / "votes.jsonl"
+    votes.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
+    assert main(["revote", str(tmp_path), "--rule", "brief"]) == 0
+    (revoted,) = [json.loads(line) for line in votes.read_text(encoding="utf-8").splitlines()]
+    assert revoted == {**rows[0], "winner": "tuned"}
+    assert json.loads((tmp_path / "feedback-proof" / "votes-before-revote.jsonl").read_text())["winner"] == "tie"
