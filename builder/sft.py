@@ -233,7 +233,9 @@ def train(
         if main:
             print("\n".join(estimate.lines()), flush=True)
         metrics = MetricsWriter(output_dir)
-        budget = budget_callbacks(recipe.training, bool(dev_rows))
+        # A DPO round is scored by the evaluation afterwards, not by a dev loss during training (its
+        # trainer has no dev set), so early stopping and keep_best only apply to SFT.
+        budget = budget_callbacks(recipe.training, bool(dev_rows) and recipe.method != "dpo")
         callbacks = [metrics, stop] + ([guard] if guard else []) + budget
         if recipe.method == "dpo":  # preference pairs from the votes instead of the examples
             from builder.dpo import build_dpo_trainer

@@ -14,14 +14,9 @@ from pathlib import Path
 import pytest
 
 import app
+from tests.e2e.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def non_loopback_address() -> str | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from tests.e2e.conftest import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 CANARY = "CANARY-outside-7f3a9c"
 
@@ -34,12 +35,6 @@ class WebApp:
     outside: Path  # a folder outside both served folders, full of canary files
     run_id: str  # a finished run with an adapter (merge targets need one)
     ctx: object
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_outside(root: Path) -> Path:

@@ -13,13 +13,14 @@ import json
 import os
 import re
 import signal
-import socket
 import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,12 +57,6 @@ STAND_IN_TRAINER = textwrap.dedent(
     write_run("stopped" if stop else "completed")
     """
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

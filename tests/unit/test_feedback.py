@@ -13,8 +13,10 @@ from builder.advisor import MIN_PAIRS, advise_feedback, contradicting_correction
 from builder.chat import Sampling, record_vote
 from builder.recipe import RecipeError, load_recipe, recipe_from_dict
 from builder.sft import train
+from tests.conftest import write_support_jsonl
 
-STEPS = ["--set", "training.max_steps=2", "--set", "training.save_steps=1"]
+# Early stopping on, as in the shipped support recipe: a DPO round has no dev loss to stop on and must train anyway.
+STEPS = [f"--set=training.{key}" for key in ("max_steps=2", "save_steps=2", "early_stopping_patience=3")]
 PROMPT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Where is my order?"}]
 
 
@@ -95,8 +97,9 @@ def test_dpo_needs_a_parent_run_and_names_the_key():
 
 @pytest.fixture
 def parent_run(tmp_path, support_recipe) -> Path:
-    """A finished tiny run with votes and corrections as the playground saves them."""
-    run = train(load_recipe(support_recipe, ["quantization=none"]), tmp_path / "parent")
+    """A finished tiny run with a dev split, and votes and corrections as the playground saves them."""
+    write_support_jsonl(support_recipe.parent / "chats.jsonl", copies=3)  # enough conversations for a dev split
+    run = train(load_recipe(support_recipe, ["quantization=none", "data.dev_fraction=0.25"]), tmp_path / "parent")
     for i in range(6):
         vote(run, "tuned" if i % 3 else "base", base=f"It ships soon ({i}).", tuned=f"Your order number, please ({i})?")
     vote(run, "tie")
