@@ -2,9 +2,12 @@
 
 The team's judgement is stood in for by a rule a reply follows or not (``--rule``, see ``RULES``):
 ``brief`` (at most 30 words: the support recipe's system prompt asks for brief answers, and the
-135M model follows it about a third of the time, so the rule often prefers one side of a pair) or
-``order-number`` (asks for the order number when none was given: followed about 1 time in 50, too
-rarely to pick a side; kept because EVALUATION.md reports that attempt). Three steps, each a
+135M model follows it about a third of the time, so the rule often prefers one side of a pair; but most
+reference replies are longer, so it pulls against the chrF metric), ``complete`` (the reply ends a
+sentence instead of trailing off at the playground's 64-token limit: what an agent would check before
+sending a draft; every reference reply of the sample data follows it) or ``order-number`` (asks for
+the order number when none was given: followed about 1 time in 50, too rarely to pick a side; kept
+because EVALUATION.md reports that attempt). Three steps, each a
 command (EVALUATION.md, "Feedback round", has the figures):
 
     python -m benchmarks.feedback_round votes RUN            # playground pairs, voted by the rule
@@ -55,6 +58,8 @@ PLAYGROUND_SAMPLING = {"do_sample": True, "temperature": 0.7, "top_p": 0.9, "rep
 
 BRIEF_WORDS = 30
 WORD = re.compile(r"\w+")
+# What a finished reply ends with: a sentence mark, or a closing quote or bracket after one.
+SENTENCE_END = re.compile(r"[.!?…][\"'»)\]]*$")
 
 
 def asks_for_order_number(reply: str) -> bool:
@@ -67,8 +72,13 @@ def is_brief(reply: str) -> bool:
     return 0 < len(WORD.findall(reply)) <= BRIEF_WORDS
 
 
-RULES = {"brief": is_brief, "order-number": asks_for_order_number}
-DEFAULT_RULE = "brief"
+def is_complete(reply: str) -> bool:
+    """The reply ends a sentence: it was finished, not cut off mid-sentence by the length limit."""
+    return bool(SENTENCE_END.search(reply.strip()))
+
+
+RULES = {"brief": is_brief, "complete": is_complete, "order-number": asks_for_order_number}
+DEFAULT_RULE = "complete"  # the rule of the proof in EVALUATION.md
 
 
 def follows_rule(reply: str, rule: str = DEFAULT_RULE) -> bool:

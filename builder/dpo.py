@@ -39,6 +39,17 @@ def preference_dataset(pairs: list[dict[str, Any]]) -> Any:
     return Dataset.from_list(pairs)
 
 
+def preference_losses(sft_weight: float) -> dict[str, Any]:
+    """DPOConfig's loss: the DPO paper's sigmoid loss, plus, with ``sft_weight`` > 0, the negative
+    log-likelihood of each pair's preferred answer (TRL's ``"sft"`` loss, as in RPO). Plain DPO only
+    widens the gap between winner and loser and may push both down, so a round can drift to replies
+    neither side ever gave (EVALUATION.md: "Thanks." where the votes asked for brief answers); the
+    supervised term keeps the winners themselves likely."""
+    if sft_weight <= 0:
+        return {"loss_type": ["sigmoid"]}
+    return {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, sft_weight]}
+
+
 def build_dpo_trainer(recipe: Recipe, run_dir: Path, callbacks: list[Any]) -> tuple[Any, str, Any]:
     """The DPO trainer on the recipe's vote pairs, its model the parent's adapter loaded trainable."""
     from trl import DPOConfig, DPOTrainer
@@ -47,11 +58,12 @@ def build_dpo_trainer(recipe: Recipe, run_dir: Path, callbacks: list[Any]) -> tu
     from builder.trainer import load_for_training, shared_arguments, show_loss_in_progress_bar
 
     t = recipe.training
+    losses = preference_losses(recipe.feedback.sft_weight)
     model, quantization, tokenizer, device = load_for_training(recipe, None)
     config = DPOConfig(
         **shared_arguments(recipe, run_dir, device),
         beta=recipe.feedback.beta,
-        loss_type=["sigmoid"],  # the DPO paper's loss
+        **losses,
         max_length=t.max_length,
         truncation_mode="keep_start",
         # TRL turns checkpointing on by default; the new name also avoids transformers' deprecation warning

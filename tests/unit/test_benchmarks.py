@@ -221,6 +221,10 @@ def test_feedback_rules_decide_pairs_and_revote_rewrites_only_the_winners(tmp_pa
     assert rule_vote(brief, brief, "brief") == "tie"
     assert rule_vote("", rambling, "brief") == "tie"  # an empty answer follows no rule
     assert rule_vote(rambling, brief, "order-number") == "tuned"
+    cut_off, finished = "We are sorry, the parcel left our warehouse and it", "It left on Monday (tracking below)."
+    assert rule_vote(cut_off, finished, "complete") == "tuned"
+    assert rule_vote('She said "it arrives soon."', cut_off, "complete") == "base"
+    assert rule_vote(cut_off, "", "complete") == "tie"
     rows = [{"prompt": "p", "base": rambling, "tuned": brief, "winner": "tie", "sampling": {"temperature": 0.7}}]
     votes = tmp_path / "votes.jsonl"
     votes.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")

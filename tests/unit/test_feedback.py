@@ -146,6 +146,28 @@ def test_a_dpo_round_and_an_sft_round_continue_the_parent_adapter(parent_run, tm
     assert "Feedback warning: Only 6 vote pairs" in capsys.readouterr().out
 
 
+def test_sft_weight_adds_the_preferred_answers_likelihood_to_the_dpo_loss(parent_run, tmp_path):
+    """feedback.sft_weight reaches TRL's loss: at the first step the policy is its reference, so plain DPO's
+    loss is exactly ln 2, and the supervised term adds the preferred answers' negative log-likelihood."""
+    import math
+
+    import torch
+
+    from builder.dpo import build_dpo_trainer
+
+    assert feedback.main([str(parent_run), "--method", "dpo"]) == 0
+    losses = {}
+    for weight in (0.0, 1.0):
+        recipe = load_recipe(parent_run / "next-dpo.yaml", [f"feedback.sft_weight={weight}"])
+        trainer, _, _ = build_dpo_trainer(recipe, tmp_path / f"w{weight}", [])
+        torch.manual_seed(0)
+        batch = next(iter(trainer.get_train_dataloader()))
+        with torch.no_grad():
+            losses[weight] = trainer.compute_loss(trainer.model, batch).item()
+    assert losses[0.0] == pytest.approx(math.log(2), abs=1e-4)
+    assert losses[1.0] > losses[0.0] + 0.1, losses
+
+
 def test_feedback_cli_summary_export_and_errors(parent_run, tmp_path, capsys):
     assert feedback.main([str(parent_run), "--summary"]) == 0
     out = capsys.readouterr().out
