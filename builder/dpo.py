@@ -58,12 +58,11 @@ def build_dpo_trainer(recipe: Recipe, run_dir: Path, callbacks: list[Any]) -> tu
     from builder.trainer import load_for_training, shared_arguments, show_loss_in_progress_bar
 
     t = recipe.training
-    losses = preference_losses(recipe.feedback.sft_weight)
     model, quantization, tokenizer, device = load_for_training(recipe, None)
     config = DPOConfig(
         **shared_arguments(recipe, run_dir, device),
         beta=recipe.feedback.beta,
-        **losses,
+        **preference_losses(recipe.feedback.sft_weight),
         max_length=t.max_length,
         truncation_mode="keep_start",
         # TRL turns checkpointing on by default; the new name also avoids transformers' deprecation warning
