@@ -1,10 +1,12 @@
-"""Is one run's label answers better than another's, beyond noise? A paired bootstrap on two eval.json files.
+"""Are one run's answers better than another's, beyond noise? A paired bootstrap on two eval.json files.
 
-Both runs must have been evaluated on the same dev examples in the same order (the same recipe data
-with another base model, say). Each resample draws dev examples with replacement and scores both
+Label tasks compare macro-F1 or accuracy; text tasks (support, translation, retrieval, content) compare
+corpus chrF, recomputed on each draw the way the evaluation scores it. Both runs must have been
+evaluated on the same dev examples in the same order (the same recipe data with another base model,
+say). Each resample draws dev examples with replacement and scores both
 runs' answers on the same draw; the interval is the 2.5th to 97.5th percentile of the difference.
 
-    python -m benchmarks.compare_eval RUN_A RUN_B [--system tuned] [--metric macro_f1] [--resamples 2000]
+    python -m benchmarks.compare_eval RUN_A RUN_B [--system tuned] [--metric macro_f1|accuracy|chrf] [--resamples 2000]
 """
 
 from __future__ import annotations
@@ -19,26 +21,34 @@ from typing import Any
 
 from builder import metrics
 from builder.rundir import RunDir
+from builder.usecases.translation import cut_to_reference_lines
 
-LabelMetric = Callable[[Sequence[str], Sequence[str], Sequence[str]], float]
-METRICS: dict[str, LabelMetric] = {
+Metric = Callable[[Sequence[str], Sequence[str], Sequence[str]], float]
+LABEL_METRICS: dict[str, Metric] = {
     "macro_f1": metrics.macro_f1,
     "accuracy": lambda predicted, gold, labels: metrics.accuracy(predicted, gold),
 }
+TEXT_METRICS: dict[str, Metric] = {"chrf": lambda predicted, gold, labels: metrics.chrf(predicted, gold)}
+METRICS = {**LABEL_METRICS, **TEXT_METRICS}
 
 
 def _answers(result: dict[str, Any], system: str) -> tuple[list[str], list[str]]:
     examples = result["examples"]
-    return [e[system] for e in examples], [e["reference"] for e in examples]
+    answers, gold = [e[system] for e in examples], [e["reference"] for e in examples]
+    if result.get("use_case") == "translation":  # the evaluation scores only the reference's lines
+        answers = [cut_to_reference_lines(a, g) for a, g in zip(answers, gold, strict=True)]
+    return answers, gold
 
 
 def paired_bootstrap(
     a: dict[str, Any], b: dict[str, Any], *, system: str = "tuned", metric: str = "macro_f1", resamples: int = 2000
 ) -> dict[str, Any]:
     """Metric of each run on the whole set, the difference a - b and its 95% bootstrap interval."""
-    labels = a.get("labels") or b.get("labels")
-    if not labels:
-        raise ValueError("both eval.json files must come from a label task (their 'labels' key)")
+    labels = a.get("labels") or b.get("labels") or []
+    if metric in LABEL_METRICS and not labels:
+        raise ValueError(f"{metric} needs two evaluations of a label task (their 'labels' key); use --metric chrf")
+    if metric in TEXT_METRICS and labels:
+        raise ValueError(f"{metric} compares text answers; a label task compares macro_f1 or accuracy")
     answers_a, gold = _answers(a, system)
     answers_b, gold_b = _answers(b, system)
     if gold != gold_b:
@@ -72,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_a", type=Path)
     parser.add_argument("run_b", type=Path)
     parser.add_argument("--system", default="tuned", choices=["base", "base_few_shot", "tuned"])
-    parser.add_argument("--metric", default="macro_f1", choices=sorted(METRICS))
+    parser.add_argument("--metric", default=None, choices=sorted(METRICS), help="default: macro_f1, or chrf for text")
     parser.add_argument("--resamples", type=int, default=2000)
     args = parser.parse_args(argv)
     runs = [RunDir(run) for run in (args.run_a, args.run_b)]
@@ -81,7 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no evaluation to compare: {', '.join(missing)} missing", file=sys.stderr)
         return 2
     a, b = (run.eval_result() for run in runs)
-    print(json.dumps(paired_bootstrap(a, b, system=args.system, metric=args.metric, resamples=args.resamples)))
+    metric = args.metric or ("macro_f1" if a.get("labels") else "chrf")
+    try:
+        result = paired_bootstrap(a, b, system=args.system, metric=metric, resamples=args.resamples)
+    except ValueError as err:
+        print(f"cannot compare {args.run_a} and {args.run_b}: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(result))
     return 0
 
 

@@ -134,11 +134,11 @@ class TranslationUseCase(UseCase):
 
     def score(self, predictions: list[str], examples: list[Example], recipe: Recipe) -> dict[str, Any]:
         references = [e.reference for e in examples]
-        cleaned = [_cut_to_reference_lines(p, r) for p, r in zip(predictions, references, strict=True)]
+        cleaned = [cut_to_reference_lines(p, r) for p, r in zip(predictions, references, strict=True)]
         return {"chrf": metrics.chrf(cleaned, references), "bleu": metrics.bleu(cleaned, references)}
 
 
-def _cut_to_reference_lines(prediction: str, reference: str) -> str:
+def cut_to_reference_lines(prediction: str, reference: str) -> str:
     """A one-line source gets a one-line translation: text a model adds on later lines is not scored."""
     lines = [line.strip() for line in prediction.strip().splitlines() if line.strip()]
     return " ".join(lines[: max(1, len(reference.strip().splitlines()))])

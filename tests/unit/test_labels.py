@@ -144,3 +144,32 @@ def test_paired_bootstrap_of_two_runs_label_answers() -> None:
     assert same["interval_95"] == [0.0, 0.0]
     with pytest.raises(ValueError, match="same dev examples"):
         paired_bootstrap(good, {"labels": LABELS, "examples": good["examples"][::-1]}, resamples=10)
+
+
+def test_paired_bootstrap_of_two_runs_text_answers_on_chrf() -> None:
+    from benchmarks.compare_eval import paired_bootstrap
+
+    references = [f"el pedido {n} llega el lunes por la mañana" for n in range(30)]
+    close = {
+        "use_case": "support",
+        "examples": [{"reference": r, "tuned": r.replace("lunes", "martes")} for r in references],
+    }
+    far = {
+        "use_case": "support",
+        "examples": [{"reference": r, "tuned": "gracias por escribirnos"} for r in references],
+    }
+    result = paired_bootstrap(close, far, metric="chrf", resamples=200)
+    low, high = result["interval_95"]
+    assert result["a"] > result["b"] and 0 < low <= result["difference"] <= high
+    # A translation's extra lines are not scored, as in the evaluation: a second line costs nothing.
+    chatty = {
+        "use_case": "translation",
+        "examples": [{"reference": r, "tuned": r + "\nNote: literal."} for r in references],
+    }
+    exact = {"use_case": "translation", "examples": [{"reference": r, "tuned": r} for r in references]}
+    assert paired_bootstrap(chatty, exact, metric="chrf", resamples=20)["difference"] == 0.0
+    with pytest.raises(ValueError, match="label task"):
+        paired_bootstrap(close, far, metric="macro_f1", resamples=10)
+    with pytest.raises(ValueError, match="compares text answers"):
+        labelled = {"labels": LABELS, "examples": [{"reference": "neutral", "tuned": "neutral"}]}
+        paired_bootstrap(labelled, labelled, metric="chrf", resamples=10)
