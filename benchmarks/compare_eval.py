@@ -6,7 +6,10 @@ evaluated on the same dev examples in the same order (the same recipe data with 
 say). Each resample draws dev examples with replacement and scores both
 runs' answers on the same draw; the interval is the 2.5th to 97.5th percentile of the difference.
 
-    python -m benchmarks.compare_eval RUN_A RUN_B [--system tuned] [--metric macro_f1|accuracy|chrf] [--resamples 2000]
+    python -m benchmarks.compare_eval RUN_A RUN_B [--system tuned] [--system-b SYSTEM] [--metric chrf]
+
+``--system-b`` compares two systems of one run: ``compare_eval RUN RUN --system-b base_few_shot`` says
+whether the tuned model beats the few-shot base beyond noise.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from builder import metrics
+from builder.evaluate import SYSTEMS
 from builder.rundir import RunDir
 from builder.usecases.translation import cut_to_reference_lines
 
@@ -41,7 +45,13 @@ def _answers(result: dict[str, Any], system: str) -> tuple[list[str], list[str]]
 
 
 def paired_bootstrap(
-    a: dict[str, Any], b: dict[str, Any], *, system: str = "tuned", metric: str = "macro_f1", resamples: int = 2000
+    a: dict[str, Any],
+    b: dict[str, Any],
+    *,
+    system: str = "tuned",
+    system_b: str | None = None,
+    metric: str = "macro_f1",
+    resamples: int = 2000,
 ) -> dict[str, Any]:
     """Metric of each run on the whole set, the difference a - b and its 95% bootstrap interval."""
     labels = a.get("labels") or b.get("labels") or []
@@ -50,7 +60,7 @@ def paired_bootstrap(
     if metric in TEXT_METRICS and labels:
         raise ValueError(f"{metric} compares text answers; a label task compares macro_f1 or accuracy")
     answers_a, gold = _answers(a, system)
-    answers_b, gold_b = _answers(b, system)
+    answers_b, gold_b = _answers(b, system_b or system)
     if gold != gold_b:
         raise ValueError("the two evaluations are not on the same dev examples in the same order")
     score = METRICS[metric]
@@ -68,6 +78,7 @@ def paired_bootstrap(
     return {
         "metric": metric,
         "system": system,
+        "system_b": system_b or system,
         "n": n,
         "a": score(answers_a, gold, labels),
         "b": score(answers_b, gold, labels),
@@ -81,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.compare_eval", description=__doc__.splitlines()[0])
     parser.add_argument("run_a", type=Path)
     parser.add_argument("run_b", type=Path)
-    parser.add_argument("--system", default="tuned", choices=["base", "base_few_shot", "tuned"])
+    parser.add_argument("--system", default="tuned", choices=SYSTEMS)
+    parser.add_argument("--system-b", default=None, choices=SYSTEMS, help="RUN_B's system (default: --system)")
     parser.add_argument("--metric", default=None, choices=sorted(METRICS), help="default: macro_f1, or chrf for text")
     parser.add_argument("--resamples", type=int, default=2000)
     args = parser.parse_args(argv)
@@ -93,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     a, b = (run.eval_result() for run in runs)
     metric = args.metric or ("macro_f1" if a.get("labels") else "chrf")
     try:
-        result = paired_bootstrap(a, b, system=args.system, metric=metric, resamples=args.resamples)
+        result = paired_bootstrap(
+            a, b, system=args.system, system_b=args.system_b, metric=metric, resamples=args.resamples
+        )
     except ValueError as err:
         print(f"cannot compare {args.run_a} and {args.run_b}: {err}", file=sys.stderr)
         return 2

@@ -161,6 +161,15 @@ def test_paired_bootstrap_of_two_runs_text_answers_on_chrf() -> None:
     result = paired_bootstrap(close, far, metric="chrf", resamples=200)
     low, high = result["interval_95"]
     assert result["a"] > result["b"] and 0 < low <= result["difference"] <= high
+    # Two systems of one run: the tuned replies against the same run's few-shot base.
+    one_run = {
+        "use_case": "support",
+        "examples": [
+            {**c, "base_few_shot": f["tuned"]} for c, f in zip(close["examples"], far["examples"], strict=True)
+        ],
+    }
+    within = paired_bootstrap(one_run, one_run, system_b="base_few_shot", metric="chrf", resamples=50)
+    assert within["difference"] == result["difference"] and within["system_b"] == "base_few_shot"
     # A translation's extra lines are not scored, as in the evaluation: a second line costs nothing.
     chatty = {
         "use_case": "translation",
