@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import zipfile
@@ -250,6 +251,7 @@ def _merge_command(argv: list[str]) -> int:
     parser.add_argument("run_dir", type=Path, help="a run directory written by `python -m builder.sft`")
     parser.add_argument("--out", type=Path, default=None, help="the folder to write (default: in the run's exports)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         out = merge_adapter(args.run_dir, args.out)
     except (ExportError, OSError, ValueError, RuntimeError) as err:
@@ -257,6 +259,13 @@ def _merge_command(argv: list[str]) -> int:
         return 1
     print(f"merged into {out}")
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    """The app's Stop button sends SIGTERM: exit through Python so the half-written hidden merge folder
+    (as large as the model) is removed on the way out instead of being left beside the target."""
+    print("merge stopped", file=sys.stderr, flush=True)
+    raise SystemExit(128 + signum)
 
 
 def _flag_command(argv: list[str]) -> int:

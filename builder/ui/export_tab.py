@@ -34,6 +34,18 @@ def merge_status(ctx: AppContext, run_id: str | None, lang: str) -> str:
     return f"{status_text(progress.status, lang)} …"
 
 
+def stop_merge(ctx: AppContext, run_id: str | None, lang: str) -> str:
+    """Take the run's merge out of the queue, or end it; the half-written folder is removed, the target untouched."""
+    job = ctx.jobs.get(job_id(run_id, "export")) if run_id else None
+    if job is None or job.state not in ("queued", "running"):
+        return t("no_merge", lang)
+    try:
+        ctx.jobs.stop(job.id)
+    except Exception as err:
+        return ctx.error_message(err, lang)
+    return t("merge_stopping", lang, run=run_id)
+
+
 def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     labels = ctx.labels
     labels.add(gr.Markdown(t("export_intro")), value="export_intro")
@@ -43,6 +55,9 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     with gr.Row():
         merge_dir = labels.add(gr.Textbox(label=t("merge_dir"), scale=3, elem_id="export-merge-dir"), label="merge_dir")
         merge_button = labels.add(gr.Button(t("merge"), scale=1, elem_id="export-merge"), value="merge")
+        merge_stop = labels.add(
+            gr.Button(t("stop"), scale=0, variant="stop", elem_id="export-merge-stop"), value="stop"
+        )
     result = gr.Markdown(elem_id="export-result")
     merge_state = gr.Markdown(elem_id="export-merge-status")
     timer = gr.Timer(REFRESH_S)
@@ -103,6 +118,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     zip_button.click(do_zip, [run_select, lang], [result, download])
     data_button.click(do_data, [run_select, lang], [result, download])
     merge_button.click(do_merge, [run_select, merge_dir, lang], [merge_state])
+    merge_stop.click(lambda r, lg: stop_merge(ctx, r, lg), [run_select, lang], [merge_state], concurrency_limit=None)
     timer.tick(
         lambda r, lg: merge_status(ctx, r, lg),
         [run_select, lang],

@@ -310,6 +310,14 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "merge_dir": ("Folder for the merged model", "Carpeta para el modelo fusionado"),
     "export_data": ("Export cleaned data (OpenAI chat JSONL)", "Exportar datos limpios (JSONL de chat OpenAI)"),
     "download": ("Download", "Descarga"),
+    "merge_stopping": (
+        "Stopping the merge of `{run}`: its folder keeps what it had.",
+        "Deteniendo la fusión de `{run}`: su carpeta conserva lo que tenía.",
+    ),
+    "no_merge": (
+        "No merge of this run is queued or running.",
+        "No hay ninguna fusión de esta ejecución en cola ni en curso.",
+    ),
     "merged_to": ("Merged model saved in `{path}`.", "Modelo fusionado guardado en `{path}`."),
     "exported": ("{n} examples written to `{path}`.", "{n} ejemplos escritos en `{path}`."),
     "refused": ("Not started:", "No se inició:"),

@@ -346,3 +346,45 @@ def test_a_merge_is_a_job_too_and_waits_for_the_device(manager: JobManager, tmp_
     assert (tmp_path / "merged").is_dir()
     with pytest.raises(ValueError, match="no trained adapter"):
         manager.merge(training.id, tmp_path / "other")
+
+
+# The real merge command with `merge_adapter` swapped for one whose save takes a minute, so that the
+# Stop button can reach it midway; the signal handling and the hidden folder are the product's own.
+SLOW_MERGE = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import builder.export as export
+    from builder.rundir import atomic_dir
+
+    def slow_merge(run_dir, out_dir):
+        with atomic_dir(Path(out_dir)) as tmp:
+            (tmp / "model.safetensors").write_bytes(b"0" * 4096)
+            time.sleep(60)
+        return out_dir
+
+    export.merge_adapter = slow_merge
+    sys.exit(export.main(["merge", *sys.argv[1:]]))
+    """
+)
+
+
+def test_a_merge_stops_from_the_export_tab_and_leaves_no_half_written_folder(
+    manager: JobManager, tmp_path: Path
+) -> None:
+    from builder.ui.common import AppContext
+    from builder.ui.export_tab import stop_merge
+
+    run_id = trained_run(manager, tmp_path)
+    ctx = AppContext(runs_dir=manager.runs_dir, jobs=manager)
+    assert stop_merge(ctx, run_id, "es") == "No hay ninguna fusión de esta ejecución en cola ni en curso."
+    manager.commands["export"] = [sys.executable, "-c", SLOW_MERGE]
+    target = tmp_path / "merged"
+    merge = manager.merge(run_id, target)
+    assert merge.state == "running"
+    wait_for(lambda: list(tmp_path.glob(".merged-*/model.safetensors")), what="the half-written merge")
+    assert stop_merge(ctx, run_id, "en") == f"Stopping the merge of `{run_id}`: its folder keeps what it had."
+    assert wait_done(manager, merge.id) == "stopped"
+    assert not list(tmp_path.glob(".merged-*")), "the hidden folder of a stopped merge is removed"
+    assert not target.exists()
+    assert "merge stopped" in manager.log_path(manager.get(merge.id)).read_text()
