@@ -374,7 +374,9 @@ class JobManager:
             return cmd
         exit_file = self._exit_path(job)
         exit_file.unlink(missing_ok=True)
-        return ["/bin/sh", "-c", '"$@"; echo $? > "$0"', str(exit_file), *cmd]
+        # The Stop button signals the whole group; the shell's trap keeps it alive until the job has
+        # cleaned up and exited, so the job is not seen as ended (its device free) while it still works.
+        return ["/bin/sh", "-c", 'trap : TERM; "$@"; echo $? > "$0"', str(exit_file), *cmd]
 
     def _launch(self, job: Job, device: str) -> None:
         env = dict(os.environ)

@@ -349,7 +349,8 @@ def test_a_merge_is_a_job_too_and_waits_for_the_device(manager: JobManager, tmp_
 
 
 # The real merge command with `merge_adapter` swapped for one whose save takes a minute, so that the
-# Stop button can reach it midway; the signal handling and the hidden folder are the product's own.
+# Stop button can reach it midway, and whose clean-up takes a second; the signal handling and the
+# hidden folder are the product's own.
 SLOW_MERGE = textwrap.dedent(
     """
     import sys, time
@@ -360,7 +361,10 @@ SLOW_MERGE = textwrap.dedent(
     def slow_merge(run_dir, out_dir):
         with atomic_dir(Path(out_dir)) as tmp:
             (tmp / "model.safetensors").write_bytes(b"0" * 4096)
-            time.sleep(60)
+            try:
+                time.sleep(60)
+            finally:
+                time.sleep(1)  # a large folder takes a while to remove: the job has not ended before that
         return out_dir
 
     export.merge_adapter = slow_merge
