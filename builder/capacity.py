@@ -130,6 +130,15 @@ def model_shape(path: str, trust_remote_code: bool = False) -> ModelShape:
     )
 
 
+@functools.lru_cache(maxsize=16)
+def turn_token_rows(path: str, trust_remote_code: bool = False) -> int:
+    """How many embedding rows a run on this base trains beside LoRA (``builder.trainer.lora_config``)."""
+    from builder.models import load_tokenizer
+    from builder.templates import given_turn_token_ids
+
+    return len(given_turn_token_ids(load_tokenizer(path, trust_remote_code=trust_remote_code)))
+
+
 # ---------------------------------------------------------------- the plan and the estimate
 
 
@@ -157,6 +166,9 @@ class Plan:
     # one did up to 0.4x (``ctx.tensors = (A, B)``) and no longer does in 0.50. None: the installed behaviour.
     quantized_matmul_keeps_input: bool | None = None
     labelled_fraction: float = 1.0  # share of the tokens the loss covers
+    # Embedding rows trained beside LoRA (the turn tokens of a base given the turn format): their gradient
+    # passes through one of the whole embedding matrix, in float32.
+    trained_token_rows: int = 0
     mean_seq_len: int | None = None  # a typical batch's length, for time (default seq_len)
     steps: int | None = None
 
@@ -308,11 +320,13 @@ def estimate(shape: ModelShape, plan: Plan, device: Device) -> Estimate:
     runtime = CPU_RUNTIME_BYTES if device.kind == "cpu" else CUDA_CONTEXT_BYTES
     parts = {
         "weights": weights,
-        "lora_and_optimizer": lora * 16,
+        "lora_and_optimizer": (lora + plan.trained_token_rows * shape.hidden) * 16,
         "activations": int(activations),
         "logits_and_loss": int(logits),
         "runtime": runtime,
     }
+    if plan.trained_token_rows:
+        parts["token_rows"] = shape.vocab * shape.hidden * 4
     if device.kind == "cuda":
         parts["allocator_slack"] = int(CUDA_ALLOCATOR_SLACK * sum(parts.values()))
     else:
@@ -375,6 +389,7 @@ def plan_from_recipe(
     mean_seq_len: int | None = None,
     labelled_fraction: float | None = None,
     steps: int | None = None,
+    trained_token_rows: int = 0,
 ) -> Plan:
     t = recipe.training
     targets = recipe.lora.target_modules
@@ -393,6 +408,7 @@ def plan_from_recipe(
         labelled_fraction=labelled_fraction if labelled_fraction is not None else 0.5,
         mean_seq_len=mean_seq_len,
         steps=steps if steps is not None else (t.max_steps if t.max_steps > 0 else None),
+        trained_token_rows=trained_token_rows,
     )
 
 
@@ -491,11 +507,13 @@ def recipe_plan(
 
     from builder.models import resolve_base_model
 
-    shape = model_shape(resolve_base_model(recipe.base_model), recipe.trust_remote_code)
+    path = resolve_base_model(recipe.base_model)
+    shape = model_shape(path, recipe.trust_remote_code)
     quantization = resolve_quantization(recipe.quantization, shape, device)
+    token_rows = turn_token_rows(path, recipe.trust_remote_code) if recipe.lora.train_turn_tokens else 0
     lengths = [len(r["input_ids"]) for r in rows or []]
     if not lengths:
-        return shape, plan_from_recipe(recipe, quantization, device, steps=steps)
+        return shape, plan_from_recipe(recipe, quantization, device, steps=steps, trained_token_rows=token_rows)
     labelled = sum(sum(r["assistant_masks"]) for r in rows or [])
     return shape, plan_from_recipe(
         recipe,
@@ -505,4 +523,5 @@ def recipe_plan(
         mean_seq_len=int(statistics.fmean(lengths)),
         labelled_fraction=labelled / sum(lengths),
         steps=steps,
+        trained_token_rows=token_rows,
     )

@@ -164,7 +164,7 @@ class ChatEngine:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-        from builder.generation import stop_token_ids
+        from builder.generation import adapter_state, stop_token_ids
 
         loaded = self.load(run_dir)
         sampling = sampling or Sampling()
@@ -194,8 +194,7 @@ class ChatEngine:
                         return
                     if sampling.seed is not None:
                         torch.manual_seed(sampling.seed)
-                    switch = loaded.model.disable_adapter() if side == "base" else contextlib.nullcontext()
-                    with torch.inference_mode(), switch:
+                    with torch.inference_mode(), adapter_state(loaded.model, side != "base"):
                         output = loaded.model.generate(**kwargs)
                     if stats is not None:
                         _fill_stats(stats, output, inputs["input_ids"].shape[1], sampling, kwargs["eos_token_id"])

@@ -46,7 +46,11 @@ def _logits(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
 
 
 class LabelledLogProbs(torch.autograd.Function):
-    """log p(target) of ``hidden @ weight.T`` per row, chunk by chunk; entropy and top-1 hits for the metrics."""
+    """log p(target) of ``hidden @ weight.T`` per row, chunk by chunk; entropy and top-1 hits for the metrics.
+
+    ``row_ids``/``rows``: trained rows that replace those of the frozen ``weight`` (PEFT's trainable token
+    rows). Their gradient is computed for those rows alone: a [V, H] gradient never exists.
+    """
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -58,10 +62,12 @@ class LabelledLogProbs(torch.autograd.Function):
         chunk: int,
         softcap: float | None,
         scale: float,
+        row_ids: torch.Tensor | None = None,  # [R]
+        rows: torch.Tensor | None = None,  # [R, H]
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         device = hidden.device.type
         dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else hidden.dtype
-        w = weight.to(dtype)
+        w = _with_rows(weight, row_ids, rows, dtype)
         n = hidden.shape[0]
         log_probs = hidden.new_empty(n, dtype=torch.float32)
         entropy = torch.empty_like(log_probs)
@@ -80,22 +86,25 @@ class LabelledLogProbs(torch.autograd.Function):
                 log_probs[start:end] = z.gather(-1, t.unsqueeze(-1)).squeeze(-1) - lz
                 entropy[start:end] = lz - (e * z).sum(-1) / total
                 top1[start:end] = z.argmax(-1) == t
-        ctx.save_for_backward(hidden, weight, bias, targets, log_z)
+        ctx.save_for_backward(hidden, weight, bias, targets, log_z, row_ids, rows)
         ctx.options = (chunk, softcap, scale, dtype)
         ctx.mark_non_differentiable(entropy, top1)
         return log_probs, entropy, top1
 
     @staticmethod
     def backward(ctx: Any, grad_log_probs: torch.Tensor | None, *_: Any) -> tuple[Any, ...]:  # type: ignore[override]
-        hidden, weight, bias, targets, log_z = ctx.saved_tensors
+        hidden, weight, bias, targets, log_z, row_ids, rows = ctx.saved_tensors
         chunk, softcap, scale, dtype = ctx.options
         needs_hidden, needs_weight, needs_bias = ctx.needs_input_grad[:3]
+        inputs = len(ctx.needs_input_grad)  # 7, or 9 with trained rows
+        needs_rows = inputs == 9 and ctx.needs_input_grad[8]
         if grad_log_probs is None:
-            return (None,) * 7
-        w = weight.to(dtype)
+            return (None,) * inputs
+        w = _with_rows(weight, row_ids, rows, dtype)
         grad_hidden = torch.zeros_like(hidden, dtype=torch.float32) if needs_hidden else None
         grad_weight = torch.zeros_like(weight, dtype=torch.float32) if needs_weight else None
         grad_bias = torch.zeros_like(bias, dtype=torch.float32) if needs_bias else None
+        grad_rows = torch.zeros_like(rows, dtype=torch.float32) if needs_rows else None
         with torch.autocast(hidden.device.type, enabled=False):
             for start in range(0, hidden.shape[0], chunk):
                 end = min(start + chunk, hidden.shape[0])
@@ -112,6 +121,10 @@ class LabelledLogProbs(torch.autograd.Function):
                     grad_weight += torch.mm(grad.t(), hidden[start:end].to(dtype)).float()
                 if grad_bias is not None:
                     grad_bias += grad.float().sum(0)
+                if grad_rows is not None:
+                    grad_rows += torch.mm(grad[:, row_ids].t(), hidden[start:end].to(dtype)).float()
+        if grad_weight is not None and row_ids is not None:
+            grad_weight[row_ids] = 0  # those rows of the frozen matrix are not the ones used
         return (
             grad_hidden.to(hidden.dtype) if grad_hidden is not None else None,
             grad_weight.to(weight.dtype) if grad_weight is not None else None,
@@ -120,7 +133,17 @@ class LabelledLogProbs(torch.autograd.Function):
             None,
             None,
             None,
-        )
+            None,
+            grad_rows.to(rows.dtype) if grad_rows is not None else None,
+        )[:inputs]
+
+
+def _with_rows(weight: torch.Tensor, row_ids: torch.Tensor | None, rows: torch.Tensor | None, dtype: torch.dtype):
+    """``weight`` in ``dtype`` with the trained rows swapped in (a copy only when there are rows)."""
+    w = weight.to(dtype)
+    if row_ids is None:
+        return w
+    return (w if w is not weight else w.clone()).index_copy_(0, row_ids, rows.to(dtype))
 
 
 def _transform(raw: torch.Tensor, softcap: float | None, scale: float) -> torch.Tensor:
@@ -150,10 +173,10 @@ def labelled_log_probs(
     hidden = hidden[:, :-1]
     labels = labels[:, 1:].to(hidden.device)
     mask = labels != -100
-    weight = head.weight
+    weight, bias, row_ids, rows = head_parts(head)
     chunk = chunk or chunk_tokens(weight.shape[0])
     log_probs, entropy, top1 = LabelledLogProbs.apply(
-        hidden[mask], weight, head.bias, labels[mask], chunk, softcap, scale
+        hidden[mask], weight, bias, labels[mask], chunk, softcap, scale, row_ids, rows
     )
 
     def spread(values: torch.Tensor) -> torch.Tensor:
@@ -161,6 +184,29 @@ def labelled_log_probs(
         return values.new_zeros(mask.shape).masked_scatter(mask, values)
 
     return spread(log_probs), spread(entropy), spread(top1), mask
+
+
+def head_parts(
+    head: torch.nn.Module,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """(weight, bias, row_ids, rows) of the output layer: for a head with trained token rows (PEFT's
+    ``trainable_token_indices`` on a tied head), the frozen matrix and the trained rows that replace
+    ``row_ids`` of it; the rows' gradient then flows to the shared embedding rows."""
+    base = _base_head(head)
+    adapter = getattr(head, "token_adapter", None)
+    if adapter is None or adapter.disable_adapters or not adapter.active_adapters:
+        return base.weight, base.bias, None, None
+    if len(adapter.active_adapters) > 1:  # several row sets: PEFT merges them; autograd takes [V, H] grads
+        return adapter.get_merged_weights(adapter.active_adapters), base.bias, None, None
+    name = adapter.active_adapters[0]
+    row_ids = torch.tensor(adapter.token_indices[name], device=base.weight.device)
+    return base.weight, base.bias, row_ids, adapter.trainable_tokens_delta[name]
+
+
+def _base_head(head: torch.nn.Module) -> torch.nn.Module:
+    """The layer under PEFT's trained token rows, or the head itself."""
+    rows = getattr(head, "token_adapter", None)
+    return rows.base_layer if rows is not None else head
 
 
 def _head_options(model: Any) -> tuple[float | None, float] | None:
@@ -171,8 +217,8 @@ def _head_options(model: Any) -> tuple[float | None, float] | None:
         return None  # vision-language wrappers and MoE auxiliary losses: TRL's head handles them
     if any(getattr(text_config, name, None) not in (None, 1.0) for name in _UNSUPPORTED_SCALES):
         return None
-    head = model.get_output_embeddings()
-    if type(head) is not torch.nn.Linear:  # a LoRA- or bitsandbytes-wrapped head has more than a weight
+    # A LoRA- or bitsandbytes-wrapped head has more than a weight; trained token rows are handled.
+    if type(_base_head(model.get_output_embeddings())) is not torch.nn.Linear:
         return None
     return getattr(text_config, "final_logit_softcapping", None), float(
         getattr(text_config, "logit_scale", None) or 1.0
@@ -192,7 +238,7 @@ def install_labelled_lm_head(model: Any, chunk_elements: int = CHUNK_ELEMENTS) -
         return None
     softcap, scale = options
     previous = base.forward
-    chunk = chunk_tokens(base.get_output_embeddings().weight.shape[0], chunk_elements)
+    chunk = chunk_tokens(_base_head(base.get_output_embeddings()).weight.shape[0], chunk_elements)
 
     @functools.wraps(type(base).forward)
     def forward(self: Any, *args: Any, fused_lm_head: bool = False, labels: Any = None, **kwargs: Any) -> Any:

@@ -193,6 +193,11 @@ class LoraConfigSection(_Section):
     alpha: int = Field(32, ge=1)
     dropout: float = Field(0.05, ge=0.0, lt=1.0)
     target_modules: str | list[str] = "all-linear"
+    train_turn_tokens: bool = Field(
+        True,
+        description="also train the embedding rows of the turn tokens when the tool gave a pretrained base "
+        "its turn format (Gemma 3 270M): the base never learned them, and a reply may not stop without them",
+    )
 
 
 class TrainingConfig(_Section):

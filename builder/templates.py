@@ -62,3 +62,14 @@ def ensure_chat_template(tokenizer: PreTrainedTokenizerBase) -> bool:
     else:
         tokenizer.chat_template = turn_template(tokenizer.eos_token or "\n")
     return True
+
+
+def given_turn_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """The ids of ``<start_of_turn>`` and ``<end_of_turn>`` when ``ensure_chat_template`` gave the
+    tokenizer its format, else none. A pretrained base never learned these two rows of its embedding
+    (in Gemma 3 270M the turn end sits in a cluster of unused tokens), so a reply may end on a
+    neighbour instead; training the two rows beside LoRA lets the model tell them apart.
+    """
+    if getattr(tokenizer, "chat_template", None) != turn_template(END_OF_TURN):
+        return []
+    return [tokenizer.convert_tokens_to_ids(START_OF_TURN), tokenizer.convert_tokens_to_ids(END_OF_TURN)]

@@ -12,10 +12,18 @@ from builder.recipe import LoraConfigSection, Recipe
 from builder.rundir import RunDir
 
 
-def lora_config(lora: LoraConfigSection, **extra: Any) -> Any:
-    """PEFT's LoraConfig for a recipe's ``lora:`` section; ``extra`` for PEFT keys a recipe does not set."""
+def lora_config(lora: LoraConfigSection, tokenizer: Any = None, **extra: Any) -> Any:
+    """PEFT's LoraConfig for a recipe's ``lora:`` section; ``extra`` for PEFT keys a recipe does not set.
+
+    Given the run's tokenizer, the turn tokens a pretrained base never learned are trained too
+    (``train_turn_tokens``; PEFT keeps the tied output rows in step with the input rows)."""
     from peft import LoraConfig
 
+    from builder.templates import given_turn_token_ids
+
+    turn_tokens = given_turn_token_ids(tokenizer) if tokenizer is not None and lora.train_turn_tokens else []
+    if turn_tokens:
+        extra.setdefault("trainable_token_indices", turn_tokens)
     return LoraConfig(
         r=lora.r,
         lora_alpha=lora.alpha,
@@ -106,9 +114,12 @@ def build_trainer(
     from builder.callbacks import best_model_arguments
     from builder.dataset import to_dataset
     from builder.lm_head import install_labelled_lm_head
+    from builder.models import load_tokenizer
 
     t = recipe.training
-    model, quantization, tokenizer, device = load_for_training(recipe, lora_config(recipe.lora), tokenizer)
+    if tokenizer is None:
+        tokenizer = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
+    model, quantization, tokenizer, device = load_for_training(recipe, lora_config(recipe.lora, tokenizer), tokenizer)
     config = SFTConfig(
         **shared_arguments(recipe, run_dir, device),
         per_device_eval_batch_size=t.batch_size,

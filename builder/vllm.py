@@ -7,7 +7,8 @@ check the adapter against the limits vLLM documents for LoRA adapters, and print
   in ``adapter_model.safetensors``;
 - its rank is at most the server's ``--max-lora-rank``, which takes one of 1, 8, 16, 32, 64, 128,
   256, 320 or 512 (so at most 512);
-- no DoRA (``use_dora``), no ``modules_to_save`` (fully trained extra layers), bias ``none``;
+- no DoRA (``use_dora``), no ``modules_to_save`` (fully trained extra layers), no trained embedding
+  rows (``trainable_token_indices``, which a Gemma run has for its turn tokens), bias ``none``;
 - LoRA on the linear layers vLLM can adapt: the attention and MLP projections
   (q/k/v/o, gate/up/down). Embedding or output-layer LoRA is not one of them.
 """
@@ -72,6 +73,12 @@ def check_adapter(adapter_dir: Path | str) -> VllmCheck:
         check.problems.append("use_dora: vLLM does not serve DoRA adapters; merge the adapter instead")
     if config.get("modules_to_save"):
         check.problems.append(f"modules_to_save {config['modules_to_save']}: vLLM supports none")
+    if config.get("trainable_token_indices"):
+        check.problems.append(
+            f"trainable_token_indices {config['trainable_token_indices']}: vLLM serves LoRA layers only; "
+            "merge the adapter (`python -m builder.export RUN --merge`), then serve the merged folder: "
+            "`vllm serve FOLDER`"
+        )
     if (config.get("bias") or "none") != "none":
         check.problems.append(f"bias {config['bias']!r}: vLLM needs bias 'none'")
     targets = _targets(config)

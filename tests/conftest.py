@@ -61,6 +61,16 @@ def save_tiny_llama(folder: Path, tokenizer, *, width: int, max_positions: int =
     return folder
 
 
+def save_tiny_turn_token_base(folder: Path, tokenizer) -> Path:
+    """Gemma's case in small: a pretrained base without a chat template whose vocabulary has the turn tokens."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer.name_or_path)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<start_of_turn>", "<end_of_turn>"]})
+    tokenizer.chat_template = None
+    return save_tiny_llama(folder, tokenizer, width=64, tie=True)
+
+
 SUPPORT_CONVERSATIONS = [
     [("user", "Where is my order NV-100200?"), ("assistant", "It left our warehouse today and arrives Friday.")],
     [("user", "¿Puedo devolver una silla?"), ("assistant", "Sí, tienes 30 días para devolverla sin coste.")],

@@ -68,6 +68,25 @@ def test_checkpointing_chunked_head_and_batch_shrink_the_peak(llama8b_dir):
     assert trl_head.parts["logits_and_loss"] > 4 * peak.parts["logits_and_loss"]
 
 
+def test_a_base_given_the_turn_format_counts_its_trained_turn_rows(tmp_path, tiny_model_dir, bundled_tokenizer):
+    from builder.recipe import recipe_from_dict
+    from tests.conftest import save_tiny_turn_token_base
+
+    base_dir = save_tiny_turn_token_base(tmp_path / "base", bundled_tokenizer)
+    cpu = devices.present_device()
+    raw = {"name": "t", "use_case": "support", "data": {"train": ["x.jsonl"]}}
+    for folder, rows in ((base_dir, 2), (tiny_model_dir, 0)):  # SmolLM2's tokenizer brings its own template
+        recipe = recipe_from_dict({**raw, "base_model": str(folder)}, source="t", base_dir=tmp_path)
+        shape, plan = capacity.recipe_plan(recipe, cpu)
+        assert plan.trained_token_rows == rows
+        parts = estimate(shape, plan, cpu).parts
+        assert parts.get("token_rows", 0) == (shape.vocab * shape.hidden * 4 if rows else 0)
+    off = recipe_from_dict(
+        {**raw, "base_model": str(base_dir), "lora": {"train_turn_tokens": False}}, source="t", base_dir=tmp_path
+    )
+    assert capacity.recipe_plan(off, cpu)[1].trained_token_rows == 0
+
+
 def test_a_run_that_cannot_fit_lists_each_change_that_would_make_it_fit():
     from builder.models import resolve_base_model
     from builder.recipe import BUNDLED_MODEL

@@ -39,7 +39,27 @@ def test_chunked_function_matches_full_logits_values_and_gradients(softcap, scal
     assert torch.equal(top1, z.detach().argmax(-1) == targets)
 
 
-def _tiny_peft(tiny_model_dir, quantization):
+def test_trained_rows_get_their_gradient_and_the_frozen_ones_none():
+    torch.manual_seed(0)
+    hidden = torch.randn(9, 8, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(40, 8, dtype=torch.float64)
+    bias = torch.randn(40, dtype=torch.float64)
+    row_ids = torch.tensor([3, 17])
+    rows = torch.randn(2, 8, dtype=torch.float64, requires_grad=True)
+    targets = torch.tensor([3, 17, 0, 5, 17, 3, 39, 1, 2])
+    expected, _ = _reference_log_probs(hidden, weight.index_copy(0, row_ids, rows), bias, targets, None, 1.0)
+    upstream = torch.randn(9, dtype=torch.float64)
+    expected_grads = torch.autograd.grad((expected * upstream).sum(), (hidden, rows))
+
+    got, _, _ = LabelledLogProbs.apply(hidden, weight, bias, targets, 4, None, 1.0, row_ids, rows)
+    grads = torch.autograd.grad((got * upstream).sum(), (hidden, rows))
+
+    torch.testing.assert_close(got.double(), expected.detach(), rtol=1e-5, atol=1e-5)
+    for g, e in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-5)
+
+
+def _tiny_peft(tiny_model_dir, quantization, **extra):
     from peft import LoraConfig, get_peft_model
 
     from builder.models import load_model
@@ -48,7 +68,9 @@ def _tiny_peft(tiny_model_dir, quantization):
     model, used = load_model(str(tiny_model_dir), quantization, for_training=True, device="cpu")
     assert used == quantization
     # init_lora_weights=False: B is random, so every LoRA matrix gets a non-zero gradient to compare
-    lora = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear", init_lora_weights=False)
+    lora = LoraConfig(
+        r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear", init_lora_weights=False, **extra
+    )
     return get_peft_model(model, lora)
 
 
@@ -82,6 +104,25 @@ def test_same_loss_and_gradients_as_the_plain_forward(tiny_model_dir, quantizati
 
     torch.testing.assert_close(loss, plain_loss, rtol=1e-5, atol=1e-6)
     assert grads.keys() == plain_grads.keys() and len(grads) > 0
+    for name, grad in grads.items():
+        assert plain_grads[name].abs().max() > 0, name
+        torch.testing.assert_close(grad, plain_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_trained_token_rows_of_a_tied_head_get_the_same_gradients(tiny_model_dir):
+    """A Gemma run trains its turn-token rows (``trainable_token_indices``): the tied head keeps the fast path."""
+    model = _tiny_peft(tiny_model_dir, "none", trainable_token_indices=[5, 9])
+    with torch.no_grad():  # rows unlike the frozen ones, so that swapping them in shows
+        model.get_base_model().model.embed_tokens.token_adapter.trainable_tokens_delta["default"].mul_(-1.5)
+    vocab = model.get_base_model().config.vocab_size
+    assert install_labelled_lm_head(model, chunk_elements=3 * vocab) == 3
+    batch = _batch(vocab)
+    plain_loss, plain_grads = _loss_and_grads(model, batch)
+    loss, grads = _loss_and_grads(model, batch, fused_lm_head=True)
+
+    torch.testing.assert_close(loss, plain_loss, rtol=1e-5, atol=1e-6)
+    rows = [name for name in grads if "trainable_tokens_delta" in name]
+    assert rows, "the token rows are trained"
     for name, grad in grads.items():
         assert plain_grads[name].abs().max() > 0, name
         torch.testing.assert_close(grad, plain_grads[name], rtol=1e-4, atol=1e-6, msg=name)

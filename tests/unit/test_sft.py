@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from builder import rundir
 from builder.recipe import load_recipe
@@ -164,3 +165,60 @@ def test_sigterm_stops_at_the_next_step_with_a_checkpoint_and_an_adapter(support
     assert 2 <= info["final_step"] < 500
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
     assert (out / "checkpoints" / f"checkpoint-{info['final_step']}").is_dir()
+
+
+def test_a_base_given_the_turn_format_trains_its_turn_tokens_and_merges_them(support_recipe, tmp_path):
+    """Gemma's case on a tiny model: a base without a chat template whose vocabulary has the turn tokens."""
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from builder.export import merge_adapter
+    from tests.conftest import save_tiny_turn_token_base
+
+    tokenizer = AutoTokenizer.from_pretrained(load_recipe(support_recipe).base_model)
+    base_dir = save_tiny_turn_token_base(tmp_path / "base", tokenizer)
+    turn_ids = AutoTokenizer.from_pretrained(base_dir).convert_tokens_to_ids(["<start_of_turn>", "<end_of_turn>"])
+    settings = [f"base_model={base_dir}", "quantization=none", "training.learning_rate=0.05"]
+
+    out = train(load_recipe(support_recipe, settings), tmp_path / "run")
+    config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert config["trainable_token_indices"] == turn_ids
+    rows = [v for k, v in load_file(out / "adapter" / "adapter_model.safetensors").items() if "trainable_tokens" in k]
+    base = AutoModelForCausalLM.from_pretrained(base_dir).get_input_embeddings().weight.detach()
+    assert rows and rows[0].shape == (2, 64)
+    assert not torch_allclose(rows[0], base[turn_ids]), "the turn-token rows were trained"
+
+    merged = AutoModelForCausalLM.from_pretrained(merge_adapter(out, tmp_path / "merged"))
+    assert torch_allclose(merged.get_input_embeddings().weight[turn_ids].detach(), rows[0])
+    assert merged.get_output_embeddings().weight is merged.get_input_embeddings().weight  # still tied
+
+    # Generation writes the rows into the embedding once (not a copy of it per token); the base side restores them.
+    from builder.generation import adapter_state
+    from builder.models import load_tuned
+
+    model, _, _ = load_tuned(out, device="cpu")
+    ids = torch.tensor([[5, *turn_ids, 7]])
+    layers = [m for m in model.modules() if hasattr(m, "trainable_tokens_delta")]
+    with torch.inference_mode():
+        swapped = model(ids).logits  # PEFT's own path: the rows swapped into a copy at every forward
+        base_logits = base_model_logits(base_dir, ids)
+        for enabled, expected in ((True, swapped), (False, base_logits), (True, swapped)):
+            with adapter_state(model, enabled):
+                assert torch.allclose(model(ids).logits, expected, atol=1e-5), f"adapter {'on' if enabled else 'off'}"
+                assert all(m.merged for m in layers) is enabled
+
+    plain = train(load_recipe(support_recipe, [*settings, "lora.train_turn_tokens=false"]), tmp_path / "plain")
+    assert not json.loads((plain / "adapter" / "adapter_config.json").read_text()).get("trainable_token_indices")
+
+
+def base_model_logits(folder, ids):
+    from transformers import AutoModelForCausalLM
+
+    with torch.inference_mode():
+        return AutoModelForCausalLM.from_pretrained(folder)(ids).logits
+
+
+def torch_allclose(a, b) -> bool:
+    import torch
+
+    return torch.allclose(a.float(), b.float(), atol=1e-6)

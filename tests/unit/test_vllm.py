@@ -45,6 +45,7 @@ def test_a_trained_lora_adapter_passes_and_gets_the_serve_command(tiny_run: Path
         ({"target_modules": ["q_proj", "embed_tokens"]}, "LoRA on embed_tokens"),
         ({"target_modules": ".*proj"}, "is the pattern"),
         ({"peft_type": "IA3"}, "peft_type is 'IA3'"),
+        ({"trainable_token_indices": [105, 106]}, "serve the merged folder"),
     ],
 )
 def test_each_vllm_limit_is_named(tiny_run: Path, tmp_path: Path, changes: dict, problem: str) -> None:
