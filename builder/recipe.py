@@ -194,9 +194,10 @@ class LoraConfigSection(_Section):
     dropout: float = Field(0.05, ge=0.0, lt=1.0)
     target_modules: str | list[str] = "all-linear"
     train_turn_tokens: bool = Field(
-        True,
+        False,
         description="also train the embedding rows of the turn tokens when the tool gave a pretrained base "
-        "its turn format (Gemma 3 270M): the base never learned them, and a reply may not stop without them",
+        "its turn format (Gemma 3 270M), which it never learned: replies then stop at the turn end, and are "
+        "shorter (EVALUATION.md, 'Training the turn tokens')",
     )
 
 

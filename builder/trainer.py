@@ -15,8 +15,8 @@ from builder.rundir import RunDir
 def lora_config(lora: LoraConfigSection, tokenizer: Any = None, **extra: Any) -> Any:
     """PEFT's LoraConfig for a recipe's ``lora:`` section; ``extra`` for PEFT keys a recipe does not set.
 
-    Given the run's tokenizer, the turn tokens a pretrained base never learned are trained too
-    (``train_turn_tokens``; PEFT keeps the tied output rows in step with the input rows)."""
+    Given the run's tokenizer and ``train_turn_tokens``, the turn tokens a pretrained base never learned
+    are trained too (PEFT keeps the tied output rows in step with the input rows)."""
     from peft import LoraConfig
 
     from builder.templates import given_turn_token_ids

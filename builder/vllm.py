@@ -8,7 +8,7 @@ check the adapter against the limits vLLM documents for LoRA adapters, and print
 - its rank is at most the server's ``--max-lora-rank``, which takes one of 1, 8, 16, 32, 64, 128,
   256, 320 or 512 (so at most 512);
 - no DoRA (``use_dora``), no ``modules_to_save`` (fully trained extra layers), no trained embedding
-  rows (``trainable_token_indices``, which a Gemma run has for its turn tokens), bias ``none``;
+  rows (``trainable_token_indices``, which ``lora.train_turn_tokens`` adds), bias ``none``;
 - LoRA on the linear layers vLLM can adapt: the attention and MLP projections
   (q/k/v/o, gate/up/down). Embedding or output-layer LoRA is not one of them.
 """

@@ -74,16 +74,14 @@ def test_a_base_given_the_turn_format_counts_its_trained_turn_rows(tmp_path, tin
 
     base_dir = save_tiny_turn_token_base(tmp_path / "base", bundled_tokenizer)
     cpu = devices.present_device()
-    raw = {"name": "t", "use_case": "support", "data": {"train": ["x.jsonl"]}}
+    raw = {"name": "t", "use_case": "support", "data": {"train": ["x.jsonl"]}, "lora": {"train_turn_tokens": True}}
     for folder, rows in ((base_dir, 2), (tiny_model_dir, 0)):  # SmolLM2's tokenizer brings its own template
         recipe = recipe_from_dict({**raw, "base_model": str(folder)}, source="t", base_dir=tmp_path)
         shape, plan = capacity.recipe_plan(recipe, cpu)
         assert plan.trained_token_rows == rows
         parts = estimate(shape, plan, cpu).parts
         assert parts.get("token_rows", 0) == (shape.vocab * shape.hidden * 4 if rows else 0)
-    off = recipe_from_dict(
-        {**raw, "base_model": str(base_dir), "lora": {"train_turn_tokens": False}}, source="t", base_dir=tmp_path
-    )
+    off = recipe_from_dict({**raw, "base_model": str(base_dir), "lora": {}}, source="t", base_dir=tmp_path)  # default
     assert capacity.recipe_plan(off, cpu)[1].trained_token_rows == 0
 
 

@@ -178,7 +178,12 @@ def test_a_base_given_the_turn_format_trains_its_turn_tokens_and_merges_them(sup
     tokenizer = AutoTokenizer.from_pretrained(load_recipe(support_recipe).base_model)
     base_dir = save_tiny_turn_token_base(tmp_path / "base", tokenizer)
     turn_ids = AutoTokenizer.from_pretrained(base_dir).convert_tokens_to_ids(["<start_of_turn>", "<end_of_turn>"])
-    settings = [f"base_model={base_dir}", "quantization=none", "training.learning_rate=0.05"]
+    settings = [
+        f"base_model={base_dir}",
+        "quantization=none",
+        "training.learning_rate=0.05",
+        "lora.train_turn_tokens=true",
+    ]
 
     out = train(load_recipe(support_recipe, settings), tmp_path / "run")
     config = json.loads((out / "adapter" / "adapter_config.json").read_text())
@@ -207,7 +212,7 @@ def test_a_base_given_the_turn_format_trains_its_turn_tokens_and_merges_them(sup
                 assert torch.allclose(model(ids).logits, expected, atol=1e-5), f"adapter {'on' if enabled else 'off'}"
                 assert all(m.merged for m in layers) is enabled
 
-    plain = train(load_recipe(support_recipe, [*settings, "lora.train_turn_tokens=false"]), tmp_path / "plain")
+    plain = train(load_recipe(support_recipe, settings[:-1]), tmp_path / "plain")  # off unless asked for
     assert not json.loads((plain / "adapter" / "adapter_config.json").read_text()).get("trainable_token_indices")
 
 
