@@ -24,7 +24,12 @@ from builder.messages import Message, MessageError
 UseCaseName = Literal["support", "translation", "sentiment", "content", "retrieval"]
 Quantization = Literal["auto", "4bit", "8bit", "none"]
 # How a data file is read; "auto" detects it. The importers, the CLI and the Data tab take their choices from here.
-ImportFormat = Literal["auto", "openai", "sharegpt", "dialogues", "csv_messages", "csv_pairs", "text"]
+# The generic shapes, then the chat-app and helpdesk exports (one reader each, builder/importers/formats).
+ImportFormat = Literal[
+    "auto", "openai", "sharegpt", "dialogues", "csv_messages", "csv_pairs", "text",
+    "whatsapp", "telegram", "slack", "discord", "messenger", "zendesk", "freshdesk", "intercom",
+    "chatgpt_export", "chat_log", "signal",
+]  # fmt: skip
 Method = Literal["sft", "dpo"]
 
 BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
@@ -145,11 +150,23 @@ class FieldMapping(_Section):
     header: bool | None = Field(None, description="CSV/TSV first row is a header; null: detect")
     delimiter: str | None = Field(None, description="CSV/TSV delimiter; null: detect")
     encoding: str | None = Field(None, description="file encoding; null: detect (UTF-8/16, BOM or not, Latin-1)")
+    # Chat-app exports name people: which of them is the business (every other speaker is the customer).
+    agent: list[str] = Field(default_factory=list, description="speaker names that are the agent (chat-app exports)")
+    drop_speakers: list[str] = Field(default_factory=list, description="speaker names whose messages are left out")
 
     @field_validator("role_map", mode="before")
     @classmethod
     def _role_map(cls, value: Any) -> dict[str, str]:
         return parse_role_map(value)
+
+    @field_validator("agent", "drop_speakers", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> list[str]:
+        if value is None:
+            return []
+        if isinstance(value, str):  # typed as "Ana, Acme Support"
+            value = value.split(",")
+        return [str(v).strip() for v in value if str(v).strip()]
 
     @field_validator("delimiter", mode="before")
     @classmethod

@@ -69,6 +69,8 @@ def add_mapping_options(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(key.option, choices=key.choices, help=f"{key.help} (default: auto)")
         elif key.kind == "flag":
             parser.add_argument(key.option, action=argparse.BooleanOptionalAction, default=None, help=key.help)
+        elif key.kind == "names":
+            parser.add_argument(key.option, action="append", metavar="NAME", help=f"{key.help}; repeatable")
         else:
             parser.add_argument(key.option, help=key.help)
 

@@ -1,15 +1,28 @@
-"""Which reader a file needs: look at its first bytes (and its encoding), then hand it to that reader."""
+"""Which reader a file needs: look at its first bytes (and its encoding), ask every registered reader, read.
+
+A folder or a zip is one input when a reader claims it whole (a Slack workspace, a Discord export with
+its threads); otherwise a folder gives its data files one by one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from builder.importers.columns import detect_csv
-from builder.importers.csvfile import read_csv
 from builder.importers.encoding import check_encoding, mostly_binary, sniff_encoding
-from builder.importers.jsonfile import detect_json, read_json, read_jsonl
-from builder.importers.text import detect_transcript, read_text
+from builder.importers.formats import READERS_LOADED  # noqa: F401  (registers every reader)
+from builder.importers.jsonfile import detect_json
+from builder.importers.registry import (
+    FITS,
+    bundle_sample,
+    candidates,
+    describe,
+    detect,
+    is_bundle_path,
+    reader_named,
+    sample_of,
+)
 from builder.importers.types import (
     DATA_SUFFIXES,
     FORMATS,
@@ -22,21 +35,18 @@ from builder.importers.types import (
 )
 from builder.recipe import FieldMapping
 
-Reader = Callable[[Path, DetectedFormat, FieldMapping], Iterator[ReadItem]]
-READERS: dict[Container, Reader] = {
-    Container.JSON: read_json,
-    Container.JSONL: read_jsonl,
-    Container.CSV: read_csv,
-    Container.TEXT: read_text,
-}
+# Formats a user can force that the generic readers read (the others are reader names).
+_GENERIC = {"openai": "json", "sharegpt": "json", "dialogues": "json", "csv_messages": "csv", "csv_pairs": "csv"}
 
 
 def detect_format(path: Path | str, mapping: FieldMapping | None = None) -> DetectedFormat:
-    """Look at a file's first bytes (and check its encoding) and say how it will be read."""
+    """Look at a file's (or folder's, or zip's) first bytes and say how it will be read."""
     path = Path(path)
     mapping = mapping or FieldMapping()
     if mapping.format not in FORMATS:
         raise DataError(f"format {mapping.format!r} is not known; use one of {', '.join(FORMATS)}")
+    if is_bundle_path(path):
+        return _detect_bundle(path, mapping)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     with path.open("rb") as f:
@@ -54,22 +64,48 @@ def detect_format(path: Path | str, mapping: FieldMapping | None = None) -> Dete
     text = head.decode(encoding, errors="replace")
     if mostly_binary(text):
         return DetectedFormat(path, "binary", Container.NONE, encoding=encoding, notes=[Note("binary")])
-    text = text.lstrip("\ufeff")
-    lines = text.splitlines()
-    if len(head) == SNIFF_BYTES and len(lines) > 1:
-        lines = lines[:-1]  # the last line of the sample may be cut
+    sample = sample_of(path, encoding, text)
+    if mapping.format != "auto":
+        return _forced(sample, mapping)
+    det = detect(sample, mapping)
+    if det is None:  # no reader claims it: read it as a delimited file, which says what it guessed
+        det = detect_csv(path, encoding, sample.text, mapping)
+        det.reader = "csv"
+    return det
 
-    if mapping.format in ("csv_messages", "csv_pairs"):
-        return detect_csv(path, encoding, text, mapping)
-    if mapping.format == "text":
-        return DetectedFormat(path, "text", Container.TEXT, encoding=encoding)
-    if text.lstrip()[:1] in "[{" or mapping.format in ("openai", "sharegpt", "dialogues"):
-        return detect_json(path, encoding, mapping)
-    return detect_transcript(path, encoding, lines) or detect_csv(path, encoding, text, mapping)
+
+def _forced(sample, mapping: FieldMapping) -> DetectedFormat:  # type: ignore[no-untyped-def]
+    """The format the user named: a reader's name, or a shape of the generic readers."""
+    fmt = mapping.format
+    if fmt in ("csv_messages", "csv_pairs"):
+        det = detect_csv(sample.path, sample.encoding, sample.text, mapping)
+    elif fmt in _GENERIC:
+        det = detect_json(sample.path, sample.encoding, mapping)
+    elif fmt == "text":
+        det = DetectedFormat(sample.path, "text", Container.TEXT, encoding=sample.encoding)
+        det.reader = "transcript"
+        return det
+    else:
+        reader = reader_named(fmt)
+        if reader is None:
+            raise DataError(f"format {fmt!r} has no reader")
+        return describe(sample, reader, mapping)
+    det.reader = _GENERIC[fmt]
+    return det
+
+
+def _detect_bundle(path: Path, mapping: FieldMapping) -> DetectedFormat:
+    sample = bundle_sample(path)
+    if mapping.format != "auto" and (reader := reader_named(mapping.format)) is not None:
+        return describe(sample, reader, mapping)
+    det = detect(sample, mapping)
+    if det is None:
+        raise DataError(f"{path}: no reader knows this {'folder' if path.is_dir() else 'zip'} as an export")
+    return det
 
 
 def read_file(path: Path, mapping: FieldMapping, det: DetectedFormat | None = None) -> Iterator[ReadItem]:
-    """Every record of one file, as conversations or problems. Raises DataError only for unusable options."""
+    """Every record of one input, as conversations or problems. Raises DataError only for unusable options."""
     det = det or detect_format(path, mapping)
     if det.format == "binary":
         with path.open("rb") as f:
@@ -78,22 +114,44 @@ def read_file(path: Path, mapping: FieldMapping, det: DetectedFormat | None = No
         yield ReadItem(str(path), None, reason="binary_file", message=message, raw=repr(head))
     if det.container == Container.NONE:
         return
+    reader = reader_named(det.reader or "")
+    if reader is None:
+        raise DataError(f"{path}: no reader named {det.reader!r}")
     try:
-        yield from READERS[det.container](path, det, mapping)
+        yield from reader.read(path, det, mapping)
     except UnicodeDecodeError as err:
         message = f"cannot decode as {det.encoding} at byte {err.start}; set encoding"
         yield ReadItem(str(path), None, reason="bad_encoding", message=message, raw="")
 
 
+def claims_whole(path: Path) -> bool:
+    """Whether a reader takes this folder or zip as one export (else a folder gives its files one by one)."""
+    return any(c.score >= FITS for c in candidates(bundle_sample(path)))
+
+
 def collect_files(paths: list[Path]) -> list[Path]:
-    """Files to import: each file as given; a folder gives its data files (``DATA_SUFFIXES``), sorted."""
+    """Inputs to import: each file as given; a folder that a reader claims whole (a Slack or Discord export) as
+    itself; any other folder gives its data files (``DATA_SUFFIXES``), sorted, and the exports inside it."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
-            files.extend(p for p in found if ".quarantine." not in p.name and not p.name.startswith("."))
+            files.extend(_folder_inputs(path))
         elif path.is_file():
             files.append(path)
         else:
             raise DataError(f"{path}: no such file or folder")
     return files
+
+
+def _folder_inputs(folder: Path) -> list[Path]:
+    if claims_whole(folder):
+        return [folder]
+    found: list[Path] = []
+    for child in sorted(folder.iterdir()):
+        if child.name.startswith("."):
+            continue
+        if child.is_dir():
+            found.extend(_folder_inputs(child))
+        elif child.suffix.lower() in DATA_SUFFIXES and ".quarantine." not in child.name:
+            found.append(child)
+    return found

@@ -19,7 +19,7 @@ _FLAG_VALUES: dict[str, bool | None] = {"auto": None, "": None, "yes": True, "no
 @dataclass(frozen=True)
 class MappingKey:
     name: str  # the FieldMapping field, also the recipe key under data:
-    kind: Literal["choice", "flag", "column", "text"]
+    kind: Literal["choice", "flag", "column", "text", "names"]  # names: a list of speaker names
     help: str
     choices: tuple[str, ...] = ()
 
@@ -32,6 +32,8 @@ def _mapping_key(name: str, annotation: Any, description: str | None) -> Mapping
     args = get_args(annotation)
     if get_origin(annotation) is Literal:
         return MappingKey(name, "choice", description or "", tuple(args))
+    if get_origin(annotation) is list:
+        return MappingKey(name, "names", description or "")
     if bool in args:
         return MappingKey(name, "flag", description or "", FLAG_CHOICES)
     kind: Literal["column", "text"] = "column" if int in args else "text"
@@ -58,7 +60,7 @@ def mapping_from_values(values: dict[str, Any]) -> FieldMapping:
             if not value.strip() and (name != "delimiter" or not value):
                 continue  # blank: unset (but a lone tab or space is a delimiter)
             value = value.strip() or value
-        if value is None:
+        if value is None or value == []:
             continue
         kind = kinds[name].kind
         if kind == "flag" and isinstance(value, str):
@@ -83,6 +85,8 @@ def mapping_values(mapping: FieldMapping) -> dict[str, str]:
         value = getattr(mapping, key.name)
         if key.kind == "flag":
             shown[key.name] = "auto" if value is None else ("yes" if value else "no")
+        elif isinstance(value, list):
+            shown[key.name] = ", ".join(value)
         elif isinstance(value, dict):
             shown[key.name] = ", ".join(f"{k}={v}" for k, v in value.items())
         else:

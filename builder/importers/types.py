@@ -13,7 +13,7 @@ from builder.messages import Message
 from builder.recipe import ImportFormat
 
 # The one list of data-file suffixes: folders are searched for these, the Data tab accepts them.
-DATA_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".txt", ".text", ".log")
+DATA_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".txt", ".text", ".log", ".zip")
 FORMATS: tuple[str, ...] = get_args(ImportFormat)
 RAW_SNIPPET_CHARS = 1000
 SNIFF_BYTES = 64 * 1024
@@ -108,6 +108,8 @@ NOTES: dict[str, str] = {
     "(e.g. {example!r}): the columns were probably misread (read as {fields}); set the mapping (role_field, "
     "content_field, id_field, or prompt_field and response_field)",
     "stopped_early": "stopped at max_conversations={limit} in {path} line {line}; the rest was not read",
+    "also_fits": "read as {taken} (sure {score}); also fits: {others}",
+    "reader_fell_back": "read as {taken}: the first records did not parse as {others}",
 }
 NOTES["file_guessed"] = "{path}: " + NOTES["guessed_columns"]  # a guess is worth a warning in the report
 
@@ -135,6 +137,8 @@ class DetectedFormat:
     notes: list[Note] = field(default_factory=list)
     quoting: int = csv.QUOTE_MINIMAL
     layout: MessageColumns | PairColumns | None = None  # CSV only: the columns the reader uses
+    reader: str | None = None  # the registered reader (builder.importers.registry) that reads the file
+    owner: str | None = None  # the export's own account (the business side), where the format says it
 
     @property
     def description(self) -> str:
@@ -161,6 +165,8 @@ class DetectedFormat:
             "columns": self.columns,
             "fields": dict(self.fields),
             "description": self.description,
+            "reader": self.reader,
+            "owner": self.owner,
         }
 
 
@@ -175,6 +181,10 @@ class ReadItem:
     message: str | None = None  # for people: what is wrong and how to fix it
     raw: str | None = None  # the record as read, truncated
     shape: str | None = None  # openai, sharegpt, dialogues, pairs... for the "mixed shapes" note
+    # Message-level counts of this record, for the report: speaker name -> messages, and
+    # {"messages": kept messages, "system_lines": ..., "media_only": ..., "<reason>": lines set aside}.
+    speakers: dict[str, int] | None = None
+    counts: dict[str, int] | None = None
 
     @classmethod
     def problem(cls, source: str, line: int | None, error: RecordError, raw: str = "") -> ReadItem:

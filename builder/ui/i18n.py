@@ -427,6 +427,8 @@ _NOTES_ES: dict[str, str] = {
     "(p. ej. {example!r}): probablemente se leyeron mal las columnas (leídas como {fields}); indica el mapeo "
     "(role_field, content_field, id_field, o prompt_field y response_field)",
     "stopped_early": "detenido en max_conversations={limit} en {path} línea {line}; el resto no se leyó",
+    "also_fits": "leído como {taken} (seguridad {score}); también encaja: {others}",
+    "reader_fell_back": "leído como {taken}: los primeros registros no se leían como {others}",
 }
 _NOTES_ES["file_guessed"] = "{path}: " + _NOTES_ES["guessed_columns"]
 

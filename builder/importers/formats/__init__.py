@@ -1,0 +1,11 @@
+"""One module per export format, each registering its reader (``builder.importers.registry``).
+
+The generic readers (``generic``: JSON, JSONL, CSV, speaker-prefixed text) come last in the list, so
+that a format-specific reader that is as sure wins a tie.
+"""
+
+from builder.importers.formats import generic
+
+# The format modules, in the order they register (a tie goes to the earlier one). Importing this
+# package registers them all; ``READERS_LOADED`` is what the detector imports to be sure of it.
+READERS_LOADED = (generic,)
