@@ -52,6 +52,8 @@ def assign_roles(speakers: Iterable[str], mapping: FieldMapping, owners: Iterabl
             roles[name] = "drop"
         elif key in agents:
             roles[name] = "assistant"
+        elif agents and name.strip().lower() not in mapping.role_map:
+            roles[name] = "user"  # the user named the agent: everyone else is the customer side
         elif (role := known_role(name, mapping)) is not None:
             roles[name] = role
         elif not agents and (key in owner_names or _says_agent(name)):
