@@ -110,6 +110,20 @@ NOTES: dict[str, str] = {
     "stopped_early": "stopped at max_conversations={limit} in {path} line {line}; the rest was not read",
     "also_fits": "read as {taken} (sure {score}); also fits: {others}",
     "reader_fell_back": "read as {taken}: the first records did not parse as {others}",
+    "owner_across": "{owner} writes in all {files} {format} files: taken for the agent (set agent to change)",
+    # The import report's warnings when what a reader gave does not look like people talking (builder/data/plausible.py)
+    "file_date_turns": "{path}: {count} of {turns} turns are only a date or a time (e.g. {examples}): the file was "
+    "probably read as the wrong format or cut wrongly; check the format taken, or set format",
+    "file_number_speakers": "{path}: {count} speaker names look like timestamps or numbers (e.g. {examples}; "
+    "{messages} messages): the lines were probably cut wrongly (if they are phone numbers of unsaved contacts, "
+    "ignore this)",
+    "file_speaker_per_message": "{path}: {speakers} speakers for {messages} messages, nearly one per message: the "
+    "speaker was probably read from the wrong place; check the format taken, or set format",
+    "file_single_turn": "{path}: {single} of {conversations} conversations have a single turn: the file was "
+    "probably cut into conversations wrongly; check the format taken, or set format",
+    "file_agent_unknown": "{path}: {count} conversations set aside because no speaker is known as the agent. "
+    "Speakers (messages): {speakers}. Name the agent: the Data tab's Agent field, --agent NAME on the command "
+    "line, or agent: [NAME] under data: in the recipe",
 }
 NOTES["file_guessed"] = "{path}: " + NOTES["guessed_columns"]  # a guess is worth a warning in the report
 

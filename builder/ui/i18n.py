@@ -429,6 +429,21 @@ _NOTES_ES: dict[str, str] = {
     "stopped_early": "detenido en max_conversations={limit} en {path} línea {line}; el resto no se leyó",
     "also_fits": "leído como {taken} (seguridad {score}); también encaja: {others}",
     "reader_fell_back": "leído como {taken}: los primeros registros no se leían como {others}",
+    "owner_across": "{owner} escribe en los {files} archivos {format}: se toma como el agente (indica agent para "
+    "cambiarlo)",
+    "file_date_turns": "{path}: {count} de {turns} turnos son solo una fecha o una hora (p. ej. {examples}): "
+    "probablemente el archivo se leyó con un formato equivocado o se cortó mal; revisa el formato elegido, o indica "
+    "format",
+    "file_number_speakers": "{path}: {count} nombres de hablante parecen marcas de tiempo o números (p. ej. "
+    "{examples}; {messages} mensajes): probablemente las líneas se cortaron mal (si son teléfonos de contactos no "
+    "guardados, ignora este aviso)",
+    "file_speaker_per_message": "{path}: {speakers} hablantes para {messages} mensajes, casi uno por mensaje: "
+    "probablemente el hablante se leyó de otro sitio; revisa el formato elegido, o indica format",
+    "file_single_turn": "{path}: {single} de {conversations} conversaciones tienen un solo turno: probablemente el "
+    "archivo se cortó mal en conversaciones; revisa el formato elegido, o indica format",
+    "file_agent_unknown": "{path}: {count} conversaciones apartadas porque ningún hablante se conoce como el agente. "
+    "Hablantes (mensajes): {speakers}. Indica el agente: el campo Agente de la pestaña Datos, --agent NOMBRE en la "
+    "línea de órdenes, o agent: [NOMBRE] bajo data: en la receta",
 }
 _NOTES_ES["file_guessed"] = "{path}: " + _NOTES_ES["guessed_columns"]
 
