@@ -1,0 +1,269 @@
+"""What the helpdesk readers (Zendesk, Freshdesk, Intercom) and the ChatGPT export reader share.
+
+- ``html_to_text``: helpdesk bodies are HTML; they become plain text (tags stripped, entities unescaped),
+  never rendered: imported text is untrusted.
+- ``parse_time``: ISO 8601 strings and Unix times (seconds or milliseconds), always timezone-aware.
+- ``iter_values``: the top-level JSON values of a file, whatever it is (one JSON object, a JSON list
+  read item by item, or JSONL line by line), with a ``ReadItem`` problem where a part cannot be read.
+- ``ticket_item``: one ticket (or conversation) as a ``ReadItem``, with the counts of what was left out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from builder.importers.chats import ChatMessage, conversation_item
+from builder.importers.encoding import BadLine, iter_lines
+from builder.importers.jsonfile import JsonProblem, iter_json_document
+from builder.importers.registry import NOT_JSON, Sample
+from builder.importers.types import SNIFF_BYTES, Container, DetectedFormat, ReadItem, snippet
+from builder.recipe import FieldMapping
+
+# --------------------------------------------------------------------------- HTML bodies
+
+_BLOCK_TAGS = frozenset(
+    ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol",
+     "hr", "dd", "dt", "section", "article", "header", "footer")
+)  # fmt: skip
+_SKIPPED_TAGS = frozenset(("script", "style", "head", "title", "template"))
+_LOOKS_LIKE_HTML = re.compile(
+    r"<(?:[a-zA-Z][a-zA-Z0-9]*|/[a-zA-Z][a-zA-Z0-9]*|!--)[^<>]*>|&(?:#\d+|#x[0-9a-fA-F]+|\w+);"
+)
+_HORIZONTAL_SPACE = re.compile(r"[ \t\r\f\v]+")
+_MANY_NEWLINES = re.compile(r"\n{3,}")
+
+
+class _TextOfHtml(HTMLParser):
+    """Collects the text of an HTML fragment; block tags become line breaks, scripts and styles are left out."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)  # entities (&amp;, &#233;) arrive unescaped in handle_data
+        self.parts: list[str] = []
+        self.skipping = 0
+        self.in_pre = 0
+        self.images = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED_TAGS:
+            self.skipping += 1
+        elif tag == "img":
+            self.images += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+            self.in_pre += tag == "pre"
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.images += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED_TAGS:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+            if tag == "pre":
+                self.in_pre = max(0, self.in_pre - 1)
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            # Outside <pre>, a line break in HTML source is only a space.
+            self.parts.append(data if self.in_pre else re.sub(r"\s+", " ", data))
+
+
+def looks_like_html(text: str) -> bool:
+    return bool(_LOOKS_LIKE_HTML.search(text))
+
+
+def html_to_text(html: str) -> str:
+    """The text a person reads in an HTML body: tags stripped, entities unescaped, one blank line at most.
+
+    Text that holds no tag and no entity is returned as it is (a plain-text body with a ``<`` in it).
+    """
+    if not html or not looks_like_html(html):
+        return (html or "").strip()
+    parser = _TextOfHtml()
+    parser.feed(html)
+    parser.close()
+    text = "".join(parser.parts).replace("\u00a0", " ")
+    lines = [_HORIZONTAL_SPACE.sub(" ", line).strip() for line in text.split("\n")]
+    return _MANY_NEWLINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def html_has_image(html: str) -> bool:
+    """Whether an HTML body shows an image (a body that is only an image is a media-only message)."""
+    return bool(html) and re.search(r"<img\b", html, re.IGNORECASE) is not None
+
+
+# --------------------------------------------------------------------------- times
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 string or a Unix time (seconds, or milliseconds when that large) as an aware datetime."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
+        value = float(value)
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 1e11 else value
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        found = datetime.fromisoformat(value.strip().replace(" UTC", "+00:00"))
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+
+
+def time_key(time: datetime | None) -> float:
+    """A sort key; things without a time come first, in their file order (``sorted`` is stable)."""
+    return time.timestamp() if time is not None else float("-inf")
+
+
+# --------------------------------------------------------------------------- JSON values of a file
+
+
+@dataclass(frozen=True)
+class JsonValue:
+    """One top-level JSON value: a JSONL line, an item of a JSON list, or the file's one JSON object."""
+
+    line: int
+    data: Any
+
+
+def json_container(sample: Sample) -> Container:
+    """JSONL when the file is not one JSON document and its first line is a JSON value by itself."""
+    if sample.document is not NOT_JSON:
+        return Container.JSON
+    return Container.JSONL if sample.jsonl or _line_values(sample) else Container.JSON
+
+
+def _line_values(sample: Sample) -> list[Any]:
+    """The sample's first lines that are JSON objects or lists by themselves (a JSONL file with a bad line)."""
+    found = []
+    for line in sample.lines[:5]:
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict | list):
+            found.append(value)
+    return found
+
+
+def iter_values(path: Path, det: DetectedFormat) -> Iterator[JsonValue | ReadItem]:
+    """The file's top-level JSON values, one by one; a line or a part that cannot be read is a ``ReadItem``."""
+    source = str(path)
+    if det.container == Container.JSONL:
+        for number, line in iter_lines(path, det.encoding):
+            if isinstance(line, BadLine):
+                yield ReadItem(source, number, reason=line.reason, message=line.message, raw=line.raw)
+            elif line.strip():
+                try:
+                    yield JsonValue(number, json.loads(line))
+                except json.JSONDecodeError as err:
+                    message = f"line {number} is not valid JSON: {err.msg} at character {err.pos + 1}"
+                    yield ReadItem(source, number, reason="invalid_json", message=message, raw=snippet(line))
+        return
+    with path.open("r", encoding=det.encoding) as f:
+        head = f.read(SNIFF_BYTES).lstrip("\ufeff").lstrip()
+    if head.startswith("["):
+        for line, item in iter_json_document(path, det.encoding):
+            if isinstance(item, JsonProblem):
+                yield ReadItem(source, line, reason=item.reason, message=item.message, raw=snippet(item.raw))
+            else:
+                yield JsonValue(line, item)
+        return
+    text = path.read_text(encoding=det.encoding).lstrip("\ufeff")
+    yield from values_of_text(source, text)
+
+
+def values_of_text(source: str, text: str) -> Iterator[JsonValue | ReadItem]:
+    """The JSON values of a text already in memory (a zip member): a list gives its items."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        message = f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
+        yield ReadItem(source, err.lineno, reason="invalid_json", message=message, raw=snippet(text[:2000]))
+        return
+    if isinstance(doc, list):
+        yield from (JsonValue(1, item) for item in doc)
+    else:
+        yield JsonValue(1, doc)
+
+
+def first_values(sample: Sample) -> list[Any]:
+    """The sample's first JSON values, for sniffing: a document's items (or itself), or the first JSONL lines."""
+    if sample.document is not NOT_JSON:
+        doc = sample.document
+        return list(doc[:5]) if isinstance(doc, list) else [doc]
+    return list(sample.jsonl) or _line_values(sample)
+
+
+def wrong_value(source: str, line: int, data: Any, expected: str, fix: str) -> ReadItem:
+    """A JSON value that is not what the format holds: set aside, saying what was expected."""
+    keys = ", ".join(map(str, data)) if isinstance(data, dict) else type(data).__name__
+    message = f"not {expected} (keys: {keys}); {fix}"
+    return ReadItem(source, line, reason="unknown_shape", message=message, raw=_dump(data))
+
+
+def _dump(data: Any) -> str:
+    try:
+        return snippet(json.dumps(data, ensure_ascii=False))
+    except (TypeError, ValueError):
+        return snippet(repr(data))
+
+
+# --------------------------------------------------------------------------- one ticket
+
+
+def mapping_for(mapping: FieldMapping, speakers: Iterable[str]) -> FieldMapping:
+    """The mapping for one ticket: agent names given for other files of the import (none of them writes
+    here) must not make this ticket's agents customers; the export's own flags decide then."""
+    if not mapping.agent:
+        return mapping
+    present = {" ".join(s.casefold().split()) for s in speakers}
+    if any(" ".join(a.casefold().split()) in present for a in mapping.agent):
+        return mapping
+    return mapping.model_copy(update={"agent": []})
+
+
+def ticket_item(
+    source: str,
+    messages: list[ChatMessage],
+    mapping: FieldMapping,
+    *,
+    owners: Iterable[str],
+    conv_id: str,
+    line: int | None,
+    shape: str,
+    metadata: dict[str, Any] | None = None,
+    left_out: dict[str, int] | None = None,
+) -> ReadItem:
+    """One ticket as a ``ReadItem`` (``chats.conversation_item``), its messages in time order.
+
+    ``left_out``: counts of what is not a turn beyond system lines and media (``private_notes``,
+    ``tool_calls``...), added to the item's counts so that the report shows them.
+    """
+    # Exports list comments in time order mostly; audits and pages may not be. Lacking a time, keep the file's order.
+    ordered = sorted(messages, key=lambda m: time_key(m.time)) if all(m.time for m in messages) else messages
+    speakers = [m.speaker for m in ordered if m.kind == "text" and m.text.strip()]
+    item = conversation_item(
+        source, ordered, mapping_for(mapping, speakers), owners=owners, conv_id=conv_id, line=line,
+        shape=shape, metadata=metadata,
+    )  # fmt: skip
+    if item.counts is not None:
+        item.counts.update({k: v for k, v in (left_out or {}).items() if v})
+    return item
