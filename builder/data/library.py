@@ -16,8 +16,18 @@ from typing import Any
 
 from builder.cleaning import Cleaner, CleaningOptions, Deduplicator, LanguageDetector, language_sample
 from builder.conversation import Conversation
+from builder.data.owners import set_shared_owners
 from builder.data.report import FileStats, ImportStats
-from builder.importers import DataError, Note, ReadItem, collect_files, detect_format, read_file, snippet
+from builder.importers import (
+    DataError,
+    DetectedFormat,
+    Note,
+    ReadItem,
+    collect_files,
+    detect_format,
+    read_file,
+    snippet,
+)
 from builder.recipe import FieldMapping, Recipe
 
 OnKept = Callable[[Conversation], None]
@@ -54,10 +64,13 @@ class ImportRun:
         self._where: list[str] = []  # "file:line" of each kept conversation, for duplicate_of
 
     def run(self, paths: Iterable[Path], on_kept: OnKept, on_set_aside: OnSetAside) -> dict[str, Any]:
-        for path in paths:
+        # Every file is detected first, so that files of one chat app can tell together who the business is.
+        detected = [(Path(path), self._detect(Path(path))) for path in paths]
+        set_shared_owners([det for _, det in detected if isinstance(det, DetectedFormat)], self.mapping)
+        for path, det in detected:
             if self.stopped_early:
                 break
-            self._import_file(Path(path), on_kept, on_set_aside)
+            self._import_file(path, det, on_kept, on_set_aside)
         return self.report()
 
     def report(self) -> dict[str, Any]:
@@ -69,30 +82,35 @@ class ImportRun:
             warnings=self.warnings,
         )
 
-    def _import_file(self, path: Path, on_kept: OnKept, on_set_aside: OnSetAside) -> None:
+    def _detect(self, path: Path) -> DetectedFormat | ReadItem:
+        """How the file will be read, or why it cannot be (set aside when its turn comes)."""
         try:
-            det = detect_format(path, self.mapping)
+            return detect_format(path, self.mapping)
         except DataError as err:
-            self._set_aside(ReadItem(str(path), None, reason="bad_mapping", message=str(err)), on_set_aside)
             self.warnings.append(str(err) if str(path) in str(err) else f"{path}: {err}")
-            return
+            return ReadItem(str(path), None, reason="bad_mapping", message=str(err))
         except OSError as err:
-            self._set_aside(ReadItem(str(path), None, reason="unreadable_file", message=str(err)), on_set_aside)
+            return ReadItem(str(path), None, reason="unreadable_file", message=str(err))
+
+    def _import_file(
+        self, path: Path, det: DetectedFormat | ReadItem, on_kept: OnKept, on_set_aside: OnSetAside
+    ) -> None:
+        if isinstance(det, ReadItem):
+            self._set_aside(det, on_set_aside)
             return
         file = FileStats(det)
         self.stats.files.append(file)
         try:
             self._read(path, file, on_kept, on_set_aside)
         except (OSError, DataError) as err:
-            self._set_aside(ReadItem(str(path), None, reason="unreadable_file", message=str(err)), on_set_aside)
+            problem = ReadItem(str(path), None, reason="unreadable_file", message=str(err))
+            self._set_aside(problem, on_set_aside, file=file)
         self.warnings += file.notes()
 
     def _read(self, path: Path, file: FileStats, on_kept: OnKept, on_set_aside: OnSetAside) -> None:
         limit = self.options.max_conversations
         for item in read_file(path, self.mapping, file.detected):
-            file.records += 1
-            if item.shape:
-                file.shapes[item.shape] += 1
+            file.read_item(item)
             self._handle(item, file, on_kept, on_set_aside)
             if limit is not None and self.stats.kept >= limit:
                 self.stopped_early = True
@@ -102,24 +120,23 @@ class ImportRun:
     def _handle(self, item: ReadItem, file: FileStats, on_kept: OnKept, on_set_aside: OnSetAside) -> None:
         conv = item.conversation
         if conv is None:
-            self._set_aside(item, on_set_aside)
+            self._set_aside(item, on_set_aside, file=file)
             return
         try:
             rejection = self.cleaner.clean(conv)
         except Exception as err:  # a safety net: one odd record must not stop an import
             message = f"{type(err).__name__}: {err}"
-            self._set_aside(
-                ReadItem(item.source, item.line, reason="unreadable_record", message=message), on_set_aside, conv
-            )
+            problem = ReadItem(item.source, item.line, reason="unreadable_record", message=message)
+            self._set_aside(problem, on_set_aside, conv, file)
             return
         if rejection is not None:
             set_aside = ReadItem(item.source, item.line, reason=rejection.reason, message=rejection.message)
-            self._set_aside(set_aside, on_set_aside, conv)
+            self._set_aside(set_aside, on_set_aside, conv, file)
             return
         if self.dedup is not None:
             kind, other = self.dedup.check(conv)
             if kind is not None:
-                self.stats.duplicate(kind)
+                self.stats.duplicate(kind, file)
                 on_set_aside(
                     {
                         "file": item.source,
@@ -135,11 +152,17 @@ class ImportRun:
         self._where.append(f"{item.source}:{item.line}")
         if self.options.detect_language:
             conv.language = self.languages.detect(language_sample(conv))
-        self.stats.keep(conv, file)
+        self.stats.keep(conv, file, (item.counts or {}).get("messages"))
         on_kept(conv)
 
-    def _set_aside(self, item: ReadItem, on_set_aside: OnSetAside, conv: Conversation | None = None) -> None:
-        self.stats.set_aside(item.reason)
+    def _set_aside(
+        self,
+        item: ReadItem,
+        on_set_aside: OnSetAside,
+        conv: Conversation | None = None,
+        file: FileStats | None = None,
+    ) -> None:
+        self.stats.set_aside(item.reason, file)
         entry = {
             "file": item.source,
             "line": item.line,
