@@ -15,6 +15,7 @@ from builder.confine import PathProblem
 from builder.importers.types import CONTAINER_NAMES, ENCODING_NAMES, FORMAT_NAMES, Note
 from builder.messages import Message
 from builder.recipe import RecipeProblem, ValidationMessage
+from builder.ui.i18n_first_hour import FIRST_HOUR
 
 LANGUAGES: list[tuple[str, str]] = [("English", "en"), ("Español", "es")]
 DEFAULT_LANG = "en"
@@ -356,6 +357,8 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "Rechazado: `{path}` está fuera de las carpetas que sirve esta aplicación ({root}).",
     ),
 }
+
+_STRINGS.update(FIRST_HOUR)
 
 # The readiness advisor's warnings in Spanish, by the advisor's keys (its English is the original).
 _ADVICE_ES: dict[str, str] = {
