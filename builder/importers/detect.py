@@ -21,6 +21,7 @@ from builder.importers.registry import (
     detect,
     is_bundle_path,
     reader_named,
+    readers,
     sample_of,
 )
 from builder.importers.types import (
@@ -140,7 +141,17 @@ def collect_files(paths: list[Path]) -> list[Path]:
             files.append(path)
         else:
             raise DataError(f"{path}: no such file or folder")
-    return files
+    return _without_companions(files)
+
+
+def _without_companions(files: list[Path]) -> list[Path]:
+    """Leave out a file that another input reads along with itself (a reader's optional ``read_along_with``:
+    a Freshdesk conversations file is read with its tickets file)."""
+    hooks = [hook for reader in readers() if (hook := getattr(reader, "read_along_with", None)) is not None]
+    if not hooks or len(files) < 2:
+        return files
+    inputs = {f.resolve() for f in files}
+    return [f for f in files if not any((owner := hook(f)) is not None and owner.resolve() in inputs for hook in hooks)]
 
 
 def _folder_inputs(folder: Path) -> list[Path]:
