@@ -191,17 +191,33 @@ def iter_values(path: Path, det: DetectedFormat) -> Iterator[JsonValue | ReadIte
 
 
 def values_of_text(source: str, text: str) -> Iterator[JsonValue | ReadItem]:
-    """The JSON values of a text already in memory (a zip member): a list gives its items."""
+    """The JSON values of a text already in memory (a zip member, a companion file): one JSON document
+    (a list gives its items), or JSONL when the text is several JSON values, one a line."""
+    text = text.lstrip("\ufeff")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as err:
-        message = f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
-        yield ReadItem(source, err.lineno, reason="invalid_json", message=message, raw=snippet(text[:2000]))
+        if err.msg != "Extra data":
+            message = f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
+            yield ReadItem(source, err.lineno, reason="invalid_json", message=message, raw=snippet(text[:2000]))
+            return
+        yield from _lines_of_text(source, text)
         return
     if isinstance(doc, list):
         yield from (JsonValue(1, item) for item in doc)
     else:
         yield JsonValue(1, doc)
+
+
+def _lines_of_text(source: str, text: str) -> Iterator[JsonValue | ReadItem]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield JsonValue(number, json.loads(line))
+        except json.JSONDecodeError as err:
+            message = f"line {number} is not valid JSON: {err.msg} at character {err.pos + 1}"
+            yield ReadItem(source, number, reason="invalid_json", message=message, raw=snippet(line))
 
 
 def first_values(sample: Sample) -> list[Any]:
