@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from builder.data.library import ImportOptions, ImportRun
+from builder.data.peek import peek_files, peek_lines
 from builder.data.report import summary_lines
-from builder.importers import DATA_SUFFIXES, MAPPING_KEYS, DataError, collect_files, detect_format, mapping_from_values
+from builder.importers import DATA_SUFFIXES, MAPPING_KEYS, DataError, collect_files, mapping_from_values
 from builder.recipe import FieldMapping, cleaning_default
 from builder.rundir import atomic_path, write_json_atomic
 
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m builder.data", description="Import and clean chat transcripts.")
     sub = parser.add_subparsers(dest="command", required=True)
     imp = sub.add_parser("import", help="import files into one cleaned OpenAI-chat JSONL")
-    imp.add_argument("files", nargs="+", type=Path, help="files or folders (every data file in them)")
+    imp.add_argument("files", nargs="+", type=Path, help="files, folders (every data file in them) or zips")
     imp.add_argument("--out", type=Path, help="OUT.jsonl; set-aside records go to OUT.quarantine.jsonl")
     imp.add_argument("--report", type=Path, help="REPORT.json (default: beside OUT, OUT.report.json)")
     imp.add_argument("--dry-run", action="store_true", help="read and clean, print the report, write nothing")
@@ -56,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--max-conversations", type=int, default=None, help="stop once this many are kept")
     imp.add_argument("--no-language", action="store_true", help="skip language detection")
-    det = sub.add_parser("detect", help="say how each file would be read")
+    det = sub.add_parser(
+        "detect", help="say how each file would be read: the reader taken, the others that fit, the speakers"
+    )
     det.add_argument("files", nargs="+", type=Path)
     add_mapping_options(det)
     return parser
@@ -70,7 +73,11 @@ def add_mapping_options(parser: argparse.ArgumentParser) -> None:
         elif key.kind == "flag":
             parser.add_argument(key.option, action=argparse.BooleanOptionalAction, default=None, help=key.help)
         elif key.kind == "names":
-            parser.add_argument(key.option, action="append", metavar="NAME", help=f"{key.help}; repeatable")
+            # --drop-speakers reads as well in the singular, one name at a time: --drop-speaker Bot
+            singular = [key.option[:-1]] if key.option.endswith("s") else []
+            parser.add_argument(
+                key.option, *singular, dest=key.name, action="append", metavar="NAME", help=f"{key.help}; repeatable"
+            )
         else:
             parser.add_argument(key.option, help=key.help)
 
@@ -97,11 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         return _usage_error("no data files (" + ", ".join(DATA_SUFFIXES) + ")")
     if args.command == "detect":
-        for path in files:
-            try:
-                print(f"{path}: {detect_format(path, mapping).description}")
-            except DataError as err:
-                print(f"{path}: {err}")
+        for seen in peek_files(files, mapping):
+            print("\n".join(peek_lines(seen)))
         return 0
     if args.out is None and not args.dry_run:
         return _usage_error("--out OUT.jsonl is required (or --dry-run)")

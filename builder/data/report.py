@@ -305,8 +305,10 @@ def file_lines(file: dict[str, Any]) -> list[str]:
             lines.append(f"  the agent was guessed (who answered first) in {file['agent_guessed']} conversations")
     counts = dict(file.get("counts") or {})
     if counts.get("messages") or counts.get("system_lines") or counts.get("media_only"):
-        kept = counts.pop("messages_kept", 0)
-        parts = [f"messages {counts.pop('messages', 0)} ({kept} in kept conversations)"]
+        kept = counts.pop("messages_kept", None)
+        parts = [
+            f"messages {counts.pop('messages', 0)}" + (f" ({kept} in kept conversations)" if kept is not None else "")
+        ]
         parts += [f"{COUNT_NAMES.get(k, k.replace('_', ' '))} {v}" for k, v in counts.items() if v]
         lines.append("  " + ", ".join(parts))
     aside = ", ".join(f"{k} {v}" for k, v in (file.get("set_aside") or {}).items())

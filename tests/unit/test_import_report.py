@@ -196,3 +196,28 @@ def test_what_looks_like_a_timestamp_or_a_number() -> None:
     assert looks_like_number_name("1042") and looks_like_number_name("2021-01-05")
     assert not looks_like_number_name("+34 600 123 456")  # WhatsApp's name for an unsaved contact
     assert not looks_like_number_name("Ana 2") and not looks_like_number_name("R2-D2")
+
+
+def test_detect_prints_the_reader_the_others_that_fit_and_the_speakers(
+    minichat, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from builder.data.cli import main
+
+    first = chat(tmp_path / "ana.txt", "09:00 Ana: Hola", "09:05 Sol Lamps: Hola Ana", "09:06 Ana: <Media omitted>")
+    second = chat(tmp_path / "bob.txt", "10:00 Sol Lamps: Shipped.", "10:01 Bob: Thanks!")
+    assert main(["detect", str(first), str(second)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        f"{first}: read as minichat (tests only) [minichat_test] (text, minichat_test, encoding UTF-8; "
+        "Sol Lamps writes in all 2 minichat_test files: taken for the agent (set agent to change))"
+    )
+    assert out[1].startswith("  readers that fit: minichat_test 0.90 (taken), ")  # the generic ones follow
+    assert out[2:5] == [
+        "  owner (the business side): Sol Lamps",
+        "  speakers: Ana 1, Sol Lamps (agent) 1",
+        "  messages 2, media-only 1",
+    ]
+    # --drop-speaker (or --drop-speakers) and --agent, each repeatable, reach the mapping.
+    assert main(["detect", str(first), "--agent", "Ana", "--drop-speaker", "Sol Lamps"]) == 0
+    out = capsys.readouterr().out
+    assert "  speakers: Ana (agent) 1, Sol Lamps (left out) 1" in out and "owner" not in out
