@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+    from builder.kv_prefix import PromptState
+
 Messages = list[dict[str, str]]
 
 
@@ -113,14 +115,58 @@ def generate(
                 )
                 generated = output[:, encoded["input_ids"].shape[1] :]
                 for row, index in enumerate(batch):
-                    ids = generated[row].tolist()
-                    ends = [ids.index(stop) for stop in stops if stop in ids]
-                    if ends:
-                        ids = ids[: min(ends)]
-                    while ids and ids[-1] == tokenizer.pad_token_id:
-                        ids.pop()
+                    ids = reply_ids(generated[row].tolist(), stops, tokenizer.pad_token_id)
                     new_tokens[index] = len(ids)
                     texts[index] = tokenizer.decode(ids, skip_special_tokens=True).strip()
     finally:
         tokenizer.padding_side = previous_side
     return Generations(texts, lengths, new_tokens, time.perf_counter() - started)
+
+
+def reply_ids(ids: list[int], stops: Sequence[int], pad_id: int | None) -> list[int]:
+    """Generated ids up to the first stop token, without trailing padding."""
+    ends = [ids.index(stop) for stop in stops if stop in ids]
+    if ends:
+        ids = ids[: min(ends)]
+    while ids and ids[-1] == pad_id:
+        ids.pop()
+    return ids
+
+
+def greedy_continue(
+    model: Any, state: PromptState, *, stops: Sequence[Sequence[int]], max_new_tokens: Sequence[int], pad_id: int
+) -> list[list[int]]:
+    """Greedy tokens after each prompt of ``state`` (which this extends), each row with its own stop
+    tokens and its own maximum; a row's stop token ends its list. Rows that ended are fed padding until
+    the last row ends, as ``model.generate`` does; the forward runs only while a row still needs a token."""
+    import torch
+
+    rows = len(max_new_tokens)
+    out: list[list[int]] = [[] for _ in range(rows)]
+    done = [m <= 0 for m in max_new_tokens]
+    logits = state.last_logits
+    mask, position = state.attention_mask, state.next_position
+    while True:
+        chosen = logits.argmax(-1).tolist()
+        for row in range(rows):
+            if not done[row]:
+                out[row].append(chosen[row])
+                done[row] = chosen[row] in stops[row] or len(out[row]) >= max_new_tokens[row]
+        if all(done):
+            return out
+        fed = [pad_id if done[row] else out[row][-1] for row in range(rows)]
+        input_ids = torch.tensor(fed, device=mask.device).unsqueeze(1)
+        mask = torch.cat([mask, mask.new_ones(rows, 1)], dim=1)
+        logits = (
+            model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=position.unsqueeze(1),
+                past_key_values=state.cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            .logits[:, -1]
+            .float()
+        )
+        position = position + 1

@@ -6,9 +6,9 @@ covers, found by ``builder.masking``), and the model's log-likelihood of those t
 summed. The answer is the most likely label; a softmax over the label set's sums gives the
 label probabilities. Whatever the model, the answer is one of the labels.
 
-One forward pass scores every label of a batch of prompts: rows are left-padded so that
-all replies end at the last position, and only the last positions go through the LM head
-(``logits_to_keep``): with Gemma's 262k-token vocabulary the head is most of the cost.
+Each prompt is encoded once (``builder.prompt_batches``): the tokens all prompts share once per call,
+then each prompt's own tokens, and the labels' replies continue from that cache, one row per label.
+The LM head runs only over the positions that are scored.
 """
 
 from __future__ import annotations
@@ -57,6 +57,39 @@ def _softmax(values: list[float]) -> list[float]:
     return [e / total for e in exps]
 
 
+def label_rows(
+    tokenizer: PreTrainedTokenizerBase, prompts: Sequence[Messages], labels: Sequence[str]
+) -> tuple[list[list[int]], list[list[list[int]]]]:
+    """Per prompt: its token ids and each label's reply ids. A template that tokenizes the prompt
+    differently before different labels (never seen so far) gets one row per prompt and label."""
+    rows: list[list[int]] = []
+    replies: list[list[list[int]]] = []
+    for prompt in prompts:
+        pairs = [_prompt_and_reply_ids(tokenizer, list(prompt), label) for label in labels]
+        if all(ids == pairs[0][0] for ids, _ in pairs):
+            rows.append(pairs[0][0])
+            replies.append([reply for _, reply in pairs])
+        else:
+            rows += [ids for ids, _ in pairs]
+            replies += [[reply] for _, reply in pairs]
+    return rows, replies
+
+
+def probabilities_from_sums(sums: list[list[float]], n_prompts: int, labels: Sequence[str]) -> list[dict[str, float]]:
+    """Regroup ``label_rows``' log-likelihoods per prompt and normalise them over the label set."""
+    flat = [value for row in sums for value in row]
+    if len(flat) != n_prompts * len(labels):
+        raise ValueError(f"{len(flat)} label scores for {n_prompts} prompts and {len(labels)} labels")
+    return [
+        dict(zip(labels, _softmax(flat[i * len(labels) : (i + 1) * len(labels)]), strict=True))
+        for i in range(n_prompts)
+    ]
+
+
+def pad_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
 def score_labels(
     model: Any,
     tokenizer: PreTrainedTokenizerBase,
@@ -69,40 +102,16 @@ def score_labels(
     """The probability of each label as the reply to each prompt (base side with ``adapter=False``)."""
     import torch
 
+    from builder.prompt_batches import continue_prompts
+
     labels = list(labels)
     if not labels:
         raise ValueError("a label task needs at least one label")
-    rows: list[tuple[list[int], int]] = []  # (prompt + reply ids, reply length) per (prompt, label)
-    for prompt in prompts:
-        for label in labels:
-            prompt_ids, reply_ids = _prompt_and_reply_ids(tokenizer, list(prompt), label)
-            rows.append((prompt_ids + reply_ids, len(reply_ids)))
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    device = next(model.parameters()).device
-    sums: list[float] = []
     started = time.perf_counter()
-    per_batch = max(1, batch_size) * len(labels)
+    rows, replies = label_rows(tokenizer, prompts, labels)
     with adapter_state(model, adapter), torch.inference_mode():
-        for begin in range(0, len(rows), per_batch):
-            batch = rows[begin : begin + per_batch]
-            width = max(len(ids) for ids, _ in batch)
-            keep = max(n for _, n in batch) + 1
-            input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids, _ in batch], device=device)
-            mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids, _ in batch], device=device)
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = model(
-                input_ids=input_ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep
-            ).logits.float()
-            # logits[:, j] predicts the token at position width - keep + j + 1.
-            log_probs = torch.log_softmax(logits[:, :-1], dim=-1)
-            targets = input_ids[:, width - keep + 1 :]
-            token_scores = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-            for row, (_, n) in enumerate(batch):
-                sums.append(float(token_scores[row, keep - 1 - n :].sum()))
-    probabilities = []
-    for i in range(len(prompts)):
-        chunk = sums[i * len(labels) : (i + 1) * len(labels)]
-        probabilities.append(dict(zip(labels, _softmax(chunk), strict=True)))
+        scored = continue_prompts(model, rows, pad_id=pad_token_id(tokenizer), replies=replies, batch_size=batch_size)
+    probabilities = probabilities_from_sums(scored.log_likelihoods, len(prompts), labels)
     return LabelScores(labels, probabilities, time.perf_counter() - started)
 
 

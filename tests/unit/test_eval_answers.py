@@ -1,0 +1,141 @@
+"""Prompts encoded once (shared prefix, one pass for labels and generation) answer as the full computation does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.eval_reference import answer_prompts_reference
+from builder.eval_answers import answer_prompts
+from builder.evaluate import few_shot_prompt
+from builder.kv_prefix import common_prefix_length
+from builder.usecases import Example
+
+LABELS = ["negative", "neutral", "positive"]
+TEXTS = [
+    "The chair arrived broken and nobody answers my emails.",
+    "Fine.",
+    "¡Me encanta la lámpara, llegó antes de lo previsto!",
+    "Order NV-100200 was delivered on Tuesday, as planned, to the neighbour on the second floor.",
+    "Where is my refund?",
+]
+SYSTEM = {"role": "system", "content": "You label the sentiment of customer messages."}
+
+
+def example(text: str, label: str) -> Example:
+    return Example(
+        messages=[SYSTEM, {"role": "user", "content": text}, {"role": "assistant", "content": label}], reference=label
+    )
+
+
+def prompt_sets() -> dict[str, list[list[dict[str, str]]]]:
+    dev = [example(t, "?") for t in TEXTS]
+    shots = [
+        example("Terrible service.", "negative"),
+        example("It is a table.", "neutral"),
+        example("Love it!", "positive"),
+    ]
+    return {"plain": [e.prompt_messages for e in dev], "few_shot": [few_shot_prompt(e, shots) for e in dev]}
+
+
+@pytest.fixture(scope="module")
+def tuned(tiny_model_dir: Path):
+    """The tiny random model with a random (not zero) LoRA: base and tuned sides differ."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    model = get_peft_model(base, LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+    model.eval()
+    return model, AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+def test_common_prefix_length() -> None:
+    assert common_prefix_length([[1, 2, 3], [1, 2, 4, 5], [1, 2]]) == 2
+    assert common_prefix_length([[7, 8]]) == 2
+    assert common_prefix_length([[1], [2]]) == 0
+    assert common_prefix_length([]) == 0
+
+
+@pytest.mark.parametrize("name", ["plain", "few_shot"])
+@pytest.mark.parametrize("adapter", [False, True])
+def test_one_pass_answers_equal_the_full_computation(tuned, name: str, adapter: bool) -> None:
+    model, tokenizer = tuned
+    prompts = prompt_sets()[name]
+    seen: list[tuple[int, int]] = []
+    gen, scored = answer_prompts(
+        model, tokenizer, prompts, LABELS, max_new_tokens=5, batch_size=2, adapter=adapter,
+        on_progress=lambda done, total: seen.append((done, total)),
+    )  # fmt: skip
+    ref_gen, ref_scored = answer_prompts_reference(
+        model, tokenizer, prompts, LABELS, max_new_tokens=5, batch_size=2, adapter=adapter
+    )
+    assert gen.texts == ref_gen.texts
+    assert gen.new_tokens == ref_gen.new_tokens and gen.prompt_tokens == ref_gen.prompt_tokens
+    assert scored is not None and ref_scored is not None
+    assert scored.answers == ref_scored.answers
+    for mine, theirs in zip(scored.probabilities, ref_scored.probabilities, strict=True):
+        assert list(mine) == LABELS
+        assert [mine[label] for label in LABELS] == pytest.approx([theirs[label] for label in LABELS], abs=1e-6)
+    assert seen[-1] == (len(prompts), len(prompts)) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_free_generation_alone_equals_model_generate_with_several_batches(tuned) -> None:
+    model, tokenizer = tuned
+    prompts = prompt_sets()["few_shot"] + prompt_sets()["plain"]
+    for batch_size in (1, 3, 16):
+        gen, scored = answer_prompts(model, tokenizer, prompts, None, max_new_tokens=7, batch_size=batch_size)
+        ref, _ = answer_prompts_reference(model, tokenizer, prompts, None, max_new_tokens=7, batch_size=batch_size)
+        assert scored is None
+        assert gen.texts == ref.texts and gen.new_tokens == ref.new_tokens, batch_size
+
+
+def test_the_shared_prefix_cache_is_never_written(tuned) -> None:
+    """Two batches continue from one prefix; its tensors stay what they were when computed."""
+    import torch
+
+    from builder.generation import greedy_continue
+    from builder.kv_prefix import SharedPrefix, prefill
+
+    model, tokenizer = tuned
+    rows = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in ("one two three four", "one two five")]
+    shared = common_prefix_length(rows)
+    assert shared >= 1
+    with torch.inference_mode():
+        prefix = SharedPrefix.compute(model, rows[0][:shared])
+        before = [(k.clone(), v.clone()) for k, v in prefix.layers]
+        first = greedy_continue(model, prefill(model, prefix, rows, 0), stops=[[], []], max_new_tokens=[4, 4], pad_id=0)
+        again = greedy_continue(model, prefill(model, prefix, rows, 0), stops=[[], []], max_new_tokens=[4, 4], pad_id=0)
+    assert first == again
+    for (k, v), (k0, v0) in zip(prefix.layers, before, strict=True):
+        assert torch.equal(k, k0) and torch.equal(v, v0)
+    with pytest.raises(ValueError, match="shared prefix"):
+        prefill(model, prefix, [rows[0][:shared]], 0)  # nothing of its own after the prefix
+
+
+def test_greedy_continue_keeps_each_rows_stop_tokens_and_maximum(tuned) -> None:
+    import torch
+
+    from builder.generation import greedy_continue
+    from builder.kv_prefix import SharedPrefix, prefill
+
+    model, tokenizer = tuned
+    rows = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in ("hello there", "hello again you")]
+    with torch.inference_mode():
+        free = greedy_continue(
+            model, prefill(model, SharedPrefix([], []), rows, 0), stops=[[], []], max_new_tokens=[6, 6], pad_id=0
+        )
+        # Row 0 stops at its third token (declared a stop token for it alone); row 1 gets at most 2 tokens.
+        bounded = greedy_continue(
+            model,
+            prefill(model, SharedPrefix([], []), rows, 0),
+            stops=[[free[0][2]], []],
+            max_new_tokens=[6, 2],
+            pad_id=0,
+        )
+    first_stop = free[0].index(free[0][2])
+    assert bounded[0] == free[0][: first_stop + 1]
+    assert bounded[1] == free[1][:2]
