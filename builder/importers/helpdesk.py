@@ -28,10 +28,9 @@ from builder.recipe import FieldMapping
 
 # --------------------------------------------------------------------------- HTML bodies
 
-_BLOCK_TAGS = frozenset(
-    ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol",
-     "hr", "dd", "dt", "section", "article", "header", "footer")
-)  # fmt: skip
+# Tags that end a paragraph (a blank line after them) and tags that end a line; <br> is always a line break.
+_PARAGRAPH_TAGS = frozenset(("p", "blockquote", "pre", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "hr"))
+_LINE_TAGS = frozenset(("div", "li", "tr", "dd", "dt", "section", "article", "header", "footer"))
 _SKIPPED_TAGS = frozenset(("script", "style", "head", "title", "template"))
 _LOOKS_LIKE_HTML = re.compile(
     r"<(?:[a-zA-Z][a-zA-Z0-9]*|/[a-zA-Z][a-zA-Z0-9]*|!--)[^<>]*>|&(?:#\d+|#x[0-9a-fA-F]+|\w+);"
@@ -50,26 +49,40 @@ class _TextOfHtml(HTMLParser):
         self.in_pre = 0
         self.images = 0
 
+    def _break(self, newlines: int) -> None:
+        """End the line (1) or the paragraph (2), unless the text already ends so."""
+        tail = "".join(self.parts[-3:])
+        have = len(tail) - len(tail.rstrip("\n")) if tail.strip(" ") else newlines
+        self.parts.append("\n" * max(0, newlines - have))
+
+    def _block(self, tag: str) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag in _PARAGRAPH_TAGS:
+            self._break(2)
+        elif tag in _LINE_TAGS:
+            self._break(1)
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED_TAGS:
             self.skipping += 1
         elif tag == "img":
             self.images += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
+        else:
+            self._block(tag)
             self.in_pre += tag == "pre"
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "img":
             self.images += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
+        else:
+            self._block(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIPPED_TAGS:
             self.skipping = max(0, self.skipping - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
+        elif tag != "br":
+            self._block(tag)
             if tag == "pre":
                 self.in_pre = max(0, self.in_pre - 1)
 
