@@ -83,6 +83,18 @@ FORMAT_NAMES = {
     "text": "text transcript with speaker prefixes",
     "empty": "empty file",
     "binary": "binary data, not text",
+    # the chat-app and helpdesk exports (one reader each, builder/importers/formats)
+    "whatsapp": "WhatsApp chat export",
+    "telegram": "Telegram export",
+    "slack": "Slack workspace export",
+    "discord": "Discord export (DiscordChatExporter)",
+    "messenger": "Messenger or Instagram messages",
+    "zendesk": "Zendesk tickets",
+    "freshdesk": "Freshdesk tickets",
+    "intercom": "Intercom conversations",
+    "chatgpt_export": "ChatGPT data export",
+    "chat_log": "chat log (time <nick> text)",
+    "signal": "Signal text export",
 }
 CONTAINER_NAMES = {"jsonl": "JSONL", "json": "JSON", "csv": "CSV", "text": "text", "none": "file"}
 ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16", "cp1252": "latin-1 (cp1252)"}

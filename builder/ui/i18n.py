@@ -533,6 +533,17 @@ _FORMATS_ES = {
     "text": "transcripción de texto con prefijos de hablante",
     "empty": "archivo vacío",
     "binary": "datos binarios, no texto",
+    "whatsapp": "exportación de chat de WhatsApp",
+    "telegram": "exportación de Telegram",
+    "slack": "exportación de un espacio de Slack",
+    "discord": "exportación de Discord (DiscordChatExporter)",
+    "messenger": "mensajes de Messenger o Instagram",
+    "zendesk": "tickets de Zendesk",
+    "freshdesk": "tickets de Freshdesk",
+    "intercom": "conversaciones de Intercom",
+    "chatgpt_export": "exportación de datos de ChatGPT",
+    "chat_log": "registro de chat (hora <apodo> texto)",
+    "signal": "exportación de texto de Signal",
 }
 _CONTAINERS_ES = {"jsonl": "JSONL", "json": "JSON", "csv": "CSV", "text": "texto", "none": "archivo"}
 _ENCODINGS_ES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 con BOM", "utf-16": "UTF-16", "cp1252": "latin-1 (cp1252)"}
