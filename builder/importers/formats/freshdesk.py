@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from builder.importers.bundle import Bundle
 from builder.importers.chats import ChatMessage
 from builder.importers.helpdesk import (
     JsonValue,
@@ -95,32 +96,19 @@ def _siblings(path: Path, kind: str) -> list[Path]:
     return found
 
 
-class _Files:
-    """The files of a folder or a zip, each read as text when asked."""
+def _kinds(bundle: Bundle) -> dict[str, str | None]:
+    """Each data file of a folder or zip: ``tickets``, ``conversations`` or None, from its first bytes."""
+    kinds = {}
+    for member in bundle.members:
+        if member.lower().endswith(_DATA_SUFFIXES):
+            with bundle.open(member) as f:
+                kinds[member] = kind_of_head(f.read(SNIFF_BYTES))
+    return kinds
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        if path.is_dir():
-            self.members = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
-        else:
-            with zipfile.ZipFile(path) as zf:
-                self.members = [n for n in zf.namelist() if not n.endswith("/")]
-        self.members = [m for m in self.members if not any(part.startswith((".", "__MACOSX")) for part in m.split("/"))]
 
-    def data(self) -> list[str]:
-        return [m for m in self.members if m.lower().endswith(_DATA_SUFFIXES)]
-
-    def read(self, member: str, limit: int | None = None) -> str:
-        if self.path.is_dir():
-            with (self.path / member).open("rb") as f:
-                raw = f.read(limit) if limit else f.read()
-        else:
-            with zipfile.ZipFile(self.path) as zf, zf.open(member) as f:
-                raw = f.read(limit) if limit else f.read()
-        return raw.decode("utf-8-sig", errors="replace" if limit else "strict")
-
-    def kinds(self) -> dict[str, str | None]:
-        return {m: kind_of_head(self.read(m, SNIFF_BYTES)) for m in self.data()}
+def _text(bundle: Bundle, member: str) -> str:
+    with bundle.open(member) as f:
+        return f.read()
 
 
 @register
@@ -134,7 +122,8 @@ class FreshdeskReader:
             names = [m for m in sample.members if m.lower().endswith(_DATA_SUFFIXES)]
             if not names or len(names) > _MEMBERS_LOOKED_AT:
                 return 0.0
-            kinds = _Files(sample.path).kinds()
+            with Bundle(sample.path) as bundle:
+                kinds = _kinds(bundle)
             return 0.9 if "tickets" in kinds.values() and all(kinds.values()) else 0.0
         values = first_values(sample)
         if values:
@@ -144,7 +133,8 @@ class FreshdeskReader:
 
     def describe(self, sample: Sample, mapping: FieldMapping) -> DetectedFormat:
         if sample.is_bundle:
-            kinds = _Files(sample.path).kinds()
+            with Bundle(sample.path) as bundle:
+                kinds = _kinds(bundle)
             fields = {
                 kind: ", ".join(m for m, k in kinds.items() if k == kind) for kind in ("tickets", "conversations")
             }
@@ -222,16 +212,17 @@ class _Replies:
 
 
 def _read_bundle(path: Path, mapping: FieldMapping) -> Iterator[ReadItem]:
-    files = _Files(path)
-    kinds = files.kinds()
-    replies = _Replies()
-    for member in (m for m, k in kinds.items() if k == "conversations"):
-        source = f"{path}/{member}"
-        yield from replies.add(source, values_of_text(source, files.read(member)))
-    read: set[str] = set()
-    for member in (m for m, k in kinds.items() if k == "tickets"):
-        source = f"{path}/{member}"
-        yield from _tickets(source, values_of_text(source, files.read(member)), replies, mapping, read, alone=False)
+    with Bundle(path) as bundle:
+        kinds = _kinds(bundle)
+        replies = _Replies()
+        for member in (m for m, k in kinds.items() if k == "conversations"):
+            source = bundle.source(member)
+            yield from replies.add(source, values_of_text(source, _text(bundle, member)))
+        read: set[str] = set()
+        for member in (m for m, k in kinds.items() if k == "tickets"):
+            source = bundle.source(member)
+            values = values_of_text(source, _text(bundle, member))
+            yield from _tickets(source, values, replies, mapping, read, alone=False)
     yield from replies.unclaimed(read)
 
 
