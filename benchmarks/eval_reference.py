@@ -82,3 +82,43 @@ def answer_prompts_reference(
     if not labels:
         return gen, None
     return gen, score_labels_reference(model, tokenizer, prompts, labels, adapter=adapter, batch_size=batch_size)
+
+
+def _numbers(node: Any, path: str = "") -> dict[str, float]:
+    """Every number in a nested dict of metrics, by its dotted path."""
+    if isinstance(node, dict):
+        out: dict[str, float] = {}
+        for key, value in node.items():
+            out.update(_numbers(value, f"{path}.{key}" if path else str(key)))
+        return out
+    if isinstance(node, int | float) and not isinstance(node, bool):
+        return {path: float(node)}
+    return {}
+
+
+def compare_results(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """How two ``eval.json`` results of one run differ: every metric (and the prompt and reply token
+    counts), every answer and generated text, every label probability (stored rounded to 4 decimals)."""
+    keys = ("metrics", "generated_metrics", "prompt_tokens_mean", "prompt_tokens_max", "new_tokens_mean")
+    metric_gap = 0.0
+    missing: list[str] = []
+    for system, figures in old["systems"].items():
+        theirs = _numbers({k: figures.get(k) for k in keys})
+        mine = _numbers({k: new["systems"].get(system, {}).get(k) for k in keys})
+        missing += [f"{system}.{k}" for k in theirs.keys() ^ mine.keys()]
+        metric_gap = max([metric_gap] + [abs(mine[k] - theirs[k]) for k in theirs.keys() & mine.keys()])
+    texts_differ = 0
+    probability_gap = 0.0
+    for mine, theirs in zip(new["examples"], old["examples"], strict=True):
+        for key, value in theirs.items():
+            if key.endswith("_probabilities"):
+                gaps = [abs(mine[key][label] - p) for label, p in value.items()]
+                probability_gap = max([probability_gap, *gaps])
+            elif mine.get(key) != value:
+                texts_differ += 1
+    return {
+        "max_metric_difference": metric_gap,
+        "metrics_missing_on_one_side": missing,
+        "answers_or_texts_differing": texts_differ,
+        "max_probability_difference": round(probability_gap, 6),
+    }

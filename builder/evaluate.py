@@ -22,15 +22,20 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from builder import rundir
+from builder.eval_progress import EvalProgress
 from builder.labels import format_probabilities
 from builder.rundir import RunDir
 from builder.usecases import Example, get_usecase, label_set
 
 SYSTEMS = ("base", "base_few_shot", "tuned")
+# One system's answers: (model, tokenizer, prompts, labels, *, max_new_tokens, batch_size, adapter, on_progress)
+# -> (Generations, LabelScores | None); ``builder.eval_answers.answer_prompts`` is the one used.
+Answerer = Callable[..., tuple[Any, Any]]
 SYSTEM_TITLES = {"base": "base", "base_few_shot": "base + few-shot", "tuned": "tuned"}
 
 
@@ -73,20 +78,43 @@ def _numbers(scores: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, v in scores.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
-def evaluate_run(run_dir: Path, *, max_examples: int | None = None, batch_size: int = 8) -> dict[str, Any]:
+def evaluate_run(
+    run_dir: Path, *, max_examples: int | None = None, batch_size: int = 8, answerer: Answerer | None = None
+) -> dict[str, Any]:
     """Generate on the dev split with the three systems, score them, write eval.json and eval.md."""
-    from builder.generation import generate
-    from builder.labels import score_labels
     from builder.models import load_tuned
 
     run = RunDir(run_dir)
     dev = read_examples(run.examples("dev"))
     if not dev:
         raise ValueError(f"{run.examples('dev')}: no dev examples to evaluate on (is data.dev_fraction 0?)")
+    EvalProgress(run.path, SYSTEMS, len(dev)).loading()  # a previous evaluation's progress is replaced at once
     model, tokenizer, recipe = load_tuned(run)
+    return evaluate_loaded(
+        run, model, tokenizer, recipe, max_examples=max_examples, batch_size=batch_size, answerer=answerer
+    )
+
+
+def evaluate_loaded(
+    run: RunDir,
+    model: Any,
+    tokenizer: Any,
+    recipe: Any,
+    *,
+    max_examples: int | None = None,
+    batch_size: int = 8,
+    answerer: Answerer | None = None,
+) -> dict[str, Any]:
+    """``evaluate_run`` with the run's model already loaded (``builder.models.load_tuned``); ``answerer``
+    computes one system's answers (default ``builder.eval_answers.answer_prompts``)."""
+    from builder.eval_answers import answer_prompts
+
+    answer_system = answerer or answer_prompts
     usecase = get_usecase(recipe.use_case)
+    dev = read_examples(run.examples("dev"))
     dev = dev[: max_examples or recipe.eval.max_examples]
     shots = pick_shots(read_examples(run.examples("train")), recipe.eval.few_shot, recipe.training.seed)
+    progress = EvalProgress(run.path, SYSTEMS, len(dev))
 
     prompts = {
         "base": [e.prompt_messages for e in dev],
@@ -97,15 +125,18 @@ def evaluate_run(run_dir: Path, *, max_examples: int | None = None, batch_size: 
     systems: dict[str, Any] = {}
     outputs: dict[str, list[str]] = {}
     per_example: dict[str, list[dict[str, Any]]] = {}
-    for name in SYSTEMS:
+    for index, name in enumerate(SYSTEMS):
         print(f"evaluate: {SYSTEM_TITLES[name]} on {len(dev)} dev examples...", flush=True)
-        gen = generate(
+        progress.system(index)
+        gen, scored = answer_system(
             model,
             tokenizer,
             prompts[name],
+            labels,
             max_new_tokens=recipe.eval.max_new_tokens,
             batch_size=batch_size,
             adapter=name == "tuned",
+            on_progress=progress.update,
         )
         outputs[name] = gen.texts
         systems[name] = {
@@ -116,8 +147,7 @@ def evaluate_run(run_dir: Path, *, max_examples: int | None = None, batch_size: 
             "seconds": round(gen.seconds, 1),
         }
         per_example[name] = [{name: text} for text in gen.texts]
-        if labels:
-            scored = score_labels(model, tokenizer, prompts[name], labels, adapter=name == "tuned")
+        if scored is not None:
             systems[name]["generated_metrics"] = systems[name]["metrics"]
             systems[name]["metrics"] = usecase.score(scored.answers, dev, recipe)
             systems[name]["label_seconds"] = round(scored.seconds, 1)
@@ -149,6 +179,7 @@ def evaluate_run(run_dir: Path, *, max_examples: int | None = None, batch_size: 
     }
     rundir.write_json_atomic(run.eval_json, result)
     rundir.write_text_atomic(run.eval_md, render_markdown(result))
+    progress.done()
     return result
 
 

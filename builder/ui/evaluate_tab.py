@@ -2,7 +2,8 @@
 
 On demand, ``python -m builder.evaluate RUN`` is queued as a job (``JobManager.evaluate``): it waits
 for its device behind any training, goes on if the browser closes, and a timer follows it from
-its files as the Train tab follows a training.
+its files as the Train tab follows a training. While it runs, the status says which system is answering,
+how many dev examples it has answered and about how long is left (``builder.eval_progress``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from builder.eval_progress import read_progress
 from builder.jobs import job_id
 from builder.ui.common import AppContext, log_exception
-from builder.ui.i18n import DEFAULT_LANG, status_text, t
+from builder.ui.i18n import DEFAULT_LANG, status_text, t, t_known
+from builder.ui.train_tab import format_duration
 
 SYSTEMS = ("base", "base_few_shot", "tuned")
 REFRESH_S = 2.0
@@ -44,6 +47,31 @@ def examples_frame(result: dict[str, Any] | None, lang: str = DEFAULT_LANG, limi
     return pd.DataFrame(rows, columns=headers)
 
 
+def progress_text(record: dict[str, Any] | None, lang: str) -> str:
+    """Where the evaluation is (``builder.eval_progress``): the system, the examples answered, the time left."""
+    if not record:
+        return ""
+    if record.get("phase") == "loading":
+        return t("eval_loading", lang)
+    if record.get("phase") != "answering":
+        return ""
+    system = str(record.get("system", ""))
+    text = t(
+        "eval_progress",
+        lang,
+        system=t_known(f"eval_sys_{system}", lang, system),
+        number=record.get("system_number", "?"),
+        systems=record.get("systems", len(SYSTEMS)),
+        answered=record.get("answered", 0),
+        n=record.get("n_examples", "?"),
+        percent=round(100 * float(record.get("fraction") or 0.0)),
+    )
+    eta = record.get("eta_s")
+    if isinstance(eta, int | float):
+        text += " · " + t("eval_time_left", lang, time=format_duration(eta))
+    return text
+
+
 def eval_status(ctx: AppContext, run_id: str, lang: str) -> tuple[str, str | None]:
     """The evaluation job's state in words, and its log while it runs or when it failed."""
     job = ctx.jobs.get(job_id(run_id, "evaluate"))
@@ -54,7 +82,9 @@ def eval_status(ctx: AppContext, run_id: str, lang: str) -> tuple[str, str | Non
     if progress.status == "queued":
         return t("queued_at", lang, pos=progress.queue_position or "?"), None
     if progress.status in ("running", "stopping"):
-        return f"{t('eval_running', lang)} ({status_text(progress.status, lang)})", shown(progress.log_tail)
+        where = progress_text(read_progress(job.run_dir), lang)
+        note = f"{t('eval_running', lang)} ({status_text(progress.status, lang)})"
+        return (f"{note}\n\n{where}" if where else note), shown(progress.log_tail)
     if progress.status == "failed":
         return f"**{t('eval_failed', lang)}**\n```\n{shown(progress.error or '')}\n```", None
     if progress.status == "stopped":

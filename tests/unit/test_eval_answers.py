@@ -139,3 +139,62 @@ def test_greedy_continue_keeps_each_rows_stop_tokens_and_maximum(tuned) -> None:
     first_stop = free[0].index(free[0][2])
     assert bounded[0] == free[0][: first_stop + 1]
     assert bounded[1] == free[1][:2]
+
+
+def assert_same_eval(new: dict, old: dict) -> None:
+    from benchmarks.eval_reference import compare_results
+
+    gaps = compare_results(new, old)
+    assert gaps["metrics_missing_on_one_side"] == [], gaps
+    assert gaps["max_metric_difference"] <= 1e-6, gaps
+    assert gaps["answers_or_texts_differing"] == 0, gaps
+    # Stored rounded to 4 decimals: a difference in the 7th decimal may move the last digit.
+    assert gaps["max_probability_difference"] <= 1.01e-4, gaps
+
+
+def tiny_run(tmp_path: Path, tiny_model_dir: Path, use_case: str) -> Path:
+    """Two training steps on the tiny model: a sentiment run (label task) or a support run (free text)."""
+    from builder.recipe import load_recipe
+    from builder.sft import train
+    from tests.conftest import write_support_jsonl
+
+    if use_case == "sentiment":
+        rows = ["text\tlabel"] + [f"{t} {i}\t{LABELS[i % 3]}" for i, t in enumerate(TEXTS * 4)]
+        (tmp_path / "data.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        data = "{train: [data.tsv], prompt_field: text, response_field: label, dedupe: false, dev_fraction: 0.3}"
+    else:
+        write_support_jsonl(tmp_path / "data.jsonl", copies=3)
+        data = "{train: [data.jsonl], dedupe: false, dev_fraction: 0.3}"
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        f"""
+name: tiny-{use_case}
+use_case: {use_case}
+base_model: {tiny_model_dir}
+quantization: none
+data: {data}
+training: {{max_steps: 2, batch_size: 4, max_length: 128, eval_steps: 2, save_steps: 2}}
+eval: {{enabled: false, few_shot: 2, max_new_tokens: 8}}
+""",
+        encoding="utf-8",
+    )
+    return train(load_recipe(recipe), tmp_path / "run")
+
+
+@pytest.mark.parametrize("use_case", ["sentiment", "support"])
+def test_a_tiny_runs_eval_json_numbers_are_those_of_the_full_computation(
+    tmp_path: Path, tiny_model_dir: Path, use_case: str
+) -> None:
+    import json
+
+    from builder.eval_progress import read_progress
+    from builder.evaluate import evaluate_run
+
+    run = tiny_run(tmp_path, tiny_model_dir, use_case)
+    old = evaluate_run(run, batch_size=3, answerer=answer_prompts_reference)
+    new = evaluate_run(run, batch_size=3)
+    assert new["n_examples"] >= 5 and new["few_shot"] == 2
+    assert (new["answers"] == "label_scores") == (use_case == "sentiment")
+    assert_same_eval(new, old)
+    assert json.loads((run / "eval.json").read_text(encoding="utf-8"))["systems"] == new["systems"]
+    assert read_progress(run)["phase"] == "done"
