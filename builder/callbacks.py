@@ -10,7 +10,7 @@ from typing import Any
 
 from transformers import ProgressCallback, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from builder.rundir import RunDir, append_jsonl
+from builder.rundir import RunDir, append_jsonl, write_json_atomic
 
 
 class LossInProgressBar(ProgressCallback):
@@ -25,16 +25,59 @@ class LossInProgressBar(ProgressCallback):
 
 
 class MetricsWriter(TrainerCallback):
-    """One line per logging step in ``metrics.jsonl``, written as training goes."""
+    """One line per logging step in ``metrics.jsonl``, written as training goes; and ``live.json``, where the
+    run is now (every step, and every batch of a dev scoring), so the UI is not stuck between two logged steps.
+    """
 
-    def __init__(self, run_dir: Path) -> None:
+    # A dev batch rewrites live.json at most this often (a small dev set scores many batches a second).
+    LIVE_INTERVAL_S = 0.5
+
+    def __init__(self, run_dir: Path, dev_examples: int = 0) -> None:
         self.path = RunDir(run_dir).metrics_file
+        self.dev_examples = dev_examples
+        self.live_path = RunDir(run_dir).live
         self.started = time.monotonic()
         self.start_step = 0
+        self.dev_done = 0
+        self.live_written = 0.0
+
+    def _live(self, state: TrainerState, phase: str, **extra: Any) -> None:
+        if not state.is_world_process_zero:
+            return
+        elapsed = round(time.monotonic() - self.started, 2)
+        fields = {"step": state.global_step, "start_step": self.start_step, "elapsed_s": elapsed, "phase": phase}
+        write_json_atomic(self.live_path, {**fields, **extra})
+        self.live_written = time.monotonic()
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
         self.started = time.monotonic()
         self.start_step = state.global_step  # non-zero when resuming from a checkpoint
+        self._live(state, "train")
+
+    def _dev_batches(self, args: TrainingArguments) -> int:
+        return math.ceil(self.dev_examples / max(1, args.per_device_eval_batch_size))
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        # The trainer's own flow callback runs first: it has decided whether this step ends in a dev scoring.
+        self.dev_done = 0
+        if control.should_evaluate and self.dev_examples:
+            self._live(state, "dev", dev_done=0, dev_total=self._dev_batches(args))
+        else:
+            self._live(state, "train")
+
+    def on_prediction_step(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any
+    ) -> None:
+        self.dev_done += 1
+        if time.monotonic() - self.live_written >= self.LIVE_INTERVAL_S:
+            self._live(state, "dev", dev_done=self.dev_done, dev_total=self._dev_batches(args))
+
+    def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        self.dev_done = 0
+        self._live(state, "train")
+
+    def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        self._live(state, "saving")
 
     def on_log(
         self,

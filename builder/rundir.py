@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 RUN_JSON = "run.json"
 METRICS = "metrics.jsonl"
+LIVE = "live.json"  # where training is now: its step, or its dev scoring (rewritten every step)
 RECIPE = "recipe.yaml"
 DATA_REPORT = "data_report.json"
 TRAIN_EXAMPLES = "train.jsonl"
@@ -214,6 +215,10 @@ class RunProgress:
     elapsed_s: float | None = None
     eta_s: float | None = None
     error: str | None = None
+    phase: str | None = None  # while running: "train", "dev" (scoring the dev set) or "saving"
+    dev_done: int | None = None  # dev batches scored so far, of dev_total
+    dev_total: int | None = None
+    start_step: int = 0  # the step a resumed run started from (its pace counts the steps since)
     train_points: list[tuple[int, float]] = field(default_factory=list)
     dev_points: list[tuple[int, float]] = field(default_factory=list)
     log_tail: str = ""
@@ -251,6 +256,7 @@ class RunDir:
 
     run_json = property(lambda self: self.path / RUN_JSON)
     metrics_file = property(lambda self: self.path / METRICS)
+    live = property(lambda self: self.path / LIVE)
     recipe_file = property(lambda self: self.path / RECIPE)
     data_report = property(lambda self: self.path / DATA_REPORT)
     adapter = property(lambda self: self.path / ADAPTER)
@@ -339,6 +345,21 @@ class RunDir:
     def log_tail(self, max_lines: int = 40, log: Path | None = None) -> str:
         return tail(log or self.log, max_lines)
 
+    def _read_live(self, progress: RunProgress) -> None:
+        """Where a running training is now (``live.json``): its step between two logged ones, or its dev scoring."""
+        live = read_json(self.live, {}) if progress.status in ("running", "stopping", "preparing") else {}
+        step = live.get("step") if isinstance(live, dict) else None
+        if not isinstance(step, int):
+            return
+        if step >= progress.step:
+            progress.step = step
+            progress.start_step = int(live.get("start_step") or 0)
+            if isinstance(live.get("elapsed_s"), int | float):
+                progress.elapsed_s = float(live["elapsed_s"])
+        progress.phase = live.get("phase")
+        if progress.phase == "dev":
+            progress.dev_done, progress.dev_total = live.get("dev_done"), live.get("dev_total")
+
     def progress(self, run_id: str | None = None) -> RunProgress:
         """Status, steps, losses, pace and log tail, read from run.json, metrics.jsonl and train.log."""
         info = self.info()
@@ -365,8 +386,9 @@ class RunDir:
             if row.get("eval_loss") is not None:
                 progress.dev_points.append((int(step), float(row["eval_loss"])))
                 progress.eval_loss = float(row["eval_loss"])
+        self._read_live(progress)
         if progress.status == "running" and progress.max_steps and progress.step and progress.elapsed_s:
-            per_step = progress.elapsed_s / progress.step
+            per_step = progress.elapsed_s / max(1, progress.step - progress.start_step)
             progress.eta_s = max(0.0, per_step * (progress.max_steps - progress.step))
         progress.log_tail = self.log_tail()
         return progress

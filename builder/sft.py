@@ -171,6 +171,20 @@ def fit_check(
     return capacity.estimate(shape, plan, device)
 
 
+def calibrate_time(estimate: Any, runs_dir: Path) -> None:
+    """The estimate's time corrected by the measured pace of the newest comparable run (``builder.pace``)."""
+    from builder.pace import calibrated_seconds
+
+    seconds, pace = calibrated_seconds(
+        estimate.seconds_per_step, runs_dir, estimate.device.kind, estimate.plan.quantization
+    )
+    if pace is None:
+        return
+    estimate.seconds_per_step = seconds
+    estimate.seconds_total = seconds * estimate.plan.steps if seconds and estimate.plan.steps else None
+    estimate.notes.append(f"time measured on this machine: {pace.ratio:.2f} x the FLOP estimate in {pace.run_id}")
+
+
 def train(
     recipe: Recipe,
     output_dir: Path,
@@ -230,9 +244,11 @@ def train(
                 print(f"Data warning: {warning}", flush=True)
         # Before the model is loaded: a run that cannot fit is refused with the changes that would make it fit.
         estimate = fit_check(recipe, train_rows, recipe.name, memory_limit_bytes, refuse=check_fit)
+        estimated_seconds = estimate.seconds_per_step  # kept uncorrected in run.json: the next run's pace reads it
+        calibrate_time(estimate, output_dir.parent)
         if main:
             print("\n".join(estimate.lines()), flush=True)
-        metrics = MetricsWriter(output_dir)
+        metrics = MetricsWriter(output_dir, dev_examples=len(dev_rows))
         # A DPO round is scored by the evaluation afterwards, not by a dev loss during training (its
         # trainer has no dev set), so early stopping and keep_best only apply to SFT.
         budget = budget_callbacks(recipe.training, bool(dev_rows) and recipe.method != "dpo")
@@ -262,7 +278,8 @@ def train(
                 estimate={
                     "peak_gb": round(estimate.peak_bytes / 2**30, 3),
                     "parts_gb": {k: round(v / 2**30, 3) for k, v in estimate.parts.items()},
-                    "seconds_per_step": estimate.seconds_per_step and round(estimate.seconds_per_step, 2),
+                    "seconds_per_step": estimated_seconds and round(estimated_seconds, 2),
+                    "calibrated_seconds_per_step": estimate.seconds_per_step and round(estimate.seconds_per_step, 2),
                 },
             )
             print(summarize(recipe, splits, stats, None), flush=True)

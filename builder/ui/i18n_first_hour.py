@@ -25,4 +25,43 @@ FIRST_HOUR: dict[str, tuple[str, str]] = {
         "Solo {conversations} conversaciones: bastan para una primera prueba; se aconsejan unas {advised} para "
         "un buen ajuste.",
     ),
+    # which files the recipe trains on (Recipe tab)
+    "trains_on": ("**Trains on:** {files}", "**Entrena con:** {files}"),
+    "trains_counts": (
+        "{conversations} conversations → {train} training examples, {dev} held out to score it (dev).",
+        "{conversations} conversaciones → {train} ejemplos de entrenamiento, {dev} apartados para puntuarlo "
+        "(validación).",
+    ),
+    "imported_ignored": (
+        "The {n} file(s) imported in the Data tab are not used: this recipe names its own data. To train on "
+        "them, list them under “Training data”, or pick the use case you imported them for.",
+        "Los {n} archivo(s) importados en la pestaña Datos no se usan: esta receta indica sus propios datos. Para "
+        "entrenar con ellos, escríbelos en “Datos de entrenamiento” o elige el caso de uso para el que los "
+        "importaste.",
+    ),
+    # the capacity table (Recipe tab)
+    "cap_total": ("Total", "Total"),
+    "cap_steps": ("{steps} steps planned.", "{steps} pasos previstos."),
+    "cap_gpu_time": (
+        "GPU rows: memory only (a time needs the card itself).",
+        "Filas de GPU: solo memoria (el tiempo depende de la tarjeta).",
+    ),
+    "cap_measured": (
+        "Time corrected by the pace measured in `{run}` on this machine.",
+        "Tiempo corregido con el ritmo medido en `{run}` en esta máquina.",
+    ),
+    # the bundled models' cards (builder/ui/model_cards.py)
+    "model_card": (
+        "{title}: {parameters} parameters, {kind}, {mb} MB; languages: {languages}; license: [{license}]({url})",
+        "{title}: {parameters} parámetros, {kind}, {mb} MB; idiomas: {languages}; licencia: [{license}]({url})",
+    ),
+    "model_chat": ("chat-tuned", "ajustado para chat"),
+    "model_pretrained": ("pretrained base", "base preentrenada"),
+    "langs_English": ("English", "inglés"),
+    "langs_multilingual": (
+        "multilingual (over 140 languages, Spanish and English among them)",
+        "multilingüe (más de 140 idiomas, entre ellos español e inglés)",
+    ),
+    "langs_short_English": ("English", "inglés"),
+    "langs_short_multilingual": ("multilingual", "multilingüe"),
 }

@@ -6,35 +6,21 @@ import copy
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, get_args
 
 import gradio as gr
 import yaml
 
-from builder.bundled import BUNDLED_MODELS, bundled_model, recommended_model
 from builder.messages import Message
-from builder.recipe import BUNDLED_MODEL, Quantization, Recipe, RecipeProblem, with_absolute_paths
+from builder.recipe import Quantization, Recipe, RecipeProblem, with_absolute_paths
 from builder.ui.common import AppContext, error_text
 from builder.ui.i18n import DEFAULT_LANG, UIText, t
+from builder.ui.model_cards import cpu_quantization, model_choices, model_note
+from builder.ui.recipe_check import data_check, data_problems, data_warnings, format_duration, time_estimate
 from builder.usecases import usecase_names
 
 QUANTIZATIONS = list(get_args(Quantization))
-# The bundled models by name; any other value (a local folder, a hub id) can be typed in.
-MODEL_CHOICES = [(m.choice(), m.name) for m in BUNDLED_MODELS.values()]
-
-
-def model_note(base_model: str, languages: dict[str, int] | None, lang: str) -> str:
-    """What the picked model is (size, languages, license) and, for mostly non-English data, which one to pick."""
-    lines = []
-    model = bundled_model((base_model or "").strip())
-    if model is not None:
-        lines.append(model.describe())
-    known = {k: v for k, v in (languages or {}).items() if k != "unknown"}
-    better = recommended_model(known) if known else None
-    if better and better != (base_model or "").strip() and better != BUNDLED_MODEL:
-        english = known.get("en", 0) / sum(known.values())
-        lines.append(t("recommend_multilingual", lang, model=BUNDLED_MODELS[better].title, share=f"{1 - english:.0%}"))
-    return "\n\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -133,6 +119,8 @@ def recipe_problems(ctx: AppContext, text: str) -> tuple[dict[str, Any] | None, 
         ):
             problems.append(UIText("path_missing", {"where": f"data.train[{i}]", "path": ctx.confinement.shown(path)}))
     problems += _usecase_problems(recipe)
+    if not problems:  # the data read as training reads it: too little of it is no recipe to train
+        problems += data_problems(recipe)
     return raw, problems
 
 
@@ -164,8 +152,12 @@ def problems_markdown(problems: list[str], lang: str) -> str:
 
 
 def capacity_markdown(ctx: AppContext, text: str, lang: str) -> str:
-    """Will it fit? The estimate for this machine and for GPUs of 8 to 80 GB (builder/capacity.py)."""
-    from builder import capacity, devices
+    """Will it fit, and how long? The estimate for this machine and for GPUs of 8 to 80 GB (builder/capacity.py).
+
+    The time is the trainer's own estimate on the recipe's data (``recipe_check.time_estimate``): per step and
+    in total, corrected by the pace measured in this runs folder when a comparable run finished.
+    """
+    from builder import capacity
     from builder.recipe import RecipeError, recipe_from_dict
 
     try:
@@ -173,29 +165,63 @@ def capacity_markdown(ctx: AppContext, text: str, lang: str) -> str:
         recipe = recipe_from_dict(raw, source="recipe", base_dir=ctx.user_recipes_dir)
         if any(str(p).startswith("base_model") for p in ctx.recipe_problems(recipe)):
             return ""  # a model folder outside the served folders is not read (the problems box says so)
-        device = devices.present_device(capacity.memory_limit_from_env())
-        shape, plan = capacity.recipe_plan(recipe, device)
+        shape, plan, device, timing = time_estimate(recipe, ctx.runs_dir)
         rows = capacity.memory_table(shape, plan, device)
     except (RecipeError, yaml.YAMLError, AttributeError, TypeError):
         return ""  # the problems box already says what is wrong with the recipe
     except Exception as err:  # a hub id without the hub, a folder without config.json
         return t("cap_unavailable", lang, error=ctx.error_message(err, lang))
-    head = [t("cap_device", lang), t("cap_peak", lang), t("cap_fits", lang), t("cap_time", lang), t("cap_fix", lang)]
+    rows[0]["seconds_per_step"] = timing.seconds_per_step  # this machine: corrected by its measured pace
+    needs_fix = any(not row["fits"] for row in rows)
+    head = [t(k, lang) for k in ("cap_device", "cap_peak", "cap_fits", "cap_time", "cap_total")]
+    head += [t("cap_fix", lang)] if needs_fix else []
     lines = [
         f"**{t('cap_title', lang)}**",
         "",
         t("cap_plan", lang, quantization=plan.quantization, batch=plan.batch_size, length=plan.seq_len),
+        t("cap_steps", lang, steps=timing.steps),
         "",
         "| " + " | ".join(head) + " |",
         "|" + " --- |" * len(head),
     ]
     for i, row in enumerate(rows):
         name = t("cap_this", lang, device=row["device"]) if i == 0 else row["device"]
-        seconds = "" if row["seconds_per_step"] is None else f"{row['seconds_per_step']:.1f} s"
-        fits = t("cap_yes", lang) if row["fits"] else t("cap_no", lang)
-        fix = f"`{row['fix']}`" if row["fix"] and row["fix"] != "-" else row["fix"]
-        lines.append(f"| {name} | {row['peak_gb']:.1f} GB | {fits} | {seconds} | {fix} |")
+        per_step = row["seconds_per_step"]
+        seconds = "" if per_step is None else f"{per_step:.1f} s"
+        total = "" if per_step is None else format_duration(per_step * timing.steps)
+        cells = [name, f"{row['peak_gb']:.1f} GB", t("cap_yes", lang) if row["fits"] else t("cap_no", lang)]
+        cells += [seconds, total]
+        if needs_fix:
+            cells.append("—" if row["fits"] else (f"`{row['fix']}`" if row["fix"] not in ("", "-") else "-"))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", t("cap_gpu_time", lang)]
+    if timing.measured_on:
+        lines += ["", t("cap_measured", lang, run=timing.measured_on)]
     return "\n".join(lines)
+
+
+def data_markdown(ctx: AppContext, text: str, state: dict[str, Any] | None, lang: str) -> str:
+    """Which files the recipe trains on, how many conversations and examples they give, and whether the files
+    imported in the Data tab are among them (a recipe that names its own data ignores them: it says so)."""
+    from builder.recipe import RecipeError, recipe_from_dict
+
+    try:
+        recipe = recipe_from_dict(yaml.safe_load(text or "") or {}, source="recipe", base_dir=ctx.user_recipes_dir)
+    except (RecipeError, yaml.YAMLError, AttributeError, TypeError):
+        return ""
+    if not recipe.data.train or ctx.recipe_problems(recipe):
+        return ""
+    found = data_check(recipe)
+    shown = ", ".join(f"`{ctx.confinement.shown(p)}`" for p in found.files) or "-"
+    lines = [t("trains_on", lang, files=shown)]
+    if not found.error:
+        lines.append(t("trains_counts", lang, conversations=found.conversations, train=found.train, dev=found.dev))
+    lines += [f"⚠ {ctx.problem_text(w, lang)}" for w in data_warnings(recipe)]
+    imported = [str(p) for p in (state or {}).get("paths") or []]
+    used = {str(p.resolve()) for p in found.files} | {str(recipe.resolve_path(p)) for p in recipe.data.train}
+    if imported and not any(str(Path(p).resolve()) in used for p in imported):
+        lines.append(f"⚠ {t('imported_ignored', lang, n=len(imported))}")
+    return "\n\n".join(lines)
 
 
 def safe_name(name: str) -> str:
@@ -214,7 +240,12 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
             )
             name = labels.add(gr.Textbox(label=t("name"), elem_id="recipe-name"), label="name")
             base_model = labels.add(
-                gr.Dropdown(MODEL_CHOICES, allow_custom_value=True, label=t("base_model"), elem_id="recipe-base-model"),
+                gr.Dropdown(
+                    model_choices(DEFAULT_LANG),
+                    allow_custom_value=True,
+                    label=t("base_model"),
+                    elem_id="recipe-base-model",
+                ),
                 label="base_model",
             )
             base_note = gr.Markdown(elem_id="recipe-model-note")
@@ -238,6 +269,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
                 label="yaml",
             )
             problems = gr.Markdown(elem_id="recipe-problems")
+            data_box = gr.Markdown(elem_id="recipe-data")
             capacity_box = gr.Markdown(elem_id="recipe-capacity")
             with gr.Row():
                 validate = labels.add(gr.Button(t("validate")), value="validate")
@@ -266,7 +298,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
 
     def load_template(case: str, state: dict[str, Any]) -> tuple[Any, ...]:
         raw, base = ctx.template_recipe(case)
-        raw = with_absolute_paths(raw, base)
+        raw = cpu_quantization(with_absolute_paths(raw, base))
         if state.get("paths") and state.get("use_case") in (None, case):
             raw.setdefault("data", {})["train"] = list(state["paths"])
             raw["data"].update(state.get("mapping") or {})
@@ -335,6 +367,14 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
     # The estimate follows the YAML, whoever changed it (the form's render or the user), and the language.
     yaml_box.change(lambda text, language: capacity_markdown(ctx, text, language), [yaml_box, lang], [capacity_box])
     lang.change(lambda text, language: capacity_markdown(ctx, text, language), [yaml_box, lang], [capacity_box])
+    # Which files it trains on follows the YAML, the Data tab's import and the language.
+    gr.on(
+        [yaml_box.change, data_state.change, lang.change],
+        lambda text, state, language: data_markdown(ctx, text, state, language),
+        [yaml_box, data_state, lang],
+        [data_box],
+    )
+    lang.change(lambda language: gr.update(choices=model_choices(language)), [lang], [base_model])
     yaml_box.blur(check, [yaml_box, lang], [problems])
     # Problems again in the new language; an empty box is still being filled by the first screen.
     lang.change(lambda text, lg: check(text, lg) if (text or "").strip() else gr.update(), [yaml_box, lang], [problems])

@@ -16,19 +16,11 @@ from builder.rundir import RunDir, RunProgress
 from builder.ui.common import AppContext, log_exception
 from builder.ui.feedback_ui import build_next_round
 from builder.ui.i18n import DEFAULT_LANG, message_text, status_text, t
+from builder.ui.recipe_check import format_duration
 
 REFRESH_S = 2.0
 # Fixed colours: with an empty first frame the plot would otherwise have no colour for the series.
 SERIES_COLORS = {"train": "#2563eb", "dev": "#ea580c"}
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
 def loss_figure(progress: RunProgress | None, lang: str = DEFAULT_LANG) -> Any:
