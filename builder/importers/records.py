@@ -4,11 +4,19 @@ One vocabulary (``builder.recipe.FieldMapping``) maps unknown shapes: where the 
 (``messages_field``, a dotted path), which key holds the role and the text, which holds the
 conversation id, how source roles map to user/assistant/system, and for pair records which keys
 hold the customer message and the agent reply.
+
+Tool traffic (an assistant's ``tool_calls`` or ``function_call``, turns of role ``tool``/``function``,
+ShareGPT's ``function_call`` and ``observation``) is not a turn: the product trains plain chat, with no
+tool to run at serve time, so a call written as text would teach the model to show JSON to customers.
+Such messages are counted (``tool_calls``, ``tool_results`` in the record's counts) and left out; the
+assistant's text around them stays. A message that is only an image (content parts with no text)
+counts as ``media_only``. A role map entry for one of these roles still wins (``tool=user``).
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +29,8 @@ from builder.importers.vocabulary import (
     PROMPT_KEYS,
     RESPONSE_KEYS,
     ROLE_KEYS,
+    TOOL_CALL_ROLES,
+    TOOL_RESULT_ROLES,
     first_key,
     map_role,
 )
@@ -116,6 +126,11 @@ def text_of(content: Any) -> str:
                 texts.append(part)
             elif isinstance(part, dict) and isinstance(part.get("text"), str):
                 texts.append(part["text"])
+            elif isinstance(part, dict) and isinstance(part.get("refusal"), str):  # the model's refusal is its reply
+                texts.append(part["refusal"])
+            elif isinstance(part, dict) and isinstance(part.get("text"), dict):  # Assistants API: text.value
+                value = part["text"].get("value")
+                texts.append(value if isinstance(value, str) else "")
         return "\n".join(texts)
     if isinstance(content, int | float | bool):
         return str(content)
@@ -130,15 +145,19 @@ def conversation_from_record(record: Any, mapping: FieldMapping, source: str, li
             source, line, reason="unknown_shape", raw=dump(record), shape=shape.kind,
             message=f"no list of turns found (keys: {keys}); set messages_field, role_field and content_field",
         )  # fmt: skip
+    left_out: Counter[str] = Counter()
     try:
         if shape.kind == "pairs":
             conv = _conversation_from_pair(record, shape.fields, mapping)
         else:
-            conv = _conversation_from_turns(record, shape.fields, mapping)
+            conv = _conversation_from_turns(record, shape.fields, mapping, left_out)
     except RecordError as err:
         return ReadItem(source, line, reason=err.reason, message=str(err), raw=dump(record), shape=shape.kind)
     conv.source, conv.line = source, line
-    return ReadItem(source, line, conversation=conv, shape=shape.kind)
+    counts = None
+    if +left_out:  # say what was left out beside the turns (the report counts the turns itself otherwise)
+        counts = {"messages": sum(1 for m in conv.messages if m.role != "system"), **(+left_out)}
+    return ReadItem(source, line, conversation=conv, shape=shape.kind, counts=counts)
 
 
 def _conversation_from_pair(record: dict[str, Any], fields: dict[str, Any], mapping: FieldMapping) -> Conversation:
@@ -156,7 +175,9 @@ def _conversation_from_pair(record: dict[str, Any], fields: dict[str, Any], mapp
     return Conversation(messages, id=str(conv_id or ""), metadata=_scalar_metadata(record, used))
 
 
-def _conversation_from_turns(record: Any, fields: dict[str, Any], mapping: FieldMapping) -> Conversation:
+def _conversation_from_turns(
+    record: Any, fields: dict[str, Any], mapping: FieldMapping, left_out: Counter[str]
+) -> Conversation:
     if isinstance(record, list):
         turns, meta, conv_id = record, {}, ""
     else:
@@ -165,7 +186,7 @@ def _conversation_from_turns(record: Any, fields: dict[str, Any], mapping: Field
             raise RecordError("unknown_shape", f"{fields['messages']!r} is not a list of turns")
         id_key = fields.get("id")
         conv_id = str(get_path(record, id_key) or "") if id_key else ""
-        meta = _scalar_metadata(record, {fields["messages"].split(".")[0], id_key, "system"})
+        meta = _scalar_metadata(record, {fields["messages"].split(".")[0], id_key, "system", "tools"})
         conv_id = conv_id or str(meta.pop("id", "") or "")
     messages: list[Message] = []
     if isinstance(record, dict) and isinstance(record.get("system"), str) and record["system"].strip():
@@ -185,10 +206,38 @@ def _conversation_from_turns(record: Any, fields: dict[str, Any], mapping: Field
         elif role_key not in turn:
             raise RecordError("bad_turn", f"turn {index} has no {role_key!r} field")
         else:
-            role = map_role(turn[role_key], mapping)
-        if role != "drop":
-            messages.append(Message(role, text_of(turn[content_key])))  # type: ignore[arg-type]
+            role = _role_or_tool(turn[role_key], mapping, left_out)
+        if role is None or role == "drop":
+            continue
+        text = text_of(turn[content_key])
+        calls = turn.get("tool_calls") if isinstance(turn.get("tool_calls"), list) else []
+        left_out["tool_calls"] += len(calls) + isinstance(turn.get("function_call"), dict)
+        if not text.strip() and _only_media(turn[content_key]):
+            left_out["media_only"] += 1
+        elif text.strip() or not (calls or turn.get("function_call")):  # an empty call message is not a turn
+            messages.append(Message(role, text))  # type: ignore[arg-type]
     return Conversation(messages, id=conv_id, metadata=meta)
+
+
+def _role_or_tool(raw: Any, mapping: FieldMapping, left_out: Counter[str]) -> str | None:
+    """The role of a turn, or None for tool traffic (counted in ``left_out``); the role map comes first."""
+    name = str(raw).strip().lower()
+    if name not in mapping.role_map:
+        if name in TOOL_CALL_ROLES:
+            left_out["tool_calls"] += 1
+            return None
+        if name in TOOL_RESULT_ROLES:
+            left_out["tool_results"] += 1
+            return None
+    return map_role(raw, mapping)
+
+
+def _only_media(content: Any) -> bool:
+    """Content parts that hold something (an image, audio, a file) but no text."""
+    return isinstance(content, list) and any(
+        isinstance(part, dict) and part.get("type") not in (None, "text", "input_text", "output_text")
+        for part in content
+    )
 
 
 def _scalar_metadata(record: dict[str, Any], used: set[Any]) -> dict[str, Any]:

@@ -36,6 +36,10 @@ DEFAULT_ROLES: dict[str, str] = {
     ),
     **dict.fromkeys(["system", "sistema", "instructions", "developer", "système"], "system"),
 }
+# Tool traffic in dataset formats (OpenAI ``tool``/``function``, ShareGPT ``function_call``/``observation``,
+# Llama ``ipython``): not turns of a support chat, counted as ``tool_calls`` and ``tool_results`` instead.
+TOOL_CALL_ROLES = frozenset(("function_call", "tool_call", "tool_calls"))
+TOOL_RESULT_ROLES = frozenset(("tool", "function", "observation", "tool_response", "tool_result", "ipython"))
 # Words that, inside a chat-app display name ("Acme Support", "Soporte Tienda"), mark the agent.
 AGENT_NAME_WORDS = frozenset(
     _words(
