@@ -258,15 +258,24 @@ def _dump(data: Any) -> str:
 # --------------------------------------------------------------------------- one ticket
 
 
-def mapping_for(mapping: FieldMapping, speakers: Iterable[str]) -> FieldMapping:
-    """The mapping for one ticket: agent names given for other files of the import (none of them writes
-    here) must not make this ticket's agents customers; the export's own flags decide then."""
-    if not mapping.agent:
-        return mapping
-    present = {" ".join(s.casefold().split()) for s in speakers}
-    if any(" ".join(a.casefold().split()) in present for a in mapping.agent):
-        return mapping
-    return mapping.model_copy(update={"agent": []})
+def mapping_for(mapping: FieldMapping, speakers: Iterable[str], owners: Iterable[str]) -> FieldMapping:
+    """The mapping for one ticket, where the export's flags say who is who.
+
+    Agent names given for other files of the import (none of them writes here) must not make this ticket's
+    agents customers: the export's own flags decide then. Every writer the flags do not mark as the agent
+    (a requester, a contact, an end-user) is the customer side, known rather than guessed from who wrote
+    first: added to the role map unless the user mapped that name already.
+    """
+    present = {" ".join(s.casefold().split()): s for s in speakers}
+    update: dict[str, Any] = {}
+    if mapping.agent and not any(" ".join(a.casefold().split()) in present for a in mapping.agent):
+        update["agent"] = []
+    agents = {" ".join(o.casefold().split()) for o in owners}
+    customers = {name.strip().lower() for key, name in present.items() if key not in agents}
+    known = {name: "user" for name in customers if name not in mapping.role_map}
+    if known:
+        update["role_map"] = {**mapping.role_map, **known}
+    return mapping.model_copy(update=update) if update else mapping
 
 
 def ticket_item(
@@ -289,8 +298,9 @@ def ticket_item(
     # Exports list comments in time order mostly; audits and pages may not be. Lacking a time, keep the file's order.
     ordered = sorted(messages, key=lambda m: time_key(m.time)) if all(m.time for m in messages) else messages
     speakers = [m.speaker for m in ordered if m.kind == "text" and m.text.strip()]
+    owners = list(owners)
     item = conversation_item(
-        source, ordered, mapping_for(mapping, speakers), owners=owners, conv_id=conv_id, line=line,
+        source, ordered, mapping_for(mapping, speakers, owners), owners=owners, conv_id=conv_id, line=line,
         shape=shape, metadata=metadata,
     )  # fmt: skip
     if item.counts is not None:

@@ -60,6 +60,7 @@ def test_without_users_the_requester_is_the_customer_and_other_authors_agents() 
     assert convs[1].counts["private_notes"] == 1
     # A ticket with no comments gives its description as the requester's message.
     assert turns(convs[2]) == [("user", "¿Tenéis la talla 42 en azul?")]
+    assert "speakers_guessed" not in convs[2].conversation.metadata  # the requester is known, not guessed
     problems = [i for i in found if i.conversation is None]
     assert [(p.line, p.reason) for p in problems] == [(4, "invalid_json")]
     assert "line 4" in problems[0].message
