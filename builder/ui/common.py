@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,6 +179,17 @@ class AppContext:
         if from_recipe:
             return from_recipe
         return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
+
+
+# Characters that make Markdown markup (emphasis, code, links and images, HTML, tables, headings), an underscore
+# at the edge of a word (inside one, as in sample_data, it is text), and what turns a bare URL or email into a link.
+_MARKUP = re.compile(r"[\\`*\[\]<>!|~#@{}]|(?<![^\W_])_|_(?![^\W_])|(?<=:)/(?=/)|(?<=www)\.")
+
+
+def plain_markdown(text: str) -> str:
+    """Untrusted text (a file or speaker name, a note quoting a transcript) for a Markdown component: shown as
+    written, one line, never as a link, an image or HTML."""
+    return _MARKUP.sub(lambda m: "\\" + m.group(0), " ".join(text.splitlines()))
 
 
 def error_text(err: BaseException, lang: str = DEFAULT_LANG) -> str:

@@ -20,8 +20,17 @@ from builder.importers import (
     mapping_values,
 )
 from builder.recipe import FieldMapping
-from builder.ui.common import AppContext, error_text, log_exception
-from builder.ui.i18n import DEFAULT_LANG, message_text, t, t_known
+from builder.ui.common import AppContext, error_text, log_exception, plain_markdown
+from builder.ui.data_files import (
+    SPEAKER_COLUMNS,
+    file_report_lines,
+    files_markdown,
+    format_description,
+    peek_entries,
+    speaker_choices,
+    speaker_table,
+)
+from builder.ui.i18n import DEFAULT_LANG, message_text, t
 from builder.usecases import usecase_names
 
 PREVIEW_LIMIT = 200  # conversations kept in the page for the preview slider
@@ -32,6 +41,7 @@ MAPPING_ROWS = (
     ("prompt_field", "response_field", "system_field"),
     ("header", "delimiter", "encoding"),
     ("role_map",),
+    ("agent", "drop_speakers"),
 )
 PLACEHOLDERS = {"role_map": "CLIENTE=user, AGENTE=assistant", "delimiter": ", ; tab |", "encoding": "utf-8, cp1252..."}
 QUARANTINE_SHOWN = 50  # set-aside records listed in the page (the CLI writes them all to a file)
@@ -46,13 +56,16 @@ def mapping_from_form(values: list[Any]) -> FieldMapping:
     return mapping_from_values({key.name: value for key, value in zip(MAPPING_KEYS, values, strict=True)})
 
 
-def form_values(mapping: FieldMapping) -> list[str]:
+def form_values(mapping: FieldMapping) -> list[Any]:
+    """The form's values for a mapping: text for most keys, the list of names for the speaker pickers."""
     shown = mapping_values(mapping)
-    return [shown[key.name] for key in MAPPING_KEYS]
+    return [list(getattr(mapping, key.name)) if key.kind == "names" else shown[key.name] for key in MAPPING_KEYS]
 
 
 def _mapping_input(key: MappingKey) -> Any:
     elem_id = f"data-map-{key.name.replace('_', '-')}"
+    if key.kind == "names":  # picked among the speakers found, or typed (a name may hold a comma)
+        return gr.Dropdown([], value=[], multiselect=True, allow_custom_value=True, label=t(key.name), elem_id=elem_id)
     if key.choices:
         return gr.Dropdown(list(key.choices), value=key.choices[0], label=t(key.name), elem_id=elem_id)
     return gr.Textbox(label=t(key.name), placeholder=PLACEHOLDERS.get(key.name, ""), elem_id=elem_id)
@@ -65,30 +78,11 @@ def describe_formats(
     lines = []
     for path in paths:
         try:
-            lines.append(f"- `{Path(path).name}`: {format_description(detect_format(Path(path), field_mapping), lang)}")
+            said = format_description(detect_format(Path(path), field_mapping), lang)
+            lines.append(f"- {plain_markdown(Path(path).name)}: {plain_markdown(shown(said))}")
         except Exception as err:  # one unreadable file must not hide the others
-            lines.append(f"- `{Path(path).name}`: {shown(error_text(err))}")
+            lines.append(f"- {plain_markdown(Path(path).name)}: {shown(error_text(err))}")
     return "\n".join(lines)
-
-
-def format_description(detected: Any, lang: str) -> str:
-    """The importer's description of a detected file (``DetectedFormat.description``) in ``lang``, notes too."""
-    container = str(getattr(detected.container, "value", detected.container))
-    parts = [
-        f"{t_known(f'fmt_c_{container}', lang, container)}, {t_known(f'fmt_{detected.format}', lang, detected.format)}"
-    ]
-    if detected.delimiter is not None:
-        parts.append(
-            f"{t('fmt_delimiter', lang)} " + ("TAB" if detected.delimiter == "\t" else repr(detected.delimiter))
-        )
-    if container != "none":
-        parts.append(f"{t('fmt_encoding', lang)} {t_known(f'enc_{detected.encoding}', lang, detected.encoding)}")
-    if detected.header is not None and container == "csv":
-        parts.append(t("fmt_header" if detected.header else "fmt_no_header", lang))
-    shown = {k: v for k, v in detected.fields.items() if v is not None and not k.startswith("_")}
-    if shown:
-        parts.append(f"{t('fmt_fields', lang)} " + ", ".join(f"{k}={v}" for k, v in shown.items()))
-    return "; ".join([", ".join(parts), *(message_text(note, lang) for note in detected.notes)])
 
 
 REPORT_COUNTS = ("seen", "kept", "quarantined", "duplicates")
@@ -111,7 +105,8 @@ def report_markdown(report: dict[str, Any], lang: str) -> str:
         values = report.get(key) or {}
         if values:
             lines.append(f"- {t(f'rk_{key}', lang)}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
-    return "\n".join(lines)
+    per_file = file_report_lines(report, lang)
+    return "\n".join([*lines, *([""] if per_file else []), *per_file])
 
 
 def advice_markdown(report: dict[str, Any], lang: str, shown: Callable[[str], str] = str) -> str:
@@ -125,8 +120,9 @@ def advice_markdown(report: dict[str, Any], lang: str, shown: Callable[[str], st
     notes = [Note(n["key"], n.get("values") or {}) for n in report.get("notes") or []]
     english = {item.text() for item in [*items, *notes]}
     lines = [message_text(item, lang) for item in items]
-    lines += [shown(message_text(note, lang)) for note in notes]
-    lines += [shown(w) for w in report.get("warnings") or [] if w not in english]
+    # The importer's notes quote files: names, speakers, a turn's text. Shown as written, never as markup.
+    lines += [plain_markdown(shown(message_text(note, lang))) for note in notes]
+    lines += [plain_markdown(shown(w)) for w in report.get("warnings") or [] if w not in english]
     return "\n".join(f"- ⚠ {w}" for w in lines) if lines else f"- ✔ {t('no_warnings', lang)}"
 
 
@@ -175,6 +171,16 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             mapping_inputs = [inputs[key.name] for key in MAPPING_KEYS]
             run_import = labels.add(gr.Button(t("import"), variant="primary", elem_id="data-import"), value="import")
     files_md = gr.Markdown(elem_id="data-files")
+    labels.add(gr.Markdown(f"### {t('speakers')}"), "### {}", value="speakers")
+    labels.add(gr.Markdown(t("agent_hint")), value="agent_hint")
+    # Plain text cells: speaker names come from the transcripts.
+    speakers = gr.Dataframe(
+        headers=[t(key) for key in SPEAKER_COLUMNS],
+        datatype=["str", "str", "str", "number", "str"],
+        interactive=False,
+        wrap=True,
+        elem_id="data-speakers",
+    )
     with gr.Row():
         with gr.Column():
             labels.add(gr.Markdown(f"### {t('report')}"), "### {}", value="report")
@@ -192,13 +198,23 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
         ),
         label="quarantine",
     )
-    # The last import, kept to show it again in another language.
+    # The last import, kept to show it again in another language; ``looked``: each file's entry (format,
+    # speakers, counts) from the last look or import.
     imported = gr.State({"report": None, "quarantine": []})
+    looked = gr.State([])
     shown = ctx.confinement.shown_text
+    pickers = [inputs["agent"], inputs["drop_speakers"]]
+
+    def look(paths: list[str], mapping: FieldMapping, language: str) -> tuple[str, list[dict[str, Any]]]:
+        """Each file's format and its speakers (the first records read): the page's text and the entries."""
+        from builder.data.peek import peek_files
+
+        entries = peek_entries(peek_files([Path(p) for p in paths], mapping))
+        return files_markdown(entries, language, shown), entries
 
     def choose_sample(name: str | None, state: dict[str, Any], language: str) -> tuple[Any, ...]:
         if not name:
-            return state, t("no_files", language), *[gr.update()] * len(mapping_inputs)
+            return state, t("no_files", language), *[gr.update()] * len(mapping_inputs), gr.update()
         paths = [str(p) for p in ctx.sample_files(name)]
         raw, _ = ctx.template_recipe(name)
         data = raw.get("data") or {}
@@ -208,12 +224,12 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             "use_case": name if name in usecase_names() else None,
             "mapping": mapping.model_dump(exclude_defaults=True),
         }
-        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state["mapping"], language, shown)
-        return state, files, *form_values(mapping)
+        files, entries = look(paths, mapping, language)
+        return state, files, *form_values(mapping), entries
 
     def take_uploads(files: list[Any] | None, state: dict[str, Any], language: str) -> tuple[Any, ...]:
         if not files:
-            return state, "", *[gr.update()] * len(mapping_inputs)
+            return state, "", *[gr.update()] * len(mapping_inputs), gr.update()
         # Gradio's upload cache is temporary; the run that trains on these files may start much later.
         target = ctx.uploads_dir / time.strftime("%Y%m%d-%H%M%S")
         target.mkdir(parents=True, exist_ok=True)
@@ -224,14 +240,14 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             shutil.copyfile(source, dest)
             paths.append(str(dest))
         state = {"paths": paths, "use_case": state.get("use_case"), "mapping": {}}
-        files = f"**{t('files', language)}:**\n" + describe_formats(paths, {}, language, shown)
-        return state, files, *form_values(FieldMapping())
+        files, entries = look(paths, FieldMapping(), language)
+        return state, files, *form_values(FieldMapping()), entries
 
     def do_import(state: dict[str, Any], *values: Any) -> tuple[Any, ...]:
         *mapping_form, language = values
         paths = state.get("paths") or []
         if not paths:
-            return state, t("no_files", language), "", "", [], gr.update(), [], [], gr.update()
+            return state, t("no_files", language), "", "", [], gr.update(), [], [], gr.update(), gr.update()
         try:
             from builder.data import import_files
 
@@ -239,12 +255,14 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             prepared = import_files([Path(p) for p in paths], mapping)
         except Exception as err:
             log_exception(err)
-            return state, ctx.error_message(err, language), "", "", [], gr.update(), [], [], gr.update()
+            return state, ctx.error_message(err, language), "", "", [], gr.update(), [], [], gr.update(), gr.update()
         # The recipe tab recommends a base model for these languages.
         languages = prepared.report.get("languages") or {}
         state = {**state, "mapping": mapping.model_dump(exclude_defaults=True), "languages": languages}
         kept = [c.to_openai()["messages"] for c in prepared.conversations[:PREVIEW_LIMIT]]
-        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state["mapping"], language, shown)
+        entries = prepared.report.get("files") or []
+        # A file that could not be read at all is not among the report's files: its own words say why.
+        files = "\n".join([files_markdown(entries, language, shown), *unread_lines(paths, entries, language)])
         slider = gr.update(minimum=1, maximum=max(2, len(kept)), value=1)
         first = kept[0] if kept else []
         return (
@@ -257,18 +275,36 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             first,
             quarantine_table(prepared.quarantine, language, shown),
             {"report": prepared.report, "quarantine": prepared.quarantine[:QUARANTINE_SHOWN]},
+            entries,
         )
 
-    def relabel(state: dict[str, Any], last: dict[str, Any], language: str) -> tuple[Any, ...]:
+    def unread_lines(paths: list[str], entries: list[dict[str, Any]], language: str) -> list[str]:
+        read = {Path(str(e["path"])) for e in entries}
+        missing = [p for p in paths if Path(p) not in read and not any(Path(p) in r.parents for r in read)]
+        return [f"- {plain_markdown(Path(p).name)}: {t('not_read', language)}" for p in missing]
+
+    def show_speakers(entries: list[dict[str, Any]], agent: Any, drop: Any, language: str) -> tuple[Any, ...]:
+        """The speakers table, and the pickers offering every speaker found (what was picked stays picked)."""
+        agent, drop = _names(agent), _names(drop)
+        return (
+            speaker_table(entries or [], language),
+            gr.update(choices=speaker_choices(entries or [], agent), value=agent),
+            gr.update(choices=speaker_choices(entries or [], drop), value=drop),
+        )
+
+    def relabel(
+        state: dict[str, Any], last: dict[str, Any], entries: list[dict[str, Any]], language: str
+    ) -> tuple[Any, ...]:
         """The import's texts again in the language just chosen (they were written in the previous one)."""
         paths = state.get("paths") or []
-        files = f"**{t('files', language)}:**\n" + describe_formats(paths, state.get("mapping") or {}, language, shown)
+        files = files_markdown(entries, language, shown) if entries else gr.update()
         report = last.get("report")
         return (
             files if paths else gr.update(),
             report_markdown(report, language) if report else gr.update(),
             advice_markdown(report, language, shown) if report else gr.update(),
             quarantine_table(last.get("quarantine") or [], language, shown),
+            speaker_table(entries or [], language),
         )
 
     def show(index: float, kept: list[list[dict[str, str]]]) -> list[dict[str, str]]:
@@ -280,12 +316,25 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             m if m["role"] != "system" else {"role": "user", "content": f"[system] {m['content']}"} for m in kept[i]
         ]
 
-    use_sample.click(choose_sample, [sample, data_state, lang], [data_state, files_md, *mapping_inputs])
-    upload.upload(take_uploads, [upload, data_state, lang], [data_state, files_md, *mapping_inputs])
+    speaker_inputs = [looked, *pickers, lang]
+    speaker_outputs = [speakers, *pickers]
+    use_sample.click(choose_sample, [sample, data_state, lang], [data_state, files_md, *mapping_inputs, looked]).then(
+        show_speakers, speaker_inputs, speaker_outputs
+    )
+    upload.upload(take_uploads, [upload, data_state, lang], [data_state, files_md, *mapping_inputs, looked]).then(
+        show_speakers, speaker_inputs, speaker_outputs
+    )
     run_import.click(
         do_import,
         [data_state, *mapping_inputs, lang],
-        [data_state, files_md, report_md, advice_md, conversations, pick, preview, quarantine, imported],
-    )
+        [data_state, files_md, report_md, advice_md, conversations, pick, preview, quarantine, imported, looked],
+    ).then(show_speakers, speaker_inputs, speaker_outputs)
     pick.change(show, [pick, conversations], [preview])
-    lang.change(relabel, [data_state, imported, lang], [files_md, report_md, advice_md, quarantine])
+    lang.change(relabel, [data_state, imported, looked, lang], [files_md, report_md, advice_md, quarantine, speakers])
+
+
+def _names(value: Any) -> list[str]:
+    """A picker's value as a list of names (the API may send one name, or none as an empty text)."""
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    return [str(v) for v in value or [] if str(v).strip()]

@@ -39,8 +39,12 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "tab_export": ("Export", "Exportar"),
     # data
     "data_intro": (
-        "Upload transcripts (JSONL, JSON, CSV/TSV, text) or pick a sample, check the field mapping, then import.",
-        "Sube transcripciones (JSONL, JSON, CSV/TSV, texto) o elige un ejemplo, revisa el mapeo de campos e importa.",
+        "Upload transcripts or chat exports (WhatsApp, Telegram, Slack, Discord, Messenger, Zendesk, Freshdesk, "
+        "Intercom, ChatGPT; JSONL, JSON, CSV/TSV, text, or a .zip) or pick a sample, check the format and the "
+        "speakers found, then import.",
+        "Sube transcripciones o exportaciones de chat (WhatsApp, Telegram, Slack, Discord, Messenger, Zendesk, "
+        "Freshdesk, Intercom, ChatGPT; JSONL, JSON, CSV/TSV, texto, o un .zip) o elige un ejemplo, revisa el formato "
+        "y los hablantes encontrados e importa.",
     ),
     "sample": ("Sample data", "Datos de ejemplo"),
     "upload": ("Upload files", "Subir archivos"),
@@ -64,6 +68,41 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "header": ("First row is a header", "La primera fila es una cabecera"),
     "delimiter": ("Delimiter (CSV/TSV)", "Separador (CSV/TSV)"),
     "encoding": ("Encoding (empty: detect)", "Codificación (vacío: detectar)"),
+    "agent": (
+        "Agent: the speakers who answer for the business (everyone else is the customer side)",
+        "Agente: los hablantes que responden por el negocio (todos los demás son el lado del cliente)",
+    ),
+    "drop_speakers": ("Speakers to leave out (bots, notices)", "Hablantes que se omiten (bots, avisos)"),
+    "speakers": ("Speakers found", "Hablantes encontrados"),
+    "agent_hint": (
+        "Chat exports name people: pick the agent among the speakers found (and any to leave out) above, then "
+        "import again.",
+        "Las exportaciones de chat nombran personas: elige arriba el agente entre los hablantes encontrados (y los "
+        "que se omiten) e importa de nuevo.",
+    ),
+    "col_format": ("format", "formato"),
+    "col_speaker": ("speaker", "hablante"),
+    "col_messages": ("messages", "mensajes"),
+    "col_role": ("role", "papel"),
+    "role_agent": ("agent", "agente"),
+    "role_agent_some": ("agent in {agent} of {total} conversations", "agente en {agent} de {total} conversaciones"),
+    "role_customer": ("customer", "cliente"),
+    "role_dropped": ("left out", "omitido"),
+    "role_unknown": ("not known: name the agent", "sin saber: indica el agente"),
+    "rk_file": (
+        "{kept} conversations kept of {records} records",
+        "{kept} conversaciones conservadas de {records} registros",
+    ),
+    "rk_messages": (
+        "messages {messages} ({kept} in kept conversations)",
+        "mensajes {messages} ({kept} en conversaciones conservadas)",
+    ),
+    "rk_system_lines": ("system lines", "líneas de sistema"),
+    "rk_media_only": ("media-only messages", "mensajes solo con adjuntos"),
+    "rk_dropped": ("messages of speakers left out", "mensajes de hablantes omitidos"),
+    "rk_private_notes": ("private notes", "notas privadas"),
+    "rk_set_aside": ("set aside", "apartadas"),
+    "not_read": ("not read (the readiness advisor says why)", "no leído (el asesor de preparación dice por qué)"),
     "import": ("Import and check", "Importar y revisar"),
     "files": ("Files in use", "Archivos en uso"),
     "report": ("Import report", "Informe de importación"),
