@@ -21,7 +21,7 @@ from typing import Any
 
 from builder.importers.chats import ChatMessage, conversation_item
 from builder.importers.encoding import BadLine, iter_lines
-from builder.importers.jsonfile import JsonProblem, iter_json_document
+from builder.importers.jsonstream import JsonStream, StreamError
 from builder.importers.registry import NOT_JSON, Sample
 from builder.importers.types import SNIFF_BYTES, Container, DetectedFormat, ReadItem, snippet
 from builder.recipe import FieldMapping
@@ -192,15 +192,26 @@ def iter_values(path: Path, det: DetectedFormat) -> Iterator[JsonValue | ReadIte
         return
     with path.open("r", encoding=det.encoding) as f:
         head = f.read(SNIFF_BYTES).lstrip("\ufeff").lstrip()
-    if head.startswith("["):
-        for line, item in iter_json_document(path, det.encoding):
-            if isinstance(item, JsonProblem):
-                yield ReadItem(source, line, reason=item.reason, message=item.message, raw=snippet(item.raw))
-            else:
-                yield JsonValue(line, item)
+    if head.startswith("["):  # a list is walked item by item: a large export is never held whole
+        yield from _list_items(path, det.encoding)
         return
     text = path.read_text(encoding=det.encoding).lstrip("\ufeff")
     yield from values_of_text(source, text)
+
+
+def _list_items(path: Path, encoding: str) -> Iterator[JsonValue | ReadItem]:
+    """The items of a file that is one JSON list; where it stops being JSON, one problem for the rest."""
+    with path.open("r", encoding="utf-8-sig" if encoding == "utf-8" else encoding) as f:
+        stream = JsonStream(f)
+        try:
+            stream.enter("[", "the list of records")
+            for line in stream.items():
+                yield JsonValue(line, stream.value())
+            if not stream.rest_is_empty():
+                yield ReadItem(str(path), stream.line, reason="invalid_json", message="extra data after the JSON list")
+        except StreamError as err:
+            message = f"{err}; the rest of the list could not be read"
+            yield ReadItem(str(path), err.line, reason=err.reason, message=message, raw=snippet(err.raw))
 
 
 def values_of_text(source: str, text: str) -> Iterator[JsonValue | ReadItem]:

@@ -97,3 +97,13 @@ def test_import_report() -> None:
     assert report["kept"] == 3
     assert report["quarantined"] == 0
     assert report["messages_by_role"]["assistant"] == 3  # the bot's greeting and Marcos' reply are merged
+
+
+def test_a_truncated_list_keeps_the_conversations_before_the_cut(tmp_path: Path) -> None:
+    conversation = json.loads(V1.read_text(encoding="utf-8"))
+    text = json.dumps([conversation, conversation], indent=1)
+    path = tmp_path / "cut.json"
+    path.write_text(text[: len(text) // 2 + 300], encoding="utf-8")
+    found = items(path, format="intercom")
+    assert [i.reason for i in found] == [None, "truncated_json"]
+    assert "the rest of the list could not be read" in found[1].message
