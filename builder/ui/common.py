@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from builder.confine import Confinement, ConfinementError, PathProblem, is_model_name
-from builder.importers import DATA_SUFFIXES
+from builder.importers import collect_files
 from builder.jobs import JobManager
 from builder.messages import Message, MessageError
 from builder.rundir import RunDir
@@ -178,7 +178,8 @@ class AppContext:
         from_recipe = [p for p in from_recipe if p.exists() and folder.resolve() in p.parents]
         if from_recipe:
             return from_recipe
-        return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
+        # As an import finds them: a folder that a reader takes whole (a Slack export) stays one input.
+        return collect_files([folder])
 
 
 # Characters that make Markdown markup (emphasis, code, links and images, HTML, tables, headings), an underscore
