@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -250,6 +250,16 @@ def first_values(sample: Sample) -> list[Any]:
         doc = sample.document
         return list(doc[:5]) if isinstance(doc, list) else [doc]
     return list(sample.jsonl) or _line_values(sample)
+
+
+def sniff_values(sample: Sample, is_mine: Callable[[Any], bool], looks_mine: Callable[[str], bool]) -> float:
+    """How sure a JSON format's reader is: 0.9 when most of the sample's first values are its records, 0.6 when
+    some are, or (a file too large to parse whole for a look) when its first bytes look like it."""
+    values = first_values(sample)
+    if values:
+        known = sum(map(is_mine, values))
+        return 0.9 if 2 * known > len(values) else (0.6 if known else 0.0)
+    return 0.6 if looks_mine(sample.text) else 0.0
 
 
 def wrong_value(source: str, line: int, data: Any, expected: str, fix: str) -> ReadItem:

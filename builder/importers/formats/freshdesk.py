@@ -39,6 +39,7 @@ from builder.importers.helpdesk import (
     iter_values,
     json_container,
     parse_time,
+    sniff_values,
     ticket_item,
     values_of_text,
     wrong_value,
@@ -125,11 +126,7 @@ class FreshdeskReader:
             with Bundle(sample.path) as bundle:
                 kinds = _kinds(bundle)
             return 0.9 if "tickets" in kinds.values() and all(kinds.values()) else 0.0
-        values = first_values(sample)
-        if values:
-            known = sum(is_ticket(v) or is_reply(v) for v in values)
-            return 0.9 if 2 * known > len(values) else (0.6 if known else 0.0)
-        return 0.6 if kind_of_head(sample.text) else 0.0
+        return sniff_values(sample, lambda v: is_ticket(v) or is_reply(v), lambda text: kind_of_head(text) is not None)
 
     def describe(self, sample: Sample, mapping: FieldMapping) -> DetectedFormat:
         if sample.is_bundle:

@@ -22,12 +22,12 @@ from typing import Any, ClassVar
 
 from builder.importers.chats import ChatMessage
 from builder.importers.helpdesk import (
-    first_values,
     html_has_image,
     html_to_text,
     iter_values,
     json_container,
     parse_time,
+    sniff_values,
     ticket_item,
     wrong_value,
 )
@@ -82,11 +82,7 @@ class IntercomReader:
     def sniff(self, sample: Sample) -> float:
         if sample.is_bundle:
             return 0.0
-        values = first_values(sample)
-        if values:
-            known = sum(_conversations(v) is not None for v in values)
-            return 0.9 if 2 * known > len(values) else (0.6 if known else 0.0)
-        return 0.6 if _TEXT_HINT.search(sample.text) else 0.0
+        return sniff_values(sample, lambda v: _conversations(v) is not None, lambda text: bool(_TEXT_HINT.search(text)))
 
     def describe(self, sample: Sample, mapping: FieldMapping) -> DetectedFormat:
         fields = {"opening": "source", "parts": "conversation_parts", "agent": "author.type admin/bot"}

@@ -34,6 +34,7 @@ from builder.importers.helpdesk import (
     iter_values,
     json_container,
     parse_time,
+    sniff_values,
     ticket_item,
     wrong_value,
 )
@@ -146,11 +147,7 @@ class ZendeskReader:
     def sniff(self, sample: Sample) -> float:
         if sample.is_bundle:
             return 0.0
-        values = first_values(sample)
-        if values:
-            known = sum(_kind(v) is not None for v in values)
-            return 0.9 if 2 * known > len(values) else (0.6 if known else 0.0)
-        return 0.6 if _TEXT_HINT.search(sample.text) else 0.0  # too large to parse whole for a look
+        return sniff_values(sample, lambda v: _kind(v) is not None, lambda text: bool(_TEXT_HINT.search(text)))
 
     def describe(self, sample: Sample, mapping: FieldMapping) -> DetectedFormat:
         values = first_values(sample)
