@@ -67,6 +67,10 @@ ADVICE: dict[str, str] = {
         "{count} conversation(s) were corrected more than once with replies that disagree "
         "(e.g. {example!r}): the model would learn both. Keep one correction per conversation."
     ),
+    "one_author": (
+        "{author} cast {count} of the {total} votes ({share}): the round would mostly learn one person's taste. "
+        "Ask others to vote, or leave {author} out of this round."
+    ),
     "few_pairs": (
         "Only {pairs} vote pairs (ties and identical answers left out): a DPO round needs about "
         "{minimum} or more to change the model measurably. Keep voting in the playground."
@@ -176,6 +180,7 @@ def _language_advice(languages: dict[str, int], use_case: str | None, base_model
 MIN_PAIRS = 100
 MIN_CORRECTIONS = 20
 LOPSIDED_SHARE = 0.9  # this share of the votes saw the same model first, with the names shown
+ONE_AUTHOR_SHARE = 0.5  # one author cast more than this share of the votes: "most of them"
 CONTRADICTION_SIMILARITY = 0.5  # two corrections of one prompt that share less than this disagree
 
 
@@ -193,6 +198,21 @@ def lopsided_votes(votes: list[dict[str, Any]]) -> Advice | None:
     if count / len(votes) < LOPSIDED_SHARE:
         return None
     return Advice("lopsided_votes", {"count": count, "total": len(votes), "side": side})
+
+
+def one_author(votes: list[dict[str, Any]]) -> Advice | None:
+    """One account cast most of the votes (anonymous votes count in the total but never as an author)."""
+    from builder.authors import votes_by_author
+
+    counts = {author: n for author, n in votes_by_author(votes).items() if author}
+    if not counts or len(votes) < 2:
+        return None
+    author, count = next(iter(counts.items()))
+    if count / len(votes) <= ONE_AUTHOR_SHARE:
+        return None
+    return Advice(
+        "one_author", {"author": author, "count": count, "total": len(votes), "share": _percent(count / len(votes))}
+    )
 
 
 def contradicting_corrections(corrections: list[dict[str, Any]]) -> Advice | None:
@@ -218,7 +238,7 @@ def feedback_advice(votes: list[dict[str, Any]], corrections: list[dict[str, Any
     """Warnings before training a round of ``method`` (dpo or sft) on a run's playground feedback."""
     from builder.feedback import vote_pairs
 
-    found = [a for a in (lopsided_votes(votes), contradicting_corrections(corrections)) if a]
+    found = [a for a in (lopsided_votes(votes), one_author(votes), contradicting_corrections(corrections)) if a]
     if method == "dpo":
         pairs = len(vote_pairs(votes))
         if pairs < MIN_PAIRS:

@@ -304,12 +304,14 @@ def record_vote(
     messages: list[dict[str, str]] | None = None,
     sampling: Sampling | dict[str, Any] | None = None,
     shown_first: str | None = None,
+    author: str | None = None,
 ) -> None:
     """Append one vote to ``votes.jsonl``; a file lock keeps lines whole when two browsers vote at once.
 
     A vote keeps what a next training round needs (``builder.feedback``): the prompt as the
     models saw it (``messages``), both answers, the sampling settings, which model was shown
-    first (on the left, side A) and the winner.
+    first (on the left, side A), the winner and who voted (``author``: the account, or None without logins;
+    ``builder.authors`` keeps one vote per author per pair when reading).
     """
     if winner not in WINNERS:
         raise ValueError(f"winner must be one of {', '.join(WINNERS)}, not {winner!r}")
@@ -326,6 +328,7 @@ def record_vote(
         "blind": blind,
         "shown_first": shown_first,
         "sampling": dict(settings) if settings else None,
+        "author": author,
     }
     append_locked(RunDir(run_dir).votes, record)
 
@@ -339,15 +342,21 @@ def append_locked(path: Path, record: dict[str, Any]) -> None:
 
 
 def vote_summary(run_dir: Path | str) -> dict[str, Any]:
-    """Counts and the tuned model's win rate (a tie counts half), over the run's votes."""
+    """Counts and the tuned model's win rate (a tie counts half), over the run's votes (one per author per pair)."""
+    from builder.authors import latest_votes
+
     counts = dict.fromkeys(WINNERS, 0)
     path = RunDir(run_dir).votes
+    votes = []
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
-            with contextlib.suppress(ValueError, AttributeError):
-                winner = json.loads(line).get("winner")
-                if winner in counts:
-                    counts[winner] += 1
+            with contextlib.suppress(ValueError):
+                vote = json.loads(line)
+                if isinstance(vote, dict):
+                    votes.append(vote)
+    for vote in latest_votes(votes):
+        if vote.get("winner") in counts:
+            counts[vote["winner"]] += 1
     total = sum(counts.values())
     rate = (counts["tuned"] + 0.5 * counts["tie"]) / total if total else None
     return {"votes": total, **counts, "tuned_win_rate": rate}

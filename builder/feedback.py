@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import sys
 import time
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from builder import rundir
+from builder.authors import corrections_by_author, latest_votes, leave_out, votes_by_author
 from builder.chat import append_locked, vote_summary
 from builder.recipe import ROUND_EPOCHS, ROUND_LEARNING_RATE, Recipe, RecipeError, load_recipe, recipe_from_dict
 from builder.rundir import RunDir
@@ -63,8 +65,9 @@ def record_correction(
     original: str | None = None,
     corrected: str | None = None,
     redact: bool = True,
+    author: str | None = None,
 ) -> dict[str, Any]:
-    """Save the conversation with the agent's reply as a new training conversation.
+    """Save the conversation with the agent's reply as a new training conversation (``author``: who wrote it).
 
     ``messages`` is the prompt the model answered (system turns are kept in the metadata, not
     in the conversation: training puts the recipe's own system prompt first). PII is redacted
@@ -90,6 +93,7 @@ def record_correction(
             "original": clean(original) if original else original,
             "system_prompt": system[0] if system else None,
             "redactions": dict(counts),
+            "author": author,
         },
     }
     append_locked(RunDir(run_dir).corrections, record)
@@ -111,7 +115,8 @@ def read_corrections(paths: list[Path]) -> list[dict[str, Any]]:
 
 
 def read_votes(paths: list[Path]) -> list[dict[str, Any]]:
-    return [v for path in paths for v in rundir.read_jsonl(path) if isinstance(v, dict) and v.get("winner")]
+    """The votes in ``paths``, one per author per pair (the latest); anonymous votes are all kept."""
+    return latest_votes(v for path in paths for v in rundir.read_jsonl(path) if isinstance(v, dict) and v.get("winner"))
 
 
 def vote_prompt(vote: dict[str, Any]) -> list[dict[str, str]]:
@@ -158,6 +163,8 @@ class FeedbackSummary:
     pairs: int = 0
     corrections: int = 0
     tuned_win_rate: float | None = None  # a tie counts half
+    by_author: dict[str, int] = field(default_factory=dict)  # votes per author, most first ("": anonymous)
+    corrections_by_author: dict[str, int] = field(default_factory=dict)
     advice: dict[str, list[Advice]] = field(default_factory=dict)  # the advisor's warnings, per method
 
     @property
@@ -181,6 +188,8 @@ def summarize(run_dir: Path | str) -> FeedbackSummary:
         pairs=len(vote_pairs(votes)),
         corrections=len(corrections),
         tuned_win_rate=counts["tuned_win_rate"],
+        by_author=votes_by_author(votes),
+        corrections_by_author=corrections_by_author(corrections),
     )
     summary.advice = {m: feedback_advice(votes, corrections, method=m) for m in METHODS}
     return summary
@@ -222,10 +231,18 @@ def feedback_files(recipe: Recipe, parent: RunDir) -> tuple[list[Path], list[Pat
     return votes, corrections
 
 
+def round_feedback(recipe: Recipe, parent: RunDir) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The votes and corrections a round learns from: those of the authors ``feedback.exclude_authors`` leaves out
+    are not among them."""
+    vote_files, correction_files = feedback_files(recipe, parent)
+    excluded = recipe.feedback.exclude_authors
+    votes = leave_out(read_votes(vote_files), excluded, votes=True)
+    return votes, leave_out(read_corrections(correction_files), excluded, votes=False)
+
+
 def load_pairs(recipe: Recipe) -> list[dict[str, Any]]:
-    parent = parent_dir(recipe)
-    votes, _ = feedback_files(recipe, parent)
-    return vote_pairs(read_votes(votes))
+    votes, _ = round_feedback(recipe, parent_dir(recipe))
+    return vote_pairs(votes)
 
 
 def correction_examples(recipe: Recipe, records: list[dict[str, Any]], workdir: Path) -> list[Example]:
@@ -255,8 +272,7 @@ def prepare_round(recipe: Recipe, output_dir: Path) -> PreparedSplits:
 
     parent = parent_dir(recipe)
     vote_files, correction_files = feedback_files(recipe, parent)
-    votes = read_votes(vote_files)
-    corrections = read_corrections(correction_files)
+    votes, corrections = round_feedback(recipe, parent)
     parent_train = read_examples(parent.examples("train"))
     dev = read_examples(parent.examples("dev"))
     pairs = vote_pairs(votes)
@@ -288,6 +304,7 @@ def prepare_round(recipe: Recipe, output_dir: Path) -> PreparedSplits:
             "parent_run_id": parent.name,
             "feedback_files": [file_fingerprint(p) for p in [*vote_files, *correction_files]],
             **counts,
+            "excluded_authors": list(recipe.feedback.exclude_authors),
             "warnings": warnings,
         }
         RunDir(output_dir).update_info(method=recipe.method, lineage=lineage)
@@ -381,6 +398,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--method", choices=METHODS, help="dpo: learn from the vote pairs; sft: from the corrections")
     parser.add_argument("--recipe-out", type=Path, help="where to write the recipe (default: RUN_DIR/next-METHOD.yaml)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="dotted.key=value")
+    parser.add_argument(
+        "--leave-out", action="append", default=[], metavar="AUTHOR", help="train without this author's feedback"
+    )
     parser.add_argument("--train", action="store_true", help="train the round now (python -m builder.sft RECIPE)")
     parser.add_argument("--output-dir", type=Path, help="the new run directory (with --train)")
     parser.add_argument("--summary", action="store_true", help="print the counts and the advisor's warnings")
@@ -394,6 +414,8 @@ def print_summary(summary: FeedbackSummary, method: str | None) -> None:
         f"votes {summary.votes} (tuned {summary.tuned}, base {summary.base}, tie {summary.tie}), "
         f"tuned win rate {rate}, vote pairs {summary.pairs}, corrections {summary.corrections}"
     )
+    if summary.by_author:
+        print("votes by author: " + ", ".join(f"{a or '(anonymous)'} {n}" for a, n in summary.by_author.items()))
     for name in [method] if method else METHODS:
         for warning in summary.warnings.get(name, []):
             print(f"warning ({name}): {warning}")
@@ -412,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
             for path, count in export_feedback(args.run_dir):
                 print(f"wrote {count} records to {path}")
         if args.method:
+            if args.leave_out:
+                args.overrides.append(f"feedback.exclude_authors={json.dumps(args.leave_out)}")
             path = write_next_round(args.run_dir, args.method, args.recipe_out, args.overrides)
             print(f"recipe written to {path}")
             if args.train:

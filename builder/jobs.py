@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -138,6 +138,16 @@ class JobManager:
         self._children: dict[int, subprocess.Popen] = {}
         self._thread: threading.Thread | None = None
         self._stop_event = threading.Event()
+        # Told of each user action, (action, job): "started", "resumed", "stopped", "evaluated", "merged" (the audit).
+        self.observers: list[Callable[[str, Job], None]] = []
+
+    def _tell(self, action: str, job: Job) -> Job:
+        for observer in self.observers:
+            try:
+                observer(action, job)
+            except Exception as err:  # the action is done; a failed record must not undo or hide it
+                print(f"warning: could not record {action} of {job.id}: {err}", file=sys.stderr, flush=True)
+        return job
 
     # -- persistence
 
@@ -193,7 +203,7 @@ class JobManager:
             job = Job(id=run_id, run_dir=str(run_dir), recipe_path=str(recipe_path), overrides=list(overrides))
             self._save(job)
         self.tick()
-        return self.get(run_id) or job
+        return self._tell("started", self.get(run_id) or job)
 
     def evaluate(self, run_id: str) -> Job:
         """Queue an evaluation of a trained run (base, few-shot base and tuned on its dev split)."""
@@ -215,7 +225,7 @@ class JobManager:
                 job = Job(id=ident, run_dir=str(run.path), kind=kind, target=target)
                 self._save(job)
         self.tick()
-        return self.get(ident) or job
+        return self._tell("evaluated" if kind == "evaluate" else "merged", self.get(ident) or job)
 
     def resume(self, job_id: str) -> Job:
         """Queue a stopped or failed run again; the trainer continues from its last checkpoint."""
@@ -229,7 +239,7 @@ class JobManager:
             job.queued_at, job.started_at, job.ended_at, job.outcome, job.error = time.time(), None, None, None, None
             self._save(job)
         self.tick()
-        return self.get(job_id) or job
+        return self._tell("resumed", self.get(job_id) or job)
 
     def stop(self, job_id: str, *, wait: bool = False) -> Job:
         """A queued job leaves the queue; a running one gets SIGTERM, then SIGKILL after a grace period.
@@ -243,7 +253,7 @@ class JobManager:
                 raise KeyError(f"no job {job_id!r} under {self.jobs_dir}")
             if job.state == "queued":
                 self._finish(job, "stopped", None)
-                return job
+                return self._tell("stopped", job)
             pid = job.pid if job.state == "running" else None
             job.stop_requested = True
             job.stop_requested_at = job.stop_requested_at or time.time()
@@ -252,7 +262,7 @@ class JobManager:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
             self.tick()
-            return self.get(job_id) or job
+            return self._tell("stopped", self.get(job_id) or job)
         if pid is not None:
             self._terminate(pid)
         with self._locked():
@@ -260,7 +270,7 @@ class JobManager:
             if job.state == "running":
                 self._finish(job, "stopped", None)
         self.tick()
-        return self.get(job_id) or job
+        return self._tell("stopped", self.get(job_id) or job)
 
     # -- scheduling
 

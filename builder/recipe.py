@@ -286,6 +286,9 @@ class FeedbackConfig(_Section):
         default_factory=list, description="corrections.jsonl files; empty: the parent's"
     )
     include_original: bool = Field(True, description="sft: train on the parent's examples too, not only corrections")
+    exclude_authors: list[str] = Field(
+        default_factory=list, description="leave out the votes and corrections of these authors (account names)"
+    )
     correction_repeats: int = Field(2, ge=1, description="sft: how many times each correction is trained on")
     beta: float = Field(0.1, gt=0, description="dpo: how far the tuned model may move from the parent run")
     # 1.0 by measurement (EVALUATION.md, "Feedback round"): plain DPO drifted to replies like "Thanks."
@@ -293,7 +296,7 @@ class FeedbackConfig(_Section):
         1.0, ge=0, description="dpo: weight of a supervised term on each pair's preferred answer (0: plain DPO)"
     )
 
-    @field_validator("votes", "corrections", mode="before")
+    @field_validator("votes", "corrections", "exclude_authors", mode="before")
     @classmethod
     def _listify(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value

@@ -394,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import uvicorn
 
+    from builder.users import record_command_line
+
+    record_command_line("served", args.run_dir, f"{args.host}:{args.port}")  # the team's audit trail, if it has one
     print(f"Loading {args.run_dir} ...", flush=True)
     service = ChatService(args.run_dir)
     app = create_app(service, api_key=args.api_key)

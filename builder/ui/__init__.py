@@ -12,19 +12,28 @@ from typing import Any
 import gradio as gr
 
 from builder.jobs import JobManager
-from builder.ui import data_tab, evaluate_tab, export_tab, playground_tab, recipe_tab, train_tab
+from builder.ui import data_tab, evaluate_tab, export_tab, playground_tab, recipe_tab, team_tab, train_tab
+from builder.ui.access import protect
 from builder.ui.common import AppContext
 from builder.ui.i18n import DEFAULT_LANG, LANGUAGES, language_from_header, t
+from builder.ui.team import Team
 
 CSS = """
 #header-row { align-items: center; }
 #lang-select { max-width: 260px; }
+#logout { max-width: 140px; }
 """
 
 
-def build_app(runs_dir: Path, *, jobs: JobManager | None = None) -> tuple[gr.Blocks, AppContext]:
+def build_app(
+    runs_dir: Path, *, jobs: JobManager | None = None, team: Team | None = None
+) -> tuple[gr.Blocks, AppContext]:
+    """The app; with a ``team``, every handler checks the caller's role (``builder.ui.access``) and actions are
+    audited; without one, anyone who reaches the page may do anything."""
     runs_dir = Path(runs_dir).resolve()
-    ctx = AppContext(runs_dir=runs_dir, jobs=jobs or JobManager(runs_dir))
+    ctx = AppContext(runs_dir=runs_dir, jobs=jobs or JobManager(runs_dir), team=team)
+    if team is not None:
+        ctx.jobs.observers.append(team.job_action)
     labels = ctx.labels
     with gr.Blocks(title="Domain assistant builder") as demo:
         with gr.Row(elem_id="header-row"):
@@ -35,6 +44,12 @@ def build_app(runs_dir: Path, *, jobs: JobManager | None = None) -> tuple[gr.Blo
                 gr.Radio(LANGUAGES, value=DEFAULT_LANG, label=t("language"), elem_id="lang-select", scale=1),
                 label="language",
             )
+            if team is not None:
+                user_line = gr.Markdown(visible=False, elem_id="user-line")
+                logout = labels.add(
+                    gr.Button(t("logout"), link="/logout?all_session=false", visible=False, elem_id="logout", scale=0),
+                    value="logout",
+                )
         with gr.Row():
             run_select = labels.add(
                 gr.Dropdown(ctx.run_choices(), value=None, label=t("run"), elem_id="run-select", scale=4),
@@ -57,6 +72,9 @@ def build_app(runs_dir: Path, *, jobs: JobManager | None = None) -> tuple[gr.Blo
                 evaluate_tab.build(ctx, lang, run_select)
             with labels.add(gr.Tab(t("tab_export"), id="export", elem_id="tab-export"), label="tab_export"):
                 export_tab.build(ctx, lang, run_select)
+            if team is not None:
+                with labels.add(gr.Tab(t("tab_team"), id="team", elem_id="tab-team"), label="tab_team"):
+                    team_tab.build(ctx, lang, run_select)
 
         lang.change(labels.updates, [lang], labels.components, show_progress="hidden")
 
@@ -71,7 +89,7 @@ def build_app(runs_dir: Path, *, jobs: JobManager | None = None) -> tuple[gr.Blo
             header = request.headers.get("accept-language") if request is not None else None
             active = ctx.jobs.active_job()
             choices = ctx.run_choices()
-            run = active.id if active else (choices[0] if choices else None)
+            run = active.id if active and active.id in choices else (choices[0] if choices else None)
             return language_from_header(header), gr.update(choices=choices, value=run)
 
         demo.load(first_screen, None, [lang, run_select])
@@ -79,4 +97,8 @@ def build_app(runs_dir: Path, *, jobs: JobManager | None = None) -> tuple[gr.Blo
             loaded = demo.load(**event)
             if follow_up:
                 loaded.then(**follow_up)
+        if team is not None:
+            team_tab.attach_screen(demo, ctx, lang, user_line, logout)
+    if team is not None:
+        protect(demo, team)
     return demo, ctx

@@ -21,6 +21,7 @@ from builder.usecases import usecase_names
 if TYPE_CHECKING:
     from builder.chat import ChatEngine
     from builder.recipe import Recipe
+    from builder.ui.team import Team
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,6 +34,7 @@ class AppContext:
     labels: Labels = field(default_factory=Labels)
     # (event, follow-up) pairs of keyword arguments for demo.load(...).then(...), added by the tabs.
     on_load: list[tuple[dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)
+    team: Team | None = None  # accounts, roles and the audit trail (None: no logins, nothing audited)
     _engine: ChatEngine | None = None
 
     @property
@@ -115,7 +117,18 @@ class AppContext:
         return path
 
     def run_choices(self) -> list[str]:
-        return self.jobs.list_runs()
+        """The runs the current caller may choose (a reviewer: those shared with them)."""
+        runs = self.jobs.list_runs()
+        if self.team is None:
+            return runs
+        from builder.ui.team import current_caller
+
+        return self.team.visible_runs(runs, current_caller())
+
+    def audit(self, action: str, target: str | None = None, detail: str | None = None) -> None:
+        """One entry in the audit trail, by the caller of the running handler."""
+        if self.team is not None:
+            self.team.record(action, target, detail)
 
     def run(self, run_id: str | None) -> RunDir | None:
         path = self.run_dir(run_id)

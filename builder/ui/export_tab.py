@@ -79,6 +79,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
             path = zip_adapter(run)
         except Exception as err:
             return ctx.error_message(err, language), None
+        ctx.audit("exported", run_id, f"adapter zip {ctx.confinement.shown(path)}")
         return f"`{ctx.confinement.shown(path)}`", str(path)
 
     def do_data(run_id: str | None, language: str) -> tuple[Any, Any]:
@@ -91,6 +92,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
             path, count = export_run_data(run)
         except Exception as err:
             return ctx.error_message(err, language), None
+        ctx.audit("exported", run_id, f"data {ctx.confinement.shown(path)}")
         return t("exported", language, n=count, path=ctx.confinement.shown(path)), str(path)
 
     def do_merge(run_id: str | None, folder: str, language: str) -> str:
@@ -162,6 +164,7 @@ def _build_gguf(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> Non
         except Exception as err:
             log_exception(err)
             return ctx.error_message(err, language), gr.update(visible=False)
+        ctx.audit("exported", run_id, f"gguf {kind} {ctx.confinement.shown(done.path)}")
         shown = ctx.confinement.shown
         folder = done.path.parent
         size = f"{done.bytes / 1e6:.0f}"

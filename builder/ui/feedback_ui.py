@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import gradio as gr
@@ -11,6 +12,7 @@ import gradio as gr
 from builder.advisor import MIN_CORRECTIONS, MIN_PAIRS
 from builder.ui.common import AppContext, error_text, log_exception
 from builder.ui.i18n import message_text, t
+from builder.ui.team import current_author
 
 
 def feedback_markdown(ctx: AppContext, run_id: str | None, lang: str, method: str | None = None) -> str:
@@ -36,6 +38,9 @@ def feedback_markdown(ctx: AppContext, run_id: str | None, lang: str, method: st
             pairs=summary.pairs,
             corrections=summary.corrections,
         )
+    if method and summary.by_author:  # who voted, for the people who start a round (not shown to voters)
+        shown = (f"{author or t('anonymous', lang)} {n}" for author, n in summary.by_author.items())
+        text += "\n\n" + t("votes_by_author", lang, authors=", ".join(shown))
     if method:
         text += "\n\n" + t("round_enough", lang, pairs=MIN_PAIRS, corrections=MIN_CORRECTIONS)
         text += "".join(f"\n\n⚠ {message_text(item, lang)}" for item in summary.advice.get(method, []))
@@ -68,7 +73,9 @@ def save_correction(ctx: AppContext, text: str, run_id: str | None, state: dict[
     try:
         messages = last.get("messages") or [{"role": "user", "content": last["prompt"]}]
         redact = run.recipe().data.redact_pii
-        record_correction(run.path, messages=messages, reply=text, original=last.get("tuned"), redact=redact)
+        record_correction(
+            run.path, messages=messages, reply=text, original=last.get("tuned"), redact=redact, author=current_author()
+        )
     except Exception as err:
         log_exception(err)
         return False, "", error_text(err)
@@ -92,9 +99,15 @@ def build_next_round(
                 ),
                 label="round_method",
             )
+            leave_out = labels.add(
+                gr.Dropdown([], multiselect=True, label=t("round_leave_out"), elem_id="train-round-leave-out"),
+                label="round_leave_out",
+            )
             start = labels.add(gr.Button(t("round_start"), elem_id="train-round-start"), value="round_start")
 
-    def do_start(run_id: str | None, chosen: str, extra: str, language: str) -> tuple[Any, ...]:
+    def do_start(
+        run_id: str | None, chosen: str, extra: str, language: str, excluded: list[str] | None = None
+    ) -> tuple[Any, ...]:
         from builder.feedback import write_next_round
         from builder.ui.train_tab import parse_overrides, said_markdown, start_job
 
@@ -103,7 +116,9 @@ def build_next_round(
         job_id = None
         if run is not None and ctx.has_adapter(run_id):
             try:
-                path = write_next_round(run, chosen)
+                # Authors left out travel in the recipe (feedback.exclude_authors), so the round's record shows it.
+                leave = [f"feedback.exclude_authors={json.dumps(list(excluded))}"] if excluded else []
+                path = write_next_round(run, chosen, overrides=leave)
                 # The same confinement as any started recipe.
                 told, job_id = start_job(ctx, str(path), parse_overrides(extra), recipe_named=True)
             except Exception as err:
@@ -115,7 +130,19 @@ def build_next_round(
     def show(run_id: str | None, chosen: str, language: str) -> str:
         return feedback_markdown(ctx, run_id, language, chosen)
 
-    start.click(do_start, [run_select, method, overrides, lang], [message, said, run_select])
+    def authors(run_id: str | None, current: list[str] | None) -> Any:
+        """The named authors of the run's votes and corrections, to leave any of them out."""
+        from builder.feedback import summarize
+
+        run = ctx.run_dir(run_id)
+        if run is None:
+            return gr.update(choices=[], value=[])
+        summary = summarize(run)
+        names = sorted({a for a in [*summary.by_author, *summary.corrections_by_author] if a})
+        return gr.update(choices=names, value=[n for n in current or [] if n in names])
+
+    start.click(do_start, [run_select, method, overrides, lang, leave_out], [message, said, run_select])
     for event in (run_select.change, method.change, lang.change):
         event(show, [run_select, method, lang], [counts], show_progress="hidden")
+    run_select.change(authors, [run_select, leave_out], [leave_out], show_progress="hidden")
     return counts, method, show

@@ -16,6 +16,7 @@ from builder.importers.types import CONTAINER_NAMES, ENCODING_NAMES, FORMAT_NAME
 from builder.messages import Message
 from builder.recipe import RecipeProblem, ValidationMessage
 from builder.ui.i18n_first_hour import FIRST_HOUR
+from builder.ui.team_text import TEAM_STRINGS
 
 LANGUAGES: list[tuple[str, str]] = [("English", "en"), ("Español", "es")]
 DEFAULT_LANG = "en"
@@ -601,6 +602,8 @@ for _prefix, _names, _spanish in (
     ("enc_", ENCODING_NAMES, _ENCODINGS_ES),
 ):
     _STRINGS.update({f"{_prefix}{key}": (english, _spanish.get(key, "")) for key, english in _names.items()})
+
+_STRINGS.update(TEAM_STRINGS)  # accounts, roles, sharing, the audit trail (builder/ui/team_text.py)
 
 STRINGS: dict[str, dict[str, str]] = {
     lang: {key: pair[i] for key, pair in _STRINGS.items()} for i, (_, lang) in enumerate(LANGUAGES)

@@ -5,6 +5,9 @@ server sees it (a forwarded-for header would let a guesser pick a fresh identity
 Attempts from one client are taken one at a time, each after a delay that doubles with
 every failure; the wait is ``asyncio.sleep``, so other clients are served meanwhile. A
 success, or a quiet spell of ``FORGET_S``, clears the count.
+
+``UserThrottle`` does the same per user name, inside the password check: guesses at one account
+from many addresses slow down too.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ FIRST_DELAY_S = 1.0
 MAX_DELAY_S = 30.0
 FORGET_S = 15 * 60
 LOGIN_PATHS = ("/login", "/login/")
+MAX_TRACKED = 10_000  # names and addresses remembered at most (a guesser may try endless names)
 
 
 def delay_after(failures: int, first: float = FIRST_DELAY_S, cap: float = MAX_DELAY_S) -> float:
@@ -75,3 +79,35 @@ class LoginThrottle:
             del self.clients[key]
         address = (scope.get("client") or ("unknown", 0))[0]
         return self.clients.setdefault(address, _Client(last_failure=now))
+
+
+class UserThrottle:
+    """Per user name: each try waits ``delay_after(failures)`` and tries on one name are taken one at a time."""
+
+    def __init__(self, first_delay_s: float = FIRST_DELAY_S, max_delay_s: float = MAX_DELAY_S) -> None:
+        self.first_delay_s = first_delay_s
+        self.max_delay_s = max_delay_s
+        self.users: dict[str, _Client] = {}
+
+    async def attempt(self, name: str, check: Callable[[], Awaitable[bool]]) -> bool:
+        """``await check()`` after this name's delay; its answer counts as a success or a failure."""
+        state = self._state(name.strip().lower())
+        async with state.lock:
+            await asyncio.sleep(delay_after(state.failures, self.first_delay_s, self.max_delay_s))
+            ok = await check()
+            if ok:
+                state.failures = 0
+            else:
+                state.failures += 1
+                state.last_failure = time.monotonic()
+            return ok
+
+    def _state(self, key: str) -> _Client:
+        now = time.monotonic()
+        forget = [k for k, c in self.users.items() if now - c.last_failure > FORGET_S and not c.lock.locked()]
+        if len(self.users) - len(forget) >= MAX_TRACKED:  # keep memory bounded: drop the calmest names first
+            calm = sorted((c.last_failure, k) for k, c in self.users.items() if not c.lock.locked())
+            forget += [k for _, k in calm[: len(self.users) // 10]]
+        for key_ in set(forget):
+            del self.users[key_]
+        return self.users.setdefault(key, _Client(last_failure=now))

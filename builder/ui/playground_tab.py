@@ -15,6 +15,7 @@ import gradio as gr
 from builder.ui.common import AppContext, log_exception
 from builder.ui.feedback_ui import build_correction, feedback_markdown, save_correction
 from builder.ui.i18n import t
+from builder.ui.team import current_author
 
 CHAT_CONCURRENCY = 8  # the engine serialises generation itself; this only bounds waiting requests
 
@@ -214,6 +215,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
             messages=last.get("messages"),
             sampling=last.get("sampling"),
             shown_first=left_side,
+            author=current_author(),
         )
         note = said("vote_saved", a=left_side, b=right_side)
         return status_line(note, language), feedback_markdown(ctx, run_id, language), note

@@ -1,0 +1,5 @@
+import sys
+
+from builder.users.cli import main
+
+sys.exit(main())
