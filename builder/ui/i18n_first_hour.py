@@ -64,4 +64,20 @@ FIRST_HOUR: dict[str, tuple[str, str]] = {
     ),
     "langs_short_English": ("English", "inglés"),
     "langs_short_multilingual": ("multilingual", "multilingüe"),
+    # Train tab: budget fields, the estimate, what a running training is doing
+    "steps_field": ("Steps (empty: the recipe's)", "Pasos (vacío: los de la receta)"),
+    "minutes_field": ("Or stop after minutes (empty: no limit)", "O parar tras minutos (vacío: sin límite)"),
+    "estimate": (
+        "Estimated here: {steps} steps × {seconds} s ≈ **{total}** ({quantization}).",
+        "Estimación aquí: {steps} pasos × {seconds} s ≈ **{total}** ({quantization}).",
+    ),
+    "estimate_measured": (
+        "Estimated here: {steps} steps × {seconds} s ≈ **{total}** ({quantization}; pace measured in `{run}`).",
+        "Estimación aquí: {steps} pasos × {seconds} s ≈ **{total}** ({quantization}; ritmo medido en `{run}`).",
+    ),
+    "estimate_steps": ("{steps} steps ({quantization}).", "{steps} pasos ({quantization})."),
+    "phase_loading": ("loading the model and the data…", "cargando el modelo y los datos…"),
+    "phase_dev": ("scoring the dev set: batch {done}/{total}", "puntuando la validación: lote {done}/{total}"),
+    "phase_dev_start": ("scoring the dev set…", "puntuando la validación…"),
+    "phase_saving": ("saving the adapter…", "guardando el adaptador…"),
 }

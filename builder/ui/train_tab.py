@@ -16,7 +16,8 @@ from builder.rundir import RunDir, RunProgress
 from builder.ui.common import AppContext, log_exception
 from builder.ui.feedback_ui import build_next_round
 from builder.ui.i18n import DEFAULT_LANG, message_text, status_text, t
-from builder.ui.recipe_check import format_duration
+from builder.ui.recipe_check import format_duration, time_estimate
+from builder.ui.train_status import progress_html, shown_log, status_markdown
 
 REFRESH_S = 2.0
 # Fixed colours: with an empty first frame the plot would otherwise have no colour for the series.
@@ -47,34 +48,6 @@ def loss_figure(progress: RunProgress | None, lang: str = DEFAULT_LANG) -> Any:
     figure.tight_layout()
     plt.close(figure)  # Gradio renders the figure object; pyplot must not keep it alive
     return figure
-
-
-def status_markdown(progress: RunProgress, lang: str) -> str:
-    parts = [f"**{status_text(progress.status, lang)}**"]
-    if progress.status == "queued" and progress.queue_position:
-        parts = [f"**{t('queued_at', lang, pos=progress.queue_position)}**"]
-    steps = f"{progress.step}/{progress.max_steps}" if progress.max_steps else str(progress.step)
-    parts.append(f"{t('step', lang)} {steps}")
-    if progress.loss is not None:
-        parts.append(f"{t('loss', lang)} {progress.loss:.4f}")
-    if progress.eval_loss is not None:
-        parts.append(f"{t('dev_loss', lang)} {progress.eval_loss:.4f}")
-    if progress.status == "running":
-        parts.append(f"{t('eta', lang)} {format_duration(progress.eta_s)}")
-    if progress.device:
-        parts.append(f"{t('device', lang)} {progress.device}")
-    return f"`{progress.run_id}` · " + " · ".join(parts)
-
-
-def progress_html(progress: RunProgress | None) -> str:
-    fraction = progress.fraction if progress else 0.0
-    if progress is not None and progress.status == "completed":
-        fraction = 1.0
-    color = {"failed": "#d9534f", "stopped": "#999"}.get(progress.status if progress else "", "#3b82f6")
-    return (
-        '<div id="train-progress" style="background:#e5e7eb;border-radius:6px;height:14px;width:100%">'
-        f'<div style="background:{color};width:{fraction * 100:.1f}%;height:14px;border-radius:6px"></div></div>'
-    )
 
 
 QUEUE_COLUMNS = ("col_run", "col_state", "col_device", "col_position")
@@ -117,10 +90,64 @@ def refresh(ctx: AppContext, run_id: str | None, lang: str, shown: Any = None) -
         progress_html(progress),
         loss_figure(progress, lang) if key != shown else gr.update(),
         error_update,
-        ctx.confinement.shown_text(progress.log_tail),
+        ctx.confinement.shown_text(shown_log(progress.log_tail)),
         with_queue,
         key,
     )
+
+
+BUDGET_KEYS = {"steps": "training.max_steps", "minutes": "training.max_minutes"}
+
+
+def with_budget(text: str, steps: float | None, minutes: float | None) -> str:
+    """The overrides with the steps and minutes fields written in (a blank field: the recipe's own value)."""
+    keys = tuple(f"{key}=" for key in BUDGET_KEYS.values())
+    lines = [line for line in (text or "").splitlines() if not line.strip().startswith(keys)]
+    if steps is not None and steps > 0:
+        lines.append(f"{BUDGET_KEYS['steps']}={int(steps)}")
+    if minutes is not None and minutes > 0:
+        lines.append(f"{BUDGET_KEYS['minutes']}={minutes:g}")
+    return "\n".join(lines)
+
+
+def estimate_markdown(ctx: AppContext, path: str | None, extra: str, lang: str) -> str:
+    """How long the chosen recipe with these overrides takes here: the Recipe tab's figure, by the same function."""
+    from builder.recipe import load_recipe
+
+    if not path:
+        return ""
+    checked, problems = ctx.checked_recipe(path, parse_overrides(extra))
+    if checked is None or problems:
+        return ""  # Start says why
+    try:
+        recipe = load_recipe(checked, parse_overrides(extra))
+        _, plan, _, timing = time_estimate(recipe, ctx.runs_dir)
+    except Exception as err:  # no estimate is no reason to keep a user from starting
+        log_exception(err)
+        return ""
+    if timing.seconds_per_step is None:
+        return t("estimate_steps", lang, steps=timing.steps, quantization=plan.quantization)
+    key = "estimate_measured" if timing.measured_on else "estimate"
+    return t(
+        key,
+        lang,
+        steps=timing.steps,
+        seconds=f"{timing.seconds_per_step:.1f}",
+        total=format_duration(timing.total_s),
+        quantization=plan.quantization,
+        run=timing.measured_on or "",
+    )
+
+
+def has_feedback(ctx: AppContext, run_id: str | None) -> bool:
+    """Whether a next round can start from this run: it has an adapter and some votes or corrections."""
+    from builder.feedback import summarize
+
+    run = ctx.run_dir(run_id)
+    if run is None or not ctx.has_adapter(run_id):
+        return False
+    summary = summarize(run)
+    return bool(summary.votes or summary.corrections)
 
 
 def parse_overrides(text: str) -> list[str]:
@@ -217,12 +244,22 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
             label="overrides",
         )
     with gr.Row():
+        steps = labels.add(
+            gr.Number(label=t("steps_field"), precision=0, minimum=0, elem_id="train-steps"), label="steps_field"
+        )
+        minutes = labels.add(
+            gr.Number(label=t("minutes_field"), minimum=0, elem_id="train-minutes"), label="minutes_field"
+        )
+    estimate = gr.Markdown(elem_id="train-estimate")
+    with gr.Row():
         start = labels.add(gr.Button(t("start"), variant="primary", elem_id="train-start"), value="start")
         stop = labels.add(gr.Button(t("stop"), variant="stop", elem_id="train-stop"), value="stop")
         resume = labels.add(gr.Button(t("resume"), elem_id="train-resume"), value="resume")
     message = gr.Markdown(elem_id="train-message")
     said = gr.State(None)  # what the message line says, to say it again when the language changes
-    round_counts, round_method, show_round = build_next_round(ctx, lang, run_select, overrides, message, said)
+    # The next-round panel shows once the run has votes or corrections (a first run has nothing to learn from).
+    with gr.Column(visible=False, elem_id="train-round-box") as round_box:
+        round_counts, round_method, show_round = build_next_round(ctx, lang, run_select, overrides, message, said)
     status = gr.Markdown(elem_id="train-status")
     bar = gr.HTML(progress_html(None))
     error = gr.Markdown(visible=False, elem_id="train-error")
@@ -283,5 +320,23 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, recipe_path:
     run_select.change(
         lambda r, lg: refresh(ctx, r, lg), [run_select, lang], watched, show_progress="hidden", api_name="train_status"
     )
-    # Votes and corrections arrive from the Playground (this or another browser) while the tab is open.
+    # Votes and corrections arrive from the Playground (this or another browser) while the tab is open;
+    # the panel shows once the run has some (a first run has nothing to learn a next round from).
     timer.tick(show_round, [run_select, round_method, lang], [round_counts], show_progress="hidden")
+    gr.on(
+        [timer.tick, run_select.change],
+        lambda run_id: gr.update(visible=has_feedback(ctx, run_id)),
+        [run_select],
+        [round_box],
+        show_progress="hidden",
+    )
+    # The steps and minutes fields write their overrides; the estimate follows the recipe and the overrides.
+    budget = [overrides, steps, minutes]
+    gr.on([steps.input, minutes.input], with_budget, budget, [overrides], show_progress="hidden")
+    gr.on(
+        [recipe_file.change, overrides.change, lang.change],
+        lambda path, extra, language: estimate_markdown(ctx, path, extra, language),
+        [recipe_file, overrides, lang],
+        [estimate],
+        show_progress="hidden",
+    )
