@@ -191,7 +191,8 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
     labels.add(gr.Markdown(f"### {t('preview')}"), "### {}", value="preview")
     conversations = gr.State([])
     pick = labels.add(gr.Slider(1, 2, value=1, step=1, label=t("conversation_n")), label="conversation_n")
-    preview = gr.Chatbot(height=320, elem_id="data-preview", show_label=False)
+    # Transcript text as written: a link or markup typed in a chat is not rendered.
+    preview = gr.Chatbot(height=320, elem_id="data-preview", show_label=False, render_markdown=False)
     quarantine = labels.add(
         gr.Dataframe(
             headers=[t(key) for key in QUARANTINE_COLUMNS], label=t("quarantine"), wrap=True, elem_id="data-quarantine"

@@ -76,10 +76,11 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "drop_speakers": ("Speakers to leave out (bots, notices)", "Hablantes que se omiten (bots, avisos)"),
     "speakers": ("Speakers found", "Hablantes encontrados"),
     "agent_hint": (
-        "Chat exports name people: pick the agent among the speakers found (and any to leave out) above, then "
-        "import again.",
-        "Las exportaciones de chat nombran personas: elige arriba el agente entre los hablantes encontrados (y los "
-        "que se omiten) e importa de nuevo.",
+        "Chat exports name people: pick above the agents among the speakers found, those of every file (once "
+        "agents are named, only they answer), and any speakers to leave out; then import again.",
+        "Las exportaciones de chat nombran personas: elige arriba los agentes entre los hablantes encontrados, los "
+        "de cada archivo (una vez nombrados, solo ellos responden), y los hablantes que se omiten; luego importa de "
+        "nuevo.",
     ),
     "col_format": ("format", "formato"),
     "col_speaker": ("speaker", "hablante"),
