@@ -101,7 +101,11 @@ def _detect_bundle(path: Path, mapping: FieldMapping) -> DetectedFormat:
         return describe(sample, reader, mapping)
     det = detect(sample, mapping)
     if det is None:
-        raise DataError(f"{path}: no reader knows this {'folder' if path.is_dir() else 'zip'} as an export")
+        kind = "folder" if path.is_dir() else "zip"
+        raise DataError(
+            f"{path}: no reader knows this {kind} as an export; if it holds data files (JSONL, CSV, text...), "
+            "unzip it and give the folder, or upload the files themselves"
+        )
     return det
 
 
