@@ -101,9 +101,10 @@ def _detect_bundle(path: Path, mapping: FieldMapping) -> DetectedFormat:
         return describe(sample, reader, mapping)
     det = detect(sample, mapping)
     if det is None:
-        kind = "folder" if path.is_dir() else "zip"
+        if path.is_dir():
+            raise DataError(f"{path}: no reader knows this folder as an export")
         raise DataError(
-            f"{path}: no reader knows this {kind} as an export; if it holds data files (JSONL, CSV, text...), "
+            f"{path}: no reader knows this zip as an export; if it holds data files (JSONL, CSV, text...), "
             "unzip it and give the folder, or upload the files themselves"
         )
     return det
