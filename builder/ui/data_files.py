@@ -19,7 +19,7 @@ from builder.ui.i18n import message_text, t, t_known
 if TYPE_CHECKING:
     from builder.data.peek import FilePeek
 
-SPEAKER_COLUMNS = ("col_file", "col_format", "col_speaker", "col_messages", "col_role")
+SPEAKER_COLUMNS = ("col_file", "col_format", "col_speaker", "col_messages", "col_speaker_role")
 SPEAKER_ROWS_SHOWN = 300  # a misread file may have thousands of "speakers"; the report has them all
 COUNT_KEYS = ("system_lines", "media_only", "dropped")  # shown after the messages, when not zero
 

@@ -85,7 +85,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "col_format": ("format", "formato"),
     "col_speaker": ("speaker", "hablante"),
     "col_messages": ("messages", "mensajes"),
-    "col_role": ("role", "papel"),
+    "col_speaker_role": ("role", "papel"),
     "role_agent": ("agent", "agente"),
     "role_agent_some": ("agent in {agent} of {total} conversations", "agente en {agent} de {total} conversaciones"),
     "role_customer": ("customer", "cliente"),

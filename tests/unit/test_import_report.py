@@ -221,3 +221,31 @@ def test_detect_prints_the_reader_the_others_that_fit_and_the_speakers(
     assert main(["detect", str(first), "--agent", "Ana", "--drop-speaker", "Sol Lamps"]) == 0
     out = capsys.readouterr().out
     assert "  speakers: Ana (agent) 1, Sol Lamps (left out) 1" in out and "owner" not in out
+
+
+def test_the_data_tab_shows_speakers_and_counts_as_text_in_both_languages(minichat, tmp_path: Path) -> None:
+    from builder.ui.common import plain_markdown
+    from builder.ui.data_files import file_report_lines, files_markdown, speaker_choices, speaker_table
+
+    src = chat(
+        tmp_path / "[x](http:__e.co)_chat.txt",
+        "09:01 <b>Ana</b>: ![a](http://e.co/a.png) hola",
+        "09:02 Luis: buenas",
+        "09:03 Tienda: <Media omitted>",
+        "09:04 Tienda: hola a los dos",
+    )
+    report = import_files([src], FieldMapping(agent=["Tienda"]), min_turns=1).report
+    entries = report["files"]
+    table = speaker_table(entries, "es")
+    assert table["headers"] == ["archivo", "formato", "hablante", "mensajes", "papel"]
+    assert [row[2:] for row in table["data"]] == [["<b>Ana</b>", 1, "cliente"], ["Luis", 1, "cliente"],
+                                                  ["Tienda", 1, "agente"]]  # fmt: skip
+    assert speaker_choices(entries, ["Nadie"]) == ["<b>Ana</b>", "Luis", "Tienda", "Nadie"]
+    (line,) = file_report_lines(report, "es")
+    assert "1 conversaciones conservadas de 1 registros; mensajes 3 (3 en conversaciones conservadas)" in line
+    assert "mensajes solo con adjuntos 1" in line
+    # The file's name is shown as written, never as a link.
+    assert line.startswith(r"- \[x\](http:\_\_e.co)\_chat.txt: "), line
+    assert r"\[x\](http:\_\_e.co)\_chat.txt" in files_markdown(entries, "en")
+    assert plain_markdown("![a](http://e.co/a.png) <b>x</b>") == r"\!\[a\](http:\//e.co/a.png) \<b\>x\</b\>"
+    assert plain_markdown("sample_data/a.jsonl") == "sample_data/a.jsonl"  # inside a word, _ is text
