@@ -49,6 +49,10 @@ def set_shared_owners(detected: Iterable[DetectedFormat], mapping: FieldMapping)
             continue
         for det in group:
             det.owner = owner
+            # A reader's own guess of the agent in this file (field ``agent_guessed``, a note ``*agent_guessed``)
+            # gives way: the report must not say two things.
+            det.fields.pop("agent_guessed", None)
+            det.notes[:] = [note for note in det.notes if not note.key.endswith("agent_guessed")]
             det.notes.append(Note("owner_across", {"owner": owner, "files": len(group), "format": name}))
 
 

@@ -302,7 +302,7 @@ def file_lines(file: dict[str, Any]) -> list[str]:
     if speakers:
         lines.append(f"  speakers: {speaker_list(speakers, speaker_marks(file))}")
         if file.get("agent_guessed"):
-            lines.append(f"  the agent was guessed (who answered first) in {file['agent_guessed']} conversations")
+            lines.append(f"  the agent was guessed in {file['agent_guessed']} conversations (name it: --agent NAME)")
     counts = dict(file.get("counts") or {})
     if counts.get("messages") or counts.get("system_lines") or counts.get("media_only"):
         kept = counts.pop("messages_kept", None)

@@ -37,6 +37,11 @@ class MiniChat:
     def sniff(self, sample: Sample) -> float:
         return 0.9 if sample.text.startswith("#minichat") else 0.0
 
+    def describe(self, sample: Sample, mapping: FieldMapping) -> DetectedFormat:
+        # A reader's guess of the agent in one file, as WhatsApp's: it gives way to an owner found across files.
+        fields = {"agent_guessed": "a guess"}
+        return DetectedFormat(sample.path, self.name, self.container, sample.encoding or "utf-8", fields=fields)
+
     def read(self, path: Path, det: DetectedFormat, mapping: FieldMapping) -> Iterator[ReadItem]:
         messages = []
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -127,9 +132,11 @@ def test_the_speaker_in_every_chat_is_taken_for_the_business(minichat, tmp_path:
     roles = [[m.role for m in conv.messages] for conv in prepared.conversations]
     assert roles == [["user", "assistant"], ["assistant", "user"]]
     assert any(n["key"] == "owner_across" for n in files[0]["notes"])
+    assert [f["fields"] for f in files] == [{}, {}]  # the per-file guesses said no more
     # One file alone: who wrote first is taken for the customer, and the report says it was a guess.
     alone = import_files([second], min_turns=1).report["files"][0]
     assert alone["owner"] is None and alone["agents"] == ["Bob"] and alone["agent_guessed"] == 1
+    assert alone["fields"] == {"agent_guessed": "a guess"}
     # Named by the user, the user's word holds.
     named = import_files([first, second], FieldMapping(agent=["Ana", "Bob"]), min_turns=1).report["files"]
     assert [f["owner"] for f in named] == [None, None] and named[1]["agents"] == ["Bob"]
