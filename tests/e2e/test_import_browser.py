@@ -123,4 +123,15 @@ def test_whatsapp_and_slack_exports_import_with_no_mapping_then_with_the_agent_p
     assert re.search(r"Luis Vega\s+3\s+customer", speakers), speakers
     assert re.search(r"Harbor Lamps\s+\d+\s+agent\b", speakers), speakers
     shot(page, "import-3-agent-picked")
+
+    # In Spanish, the same import says it all again: the table, the per-file counts.
+    page.get_by_label("Español").check()
+    wait_text(page, "#data-speakers", "agente")
+    speakers = text_of(page, "#data-speakers")
+    assert "hablante" in speakers and re.search(r"Luis Vega\s+3\s+cliente", speakers), speakers
+    wait_text(page, "#data-report", "conversaciones conservadas de")
+    report = text_of(page, "#data-report")
+    assert "mensajes solo con adjuntos" in report and "líneas de sistema" in report, report
+    wait_text(page, "body", "Hablantes encontrados")  # the page's own labels follow the selector too
+    shot(page, "import-4-spanish")
     context.close()
