@@ -118,6 +118,8 @@ def file_report_lines(report: dict[str, Any], lang: str) -> list[str]:
             parts.append(t("rk_messages", lang, messages=messages, kept=kept))
         other = [k for k in counts if k not in ("messages", "messages_kept") and counts[k]]
         parts += [f"{t_known(f'rk_{k}', lang, k.replace('_', ' '))} {counts[k]}" for k in other]
+        if entry.get("agent_guessed"):
+            parts.append(t("rk_guessed", lang, count=entry["agent_guessed"]))
         aside = entry.get("set_aside") or {}
         if aside:
             parts.append(f"{t('rk_set_aside', lang)}: " + ", ".join(f"{k} {v}" for k, v in aside.items()))

@@ -104,6 +104,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "rk_dropped": ("messages of speakers left out", "mensajes de hablantes omitidos"),
     "rk_private_notes": ("private notes", "notas privadas"),
     "rk_set_aside": ("set aside", "apartadas"),
+    "rk_guessed": (
+        "agent guessed in {count} conversations (pick the agent to be sure)",
+        "agente supuesto en {count} conversaciones (elige el agente para asegurarte)",
+    ),
     "not_read": ("not read (the readiness advisor says why)", "no leído (el asesor de preparación dice por qué)"),
     "import": ("Import and check", "Importar y revisar"),
     "files": ("Files in use", "Archivos en uso"),

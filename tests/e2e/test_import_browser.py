@@ -96,6 +96,7 @@ def test_whatsapp_and_slack_exports_import_with_no_mapping_then_with_the_agent_p
     assert "media-only messages" in whatsapp_line and "system lines" in whatsapp_line, whatsapp_line
     assert "system lines 2" in slack_line and "media-only messages 1" in slack_line, slack_line
     assert "agent_unknown 1" in slack_line, slack_line
+    assert re.search(r"agent guessed in \d+ conversations", slack_line), slack_line
     advice = text_of(page, "#data-advice")
     assert "no speaker is known as the agent" in advice and "Diego Ramos 5" in advice, advice
     speakers = text_of(page, "#data-speakers")
