@@ -7,9 +7,10 @@ must never overlap: every generation holds ``_generate_lock`` from its first to 
 token. Two browsers chatting at once therefore take turns a whole answer at a time, and
 both get their answers; a reader that goes away cancels its generation at the next token.
 
-A label task (sentiment...) answers with a label, never free text: the message is put in the
-use case's prompt, as in training, and each side's answer is the most likely label with the
-probability of every label (``builder.labels``).
+Every message is asked in the run's prompt form (``UseCase.prompt_form``): the system prompt
+and the frame of a user turn that training used, the same the API server and the exports use.
+A label task (sentiment...) answers with a label, never free text: each side's answer is the most
+likely label with the probability of every label (``builder.labels``).
 
 Votes from the blind mode are appended to ``votes.jsonl`` in the run directory.
 """
@@ -22,7 +23,7 @@ import gc
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,7 +31,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from builder.rundir import RunDir
 
 if TYPE_CHECKING:
+    from builder.labels import LabelScores
     from builder.recipe import Recipe
+    from builder.usecases import PromptForm
 
 Side = Literal["base", "tuned"]
 WINNERS = ("base", "tuned", "tie")
@@ -63,8 +66,21 @@ class LoadedRun:
     tokenizer: Any
     recipe: Recipe
     load_seconds: float
+    form: PromptForm  # what the model sees around a message: the run's use case's deployed form
     retriever: Any = None
     labels: list[str] | None = None  # set for a label task: answers are scored over these
+
+    def ground(self, message: str) -> tuple[str, str | None]:
+        """The user's text as training wrote it (a retrieval run's question with its passages), and the
+        passages as the UI shows them (None for other runs)."""
+        return self.retriever.ground(message) if self.retriever is not None else (message, None)
+
+    def prompt(
+        self, text: str, history: Sequence[Mapping[str, str]] = (), system_prompt: str = ""
+    ) -> list[dict[str, str]]:
+        """The prompt for a (grounded) text after ``history``, in the run's form; a ``system_prompt`` that
+        is not blank replaces the run's."""
+        return self.form.messages(text, history, system_prompt)
 
 
 @dataclass
@@ -74,6 +90,7 @@ class GenerationStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = "stop"  # "length" when the answer was cut at max_new_tokens
+    label_probabilities: dict[str, float] | None = None  # a label task's answer: every label's probability
 
 
 @dataclass
@@ -117,27 +134,14 @@ class ChatEngine:
                 loader = load_tuned
             started = time.perf_counter()
             model, tokenizer, recipe = loader(run_dir)
-            loaded = LoadedRun(run_dir, model, tokenizer, recipe, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            loaded = LoadedRun(run_dir, model, tokenizer, recipe, seconds, run_prompt_form(recipe))
             loaded.retriever = _open_retriever(run_dir, recipe)
             loaded.labels = _label_set(recipe)
             self._loaded = loaded
             return loaded
 
     # -- prompts
-
-    @staticmethod
-    def build_messages(
-        history: list[dict[str, str]], message: str, system_prompt: str, grounded: str | None = None
-    ) -> list[dict[str, str]]:
-        """The prompt: system, earlier turns, then the message (for a retrieval run, its grounded form)."""
-        messages: list[dict[str, str]] = []
-        if system_prompt.strip():
-            messages.append({"role": "system", "content": system_prompt.strip()})
-        for turn in history:
-            if turn.get("role") in ("user", "assistant") and isinstance(turn.get("content"), str):
-                messages.append({"role": turn["role"], "content": turn["content"]})
-        messages.append({"role": "user", "content": grounded or message})
-        return messages
 
     def _encode(self, loaded: LoadedRun, messages: list[dict[str, str]]) -> dict[str, Any]:
         from builder.templates import ensure_chat_template
@@ -233,13 +237,10 @@ class ChatEngine:
         if loaded.labels:
             yield self.classify_pair(run_dir, message, system_prompt)
             return
-        grounded = None
         turn = ChatTurn()
-        if loaded.retriever is not None:
-            grounded, system_from_run, turn.context = loaded.retriever.ground(message)
-            system_prompt = system_prompt or system_from_run
-        base_messages = self.build_messages(base_history, message, system_prompt, grounded)
-        tuned_messages = self.build_messages(tuned_history, message, system_prompt, grounded)
+        grounded, turn.context = loaded.ground(message)
+        base_messages = loaded.prompt(grounded, base_history, system_prompt)
+        tuned_messages = loaded.prompt(grounded, tuned_history, system_prompt)
         turn.messages = tuned_messages
         for text in self.stream(run_dir, "base", base_messages, sampling):
             turn.base = text
@@ -252,20 +253,24 @@ class ChatEngine:
 
     def classify_pair(self, run_dir: Path | str, message: str, system_prompt: str = "") -> ChatTurn:
         """A label task's answer on both sides: the most likely label and every label's probability."""
-        from builder.labels import format_probabilities, score_labels
-        from builder.usecases import get_usecase
+        from builder.labels import format_probabilities
+
+        prompt = self.load(run_dir).prompt(message, [], system_prompt)
+        turn = ChatTurn(done=True, messages=prompt)  # the prompt is kept with a vote
+        for side in ("base", "tuned"):
+            scores = self.classify(run_dir, side, prompt)
+            setattr(turn, side, f"**{scores.answers[0]}** ({format_probabilities(scores.probabilities[0])})")
+        return turn
+
+    def classify(self, run_dir: Path | str, side: Side, prompt: list[dict[str, str]]) -> LabelScores:
+        """A label task's answer to one prompt on one side: every label scored as the reply (``builder.labels``)."""
+        from builder.labels import score_labels
 
         loaded = self.load(run_dir)
-        prompt = get_usecase(loaded.recipe.use_case).prompt_messages(message, loaded.recipe)
-        if system_prompt.strip():
-            prompt = [{"role": "system", "content": system_prompt.strip()}, *prompt[1:]]
-        turn = ChatTurn(done=True, messages=prompt)  # the prompt is kept with a vote
+        if not loaded.labels:
+            raise ValueError(f"{loaded.run_dir.name}: a {loaded.recipe.use_case} run has no label set")
         with self._generate_lock:
-            for side in ("base", "tuned"):
-                scores = score_labels(loaded.model, loaded.tokenizer, [prompt], loaded.labels, adapter=side == "tuned")
-                text = f"**{scores.answers[0]}** ({format_probabilities(scores.probabilities[0])})"
-                setattr(turn, side, text)
-        return turn
+            return score_labels(loaded.model, loaded.tokenizer, [prompt], loaded.labels, adapter=side == "tuned")
 
 
 def _fill_stats(stats: GenerationStats, output: Any, prompt_length: int, sampling: Sampling, stops: Any) -> None:
@@ -275,6 +280,27 @@ def _fill_stats(stats: GenerationStats, output: Any, prompt_length: int, samplin
     stats.completion_tokens = len(new)
     ended = bool(new) and new[-1] in stops
     stats.finish_reason = "length" if len(new) >= sampling.max_new_tokens and not ended else "stop"
+
+
+def run_prompt_form(recipe: Recipe) -> PromptForm:
+    """What a run's model sees around a user's message: its use case's deployed form."""
+    from builder.usecases import get_usecase
+
+    return get_usecase(recipe.use_case).prompt_form(recipe)
+
+
+def run_system_prompt(run_dir: Path | str) -> str:
+    """The system prompt a run trained with (its use case's default where the recipe sets none), or ""
+    while the run has no readable recipe."""
+    from builder.recipe import RecipeError
+
+    run = RunDir(run_dir)
+    if not run.recipe_file.is_file():
+        return ""
+    try:
+        return run_prompt_form(run.recipe()).system
+    except (RecipeError, KeyError):
+        return ""
 
 
 def _label_set(recipe: Recipe) -> list[str] | None:

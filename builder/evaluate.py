@@ -96,7 +96,7 @@ def evaluate_run(
 
 
 def evaluate_loaded(
-    run: RunDir,
+    run_dir: Path | RunDir,
     model: Any,
     tokenizer: Any,
     recipe: Any,
@@ -110,6 +110,7 @@ def evaluate_loaded(
     from builder.eval_answers import answer_prompts
 
     answer_system = answerer or answer_prompts
+    run = RunDir(run_dir)
     usecase = get_usecase(recipe.use_case)
     dev = read_examples(run.examples("dev"))
     dev = dev[: max_examples or recipe.eval.max_examples]

@@ -6,6 +6,11 @@ where llama.cpp expects another layout, quantized with ``gguf.quants`` and writt
 ``gguf.GGUFWriter`` together with the tokenizer, the chat template the run trained with, its
 end-of-turn token and the run's system prompt and sampling defaults.
 
+The chat template is the run's, preceded by the run's prompt form (``UseCase.prompt_form``,
+``builder.templates.framed_chat_template``): where a client sends no system message the run's
+system prompt is used, and every user turn is framed as in training (a translation run's
+"Translate to Spanish:"), so that llama.cpp (``--jinja``) and LM Studio ask what training asked.
+
 Architectures: the llama family (``llama``, the bundled SmolLM2) and ``gemma3`` (Gemma 3 text).
 Any other one is refused with its name, before anything is written.
 
@@ -29,12 +34,13 @@ import numpy as np
 
 from builder.export import ExportError, load_merged
 from builder.gguf_vocab import Vocabulary, adds_bos, build_vocabulary, end_of_turn_token
+from builder.templates import framed_chat_template
+from builder.usecases import PromptForm, get_usecase
 
 if TYPE_CHECKING:
     import gguf
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-    from builder.recipe import Recipe
 
 Progress = Callable[[float, str], None]
 
@@ -43,6 +49,8 @@ DEFAULT_QUANT = "q8_0"
 FOUR_BIT = ("q4_0", "q4_1")
 # Our metadata keys: llama.cpp ignores keys it does not know, and the Modelfile reads them back.
 KEY_SYSTEM = "domain_assistant.system_prompt"
+KEY_BEFORE = "domain_assistant.user_turn_before"  # the frame of a user turn: text before the user's own
+KEY_AFTER = "domain_assistant.user_turn_after"
 KEY_RUN = "domain_assistant.run"
 KEY_BASE = "domain_assistant.base_model"
 KEY_USE_CASE = "domain_assistant.use_case"
@@ -67,26 +75,13 @@ class GgufExport:
     tensors: int
     bytes: int
     seconds: float
-    chat_template: str | None
+    chat_template: str | None  # as written in the file: the run's, framed by ``prompt``
     stop_tokens: list[str]
-    system_prompt: str
+    prompt: PromptForm  # the run's system prompt and user-turn frame
     sampling: SamplingDefaults
     bos_token: str | None = None
     add_bos: bool = False
     notes: list[str] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------- the merged model
-
-
-def run_system_prompt(recipe: Recipe) -> str:
-    """The system prompt the run trained with: the recipe's, or its use case's default."""
-    if recipe.system_prompt.strip():
-        return recipe.system_prompt.strip()
-    import importlib
-
-    module = importlib.import_module(f"builder.usecases.{recipe.use_case}")
-    return str(getattr(module, "DEFAULT_SYSTEM", "")).strip()
 
 
 # ---------------------------------------------------------------- architectures
@@ -290,12 +285,13 @@ def write_gguf(
     quant: str = DEFAULT_QUANT,
     *,
     name: str = "model",
-    system_prompt: str = "",
+    prompt: PromptForm | None = None,
     sampling: SamplingDefaults | None = None,
     extra: dict[str, str] | None = None,
     progress: Progress | None = None,
 ) -> GgufExport:
-    """Write ``model`` (plain transformers weights) and ``tokenizer`` as one GGUF file at ``dest``."""
+    """Write ``model`` (plain transformers weights) and ``tokenizer`` as one GGUF file at ``dest``; its chat
+    template asks in the ``prompt`` form (default: the conversation as the client sends it)."""
     import gguf
 
     if quant not in QUANTS:
@@ -305,6 +301,10 @@ def write_gguf(
     config = model.config
     arch = architecture_for(config)  # refuse an unknown architecture before any work
     sampling = sampling or SamplingDefaults()
+    prompt = prompt or PromptForm()
+    template = getattr(tokenizer, "chat_template", None)
+    if isinstance(template, str) and template:
+        template = framed_chat_template(template, prompt.system, prompt.before, prompt.after)
     vocab = build_vocabulary(tokenizer, int(config.vocab_size))
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -317,11 +317,13 @@ def write_gguf(
         if quant not in ("f32", "f16"):
             writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
         arch.write_hparams(writer, config)
-        eot, add_bos = _write_tokenizer(writer, tokenizer, vocab)
+        eot, add_bos = _write_tokenizer(writer, tokenizer, vocab, template)
         writer.add_sampling_temp(float(sampling.temperature))
         writer.add_sampling_top_p(float(sampling.top_p))
         writer.add_sampling_penalty_repeat(float(sampling.repeat_penalty))
-        writer.add_string(KEY_SYSTEM, system_prompt)
+        writer.add_string(KEY_SYSTEM, prompt.system)
+        writer.add_string(KEY_BEFORE, prompt.before)
+        writer.add_string(KEY_AFTER, prompt.after)
         for key, value in (extra or {}).items():
             writer.add_string(key, value)
         count = _add_tensors(writer, model, arch, quant, progress)
@@ -345,9 +347,9 @@ def write_gguf(
         tensors=count,
         bytes=dest.stat().st_size,
         seconds=time.perf_counter() - started,
-        chat_template=getattr(tokenizer, "chat_template", None),
+        chat_template=template,
         stop_tokens=stops,
-        system_prompt=system_prompt,
+        prompt=prompt,
         sampling=sampling,
         bos_token=tokenizer.bos_token,
         add_bos=add_bos,
@@ -355,7 +357,7 @@ def write_gguf(
 
 
 def _write_tokenizer(
-    writer: gguf.GGUFWriter, tokenizer: PreTrainedTokenizerBase, vocab: Vocabulary
+    writer: gguf.GGUFWriter, tokenizer: PreTrainedTokenizerBase, vocab: Vocabulary, template: str | None
 ) -> tuple[str | None, bool]:
     """Tokenizer metadata; returns the end-of-turn token and whether a BOS token starts every prompt."""
     writer.add_tokenizer_model(vocab.model)
@@ -384,7 +386,6 @@ def _write_tokenizer(
     eot = end_of_turn_token(tokenizer)
     if eot is not None:
         writer.add_eot_token_id(int(tokenizer.convert_tokens_to_ids(eot)))
-    template = getattr(tokenizer, "chat_template", None)
     if isinstance(template, str) and template:
         writer.add_chat_template(template)
     return eot, add_bos
@@ -445,7 +446,7 @@ def export_gguf(
         out_dir / f"{run_dir.name}-{quant}.gguf",
         quant,
         name=run_dir.name,
-        system_prompt=run_system_prompt(recipe),
+        prompt=get_usecase(recipe.use_case).prompt_form(recipe),
         sampling=sampling,
         extra={KEY_RUN: run_dir.name, KEY_BASE: recipe.base_model, KEY_USE_CASE: recipe.use_case},
         progress=lambda fraction, message: progress(0.05 + 0.9 * fraction, message),

@@ -8,8 +8,11 @@ text the Go template produces) and checked against the tokenizer's own Jinja tem
 conversations. Only a format that renders them all identically gets a Modelfile; tests render
 the Go template itself with Go and compare again.
 
-Ollama puts the Modelfile's SYSTEM in front of any conversation that has no system message, and
-its runtime adds the BOS token when the GGUF says to, so neither is written in the template.
+Ollama puts the Modelfile's SYSTEM (the run's system prompt) in front of any conversation that has
+no system message, and its runtime adds the BOS token when the GGUF says to, so neither is written
+in the template. The template writes every user turn in the run's frame (``UseCase.prompt_form``:
+a translation run's "Translate to Spanish:" before the text), so ``ollama run`` asks what training
+asked. Go templates cannot trim text: a message with white space around it is framed as it arrives.
 """
 
 from __future__ import annotations
@@ -58,12 +61,24 @@ def _go_literal(text: str) -> str:
     return text.replace("{{", '{{ "{{" }}')
 
 
+CONTENT = "@CONTENT@"  # where a Go template writes a message's text
+
+
 @dataclass
 class ChatFormat:
     name: str
     render: Callable[[Messages], str]  # the prompt for a conversation ending where the assistant speaks
-    go_template: str
+    go: str  # the Go template, with CONTENT where a message's text goes
+    message: str  # how the Go template names the message being written: "$m." or "."
     stops: list[str]
+
+    def go_template(self, before: str = "", after: str = "") -> str:
+        """The Go template, each user turn framed as ``before`` + its text + ``after``."""
+        text = f"{{{{ {self.message}Content }}}}"
+        if before or after:
+            framed = f"{_go_literal(before)}{text}{_go_literal(after)}"
+            text = f'{{{{ if eq {self.message}Role "user" }}}}{framed}{{{{ else }}}}{text}{{{{ end }}}}'
+        return self.go.replace(CONTENT, text)
 
 
 def _chatml(default_system: str | None) -> ChatFormat:
@@ -88,10 +103,12 @@ def _chatml(default_system: str | None) -> ChatFormat:
     go = (
         '{{- $last := "" }}{{ range $i, $m := .Messages }}'
         + default
-        + "<|im_start|>{{ $m.Role }}\n{{ $m.Content }}<|im_end|>\n{{ $last = $m.Role }}{{ end }}"
+        + "<|im_start|>{{ $m.Role }}\n"
+        + CONTENT
+        + "<|im_end|>\n{{ $last = $m.Role }}{{ end }}"
         + '{{ if ne $last "assistant" }}<|im_start|>assistant\n{{ end }}'
     )
-    return ChatFormat("chatml", render, go, ["<|im_end|>"])
+    return ChatFormat("chatml", render, go, "$m.", ["<|im_end|>"])
 
 
 def _gemma() -> ChatFormat:
@@ -113,11 +130,11 @@ def _gemma() -> ChatFormat:
         '{{- $system := "" }}{{ $last := "" }}{{ $first := true }}{{ range .Messages }}'
         '{{ if eq .Role "system" }}{{ $system = .Content }}{{ else }}'
         '<start_of_turn>{{ if eq .Role "assistant" }}model{{ else }}{{ .Role }}{{ end }}\n'
-        "{{ if and $first $system }}{{ $system }}\n\n{{ end }}{{ .Content }}<end_of_turn>\n"
+        "{{ if and $first $system }}{{ $system }}\n\n{{ end }}" + CONTENT + "<end_of_turn>\n"
         "{{ $first = false }}{{ $last = .Role }}{{ end }}{{ end }}"
         '{{ if ne $last "assistant" }}<start_of_turn>model\n{{ end }}'
     )
-    return ChatFormat("gemma", render, go, ["<end_of_turn>"])
+    return ChatFormat("gemma", render, go, ".", ["<end_of_turn>"])
 
 
 def reference_prompt(tokenizer: PreTrainedTokenizerBase, messages: Messages, *, strip_bos: bool) -> str:
@@ -174,10 +191,10 @@ def modelfile_text(export: GgufExport, tokenizer: PreTrainedTokenizerBase, gguf_
         f"#   ollama create {name} -f Modelfile",
         f"#   ollama run {name}",
         f"FROM ./{gguf_name}",
-        f"TEMPLATE {_quoted(fmt.go_template, 'chat template')}",
+        f"TEMPLATE {_quoted(fmt.go_template(export.prompt.before, export.prompt.after), 'chat template')}",
     ]
-    if export.system_prompt:
-        lines.append(f"SYSTEM {_quoted(export.system_prompt, 'system prompt')}")
+    if export.prompt.system:
+        lines.append(f"SYSTEM {_quoted(export.prompt.system, 'system prompt')}")
     lines += [f"PARAMETER stop {_go_string(stop)}" for stop in stops]
     s = export.sampling
     lines += [

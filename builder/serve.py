@@ -8,8 +8,10 @@ A helpdesk, a website widget or any OpenAI client library talks to the run as to
 It is the playground's engine (``builder.chat.ChatEngine``): ONE copy of the base model in
 memory, the adapter on for the tuned name and off for the base name. Generations take turns
 (the adapter switch is global to the model), so many clients at once all get their answers,
-one after the other. A request without a system message gets the run's system prompt, and a
-retrieval run grounds the last user message in its knowledge base, as in training.
+one after the other. Messages are asked in the run's prompt form, as in training: the run's
+system prompt where the request has none, every user turn in the use case's frame (a translation
+run's instruction), a retrieval run's last question grounded in its knowledge base. A label task
+(sentiment) answers with its most likely label, and ``label_probabilities`` in the choice.
 
 Bad requests get OpenAI's error body (``{"error": {"message", "type", "param", "code"}}``)
 with a 4xx status. A key (``--api-key`` or ``BUILDER_API_KEY``) is required whenever the
@@ -27,7 +29,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,40 +38,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from builder.api_request import ApiError, ChatRequest, parse_request
+
 if TYPE_CHECKING:
     from builder.chat import ChatEngine
 
 DEFAULT_PORT = 8000
-MAX_TOKENS_LIMIT = 4096
-ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
-
-
-class ApiError(Exception):
-    """An error a client caused (4xx) or met (5xx), answered in OpenAI's format."""
-
-    def __init__(
-        self, status: int, message: str, *, param: str | None = None, code: str | None = None, kind: str = ""
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.param, self.code = status, message, param, code
-        self.kind = kind or ("invalid_request_error" if status < 500 else "server_error")
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
-
-
-@dataclass
-class ChatRequest:
-    model: str
-    side: str  # "tuned" or "base"
-    messages: list[dict[str, str]]
-    stream: bool
-    include_usage: bool
-    max_tokens: int
-    temperature: float
-    top_p: float
-    seed: int | None
-    stop: list[str]
 
 
 def is_loopback(host: str) -> bool:
@@ -82,99 +55,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-# ---------------------------------------------------------------- request checking
-
-
-def _number(body: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
-    value = body.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ApiError(400, f"{key} must be a number, not {type(value).__name__}", param=key)
-    if not low <= value <= high:
-        raise ApiError(400, f"{key} must be between {low:g} and {high:g}, not {value}", param=key)
-    return float(value)
-
-
-def _content(message: dict[str, Any], index: int) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # [{"type": "text", "text": ...}, ...]
-        parts = []
-        for part in content:
-            if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
-                raise ApiError(400, f"messages[{index}].content: only text parts are supported", param="messages")
-            parts.append(part["text"])
-        return "".join(parts)
-    raise ApiError(400, f"messages[{index}].content must be a string or a list of text parts", param="messages")
-
-
-def _messages(body: dict[str, Any]) -> list[dict[str, str]]:
-    raw = body.get("messages")
-    if not isinstance(raw, list) or not raw:
-        raise ApiError(400, "messages must be a non-empty list of {role, content} objects", param="messages")
-    messages = []
-    for index, message in enumerate(raw):
-        if not isinstance(message, dict):
-            raise ApiError(400, f"messages[{index}] must be an object with role and content", param="messages")
-        role = message.get("role")
-        if role not in ROLES:
-            raise ApiError(
-                400, f"messages[{index}].role {role!r} is not supported (system, user, assistant)", param="messages"
-            )
-        messages.append({"role": ROLES[role], "content": _content(message, index)})
-    if messages[-1]["role"] != "user":
-        raise ApiError(400, "the last message must be the user's", param="messages")
-    return messages
-
-
-def parse_request(body: Any, models: dict[str, str], defaults: Any) -> ChatRequest:
-    """Check a /v1/chat/completions body; every problem is an ApiError that names the field."""
-    if not isinstance(body, dict):
-        raise ApiError(400, "the request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise ApiError(400, "model is required (see GET /v1/models)", param="model")
-    if model not in models:
-        raise ApiError(
-            404, f"the model {model!r} does not exist here; models: {', '.join(models)}", code="model_not_found"
-        )
-    if body.get("n", 1) != 1:
-        raise ApiError(400, "n must be 1: one answer per request", param="n")
-    if body.get("tools") or body.get("functions"):
-        raise ApiError(400, "tools are not supported by this model", param="tools")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise ApiError(400, "stream must be true or false", param="stream")
-    options = body.get("stream_options") or {}
-    if not isinstance(options, dict):
-        raise ApiError(400, "stream_options must be an object", param="stream_options")
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    max_tokens = defaults.max_new_tokens if limit is None else limit
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_TOKENS_LIMIT:
-        raise ApiError(400, f"max_tokens must be an integer from 1 to {MAX_TOKENS_LIMIT}", param="max_tokens")
-    seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ApiError(400, "seed must be an integer", param="seed")
-    stop = body.get("stop") or []
-    stop = [stop] if isinstance(stop, str) else stop
-    if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) and s for s in stop):
-        raise ApiError(400, "stop must be a string or a list of up to 4 non-empty strings", param="stop")
-    return ChatRequest(
-        model=model,
-        side=models[model],
-        messages=_messages(body),
-        stream=stream,
-        include_usage=bool(options.get("include_usage")),
-        max_tokens=int(max_tokens),
-        temperature=_number(body, "temperature", defaults.temperature, 0.0, 2.0),
-        top_p=_number(body, "top_p", defaults.top_p, 0.0, 1.0),
-        seed=seed,
-        stop=stop,
-    )
-
-
 # ---------------------------------------------------------------- the service
 
 
@@ -183,31 +63,22 @@ class ChatService:
 
     def __init__(self, run_dir: Path | str, engine: ChatEngine | None = None) -> None:
         from builder.chat import ChatEngine
-        from builder.gguf_export import SamplingDefaults, run_system_prompt
+        from builder.gguf_export import SamplingDefaults
 
         self.run_dir = Path(run_dir).resolve()
         self.engine = engine or ChatEngine()
         loaded = self.engine.load(self.run_dir)
         self.recipe = loaded.recipe
-        self.system_prompt = run_system_prompt(loaded.recipe)
         self.defaults = SamplingDefaults(max_new_tokens=loaded.recipe.eval.max_new_tokens)
         self.tuned = self.run_dir.name
         self.models = {self.tuned: "tuned", f"{self.tuned}-base": "base"}
         self.created = int(time.time())
 
     def prompt(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
-        """The run's system prompt where the client sent none; a retrieval run's grounded last question."""
-        messages = [dict(m) for m in messages]
-        system = next((m["content"] for m in messages if m["role"] == "system"), None)
-        retriever = self.engine.load(self.run_dir).retriever
-        if retriever is not None:
-            grounded, run_system, _ = retriever.ground(messages[-1]["content"])
-            messages[-1]["content"] = grounded
-            system = system if system is not None else run_system
-        elif system is None:
-            system = self.system_prompt
-        rest = [m for m in messages if m["role"] != "system"]
-        return ([{"role": "system", "content": system}] if system else []) + rest
+        """The conversation in the run's prompt form; a retrieval run's last question grounded first."""
+        loaded = self.engine.load(self.run_dir)
+        text, _ = loaded.ground(messages[-1]["content"])
+        return loaded.form.conversation([*messages[:-1], {"role": "user", "content": text}])
 
     def answer(self, request: ChatRequest) -> Iterator[tuple[str, Any]]:
         """("delta", text) pieces as they are generated, then ("end", GenerationStats)."""
@@ -220,9 +91,13 @@ class ChatService:
             repetition_penalty=self.defaults.repeat_penalty,
             seed=request.seed,
         )
+        prompt = self.prompt(request.messages)
+        if self.engine.load(self.run_dir).labels:
+            yield from self._label(request.side, prompt)
+            return
         stats = GenerationStats()
         sent = 0
-        stream = self.engine.stream(self.run_dir, request.side, self.prompt(request.messages), sampling, stats)
+        stream = self.engine.stream(self.run_dir, request.side, prompt, sampling, stats)
         try:
             for text in stream:
                 cut = _stop_at(text, request.stop)
@@ -237,6 +112,18 @@ class ChatService:
         finally:
             stream.close()  # a stop string or a client gone: the engine stops at the next token
         yield "end", stats
+
+    def _label(self, side: str, prompt: list[dict[str, str]]) -> Iterator[tuple[str, Any]]:
+        """A label task's answer, as in the playground and the evaluation: the most likely label."""
+        from builder.chat import GenerationStats
+        from builder.generation import count_prompt_tokens
+
+        scores = self.engine.classify(self.run_dir, "tuned" if side == "tuned" else "base", prompt)
+        label, tokenizer = scores.answers[0], self.engine.load(self.run_dir).tokenizer
+        yield "delta", label
+        used = len(tokenizer(label, add_special_tokens=False)["input_ids"])
+        probabilities = {k: round(v, 4) for k, v in scores.probabilities[0].items()}
+        yield "end", GenerationStats(count_prompt_tokens(tokenizer, prompt), used, "stop", probabilities)
 
 
 def _stop_at(text: str, stops: list[str]) -> int | None:
@@ -310,6 +197,12 @@ def _usage(stats: Any) -> dict[str, int]:
     }
 
 
+def _labelled(stats: Any) -> dict[str, Any]:
+    """A label task's choice carries every label's probability (an extension: OpenAI clients keep it as extra)."""
+    probabilities = getattr(stats, "label_probabilities", None)
+    return {"label_probabilities": probabilities} if probabilities else {}
+
+
 def _completion(service: ChatService, request: ChatRequest, completion_id: str) -> dict[str, Any]:
     text, stats = "", None
     for kind, value in service.answer(request):
@@ -323,7 +216,12 @@ def _completion(service: ChatService, request: ChatRequest, completion_id: str) 
         "created": int(time.time()),
         "model": request.model,
         "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": stats.finish_reason}
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": stats.finish_reason,
+                **_labelled(stats),
+            }
         ],
         "usage": _usage(stats),
     }
@@ -332,9 +230,9 @@ def _completion(service: ChatService, request: ChatRequest, completion_id: str) 
 def _sse_events(service: ChatService, request: ChatRequest, completion_id: str) -> Iterator[str]:
     created = int(time.time())
 
-    def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
+    def chunk(delta: dict[str, Any] | None, finish: str | None = None, stats: Any = None, **extra: Any) -> str:
         # delta None: the usage chunk, which OpenAI sends with an empty choices list
-        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish, **_labelled(stats)}]
         payload = {
             "id": completion_id,
             "object": "chat.completion.chunk",
@@ -351,7 +249,7 @@ def _sse_events(service: ChatService, request: ChatRequest, completion_id: str) 
             if kind == "delta":
                 yield chunk({"content": value})
             else:
-                yield chunk({}, value.finish_reason)
+                yield chunk({}, value.finish_reason, value)
                 if request.include_usage:
                     yield chunk(None, usage=_usage(value))
     except Exception as err:  # headers are gone already: the error travels as an event

@@ -73,3 +73,33 @@ def given_turn_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     if getattr(tokenizer, "chat_template", None) != turn_template(END_OF_TURN):
         return []
     return [tokenizer.convert_tokens_to_ids(START_OF_TURN), tokenizer.convert_tokens_to_ids(END_OF_TURN)]
+
+
+def _jinja_literal(text: str) -> str:
+    """``text`` as a Jinja string literal (non-ASCII characters stay as they are)."""
+    escapes = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    return "'" + "".join(escapes.get(c, c) for c in text) + "'"
+
+
+def framed_chat_template(template: str, system: str, before: str = "", after: str = "") -> str:
+    """``template`` preceded by a prelude that asks in a run's prompt form (``builder.usecases.PromptForm``):
+    the run's ``system`` prompt where a conversation has no system message, and every user turn framed as
+    ``before`` + its text, trimmed, + ``after``. A chat client that sends only the user's words (llama.cpp,
+    LM Studio, vLLM) then prompts the model as training did.
+    """
+    prelude = "{%- set ns = namespace(turns=[]) -%}"
+    if system:
+        prelude += (
+            "{%- if not messages or messages[0]['role'] != 'system' -%}"
+            "{%- set ns.turns = [{'role': 'system', 'content': " + _jinja_literal(system) + "}] -%}{%- endif -%}"
+        )
+    content = "message['content']"
+    if before or after:
+        content = f"{_jinja_literal(before)} ~ (message['content'] | trim) ~ {_jinja_literal(after)}"
+    prelude += (
+        "{%- for message in messages -%}{%- if message['role'] == 'user' -%}"
+        "{%- set ns.turns = ns.turns + [{'role': 'user', 'content': " + content + "}] -%}"
+        "{%- else -%}{%- set ns.turns = ns.turns + [message] -%}{%- endif -%}{%- endfor -%}"
+        "{%- set messages = ns.turns %}"
+    )
+    return prelude + template

@@ -11,6 +11,11 @@ check the adapter against the limits vLLM documents for LoRA adapters, and print
   rows (``trainable_token_indices``, which ``lora.train_turn_tokens`` adds), bias ``none``;
 - LoRA on the linear layers vLLM can adapt: the attention and MLP projections
   (q/k/v/o, gate/up/down). Embedding or output-layer LoRA is not one of them.
+
+The command serves with the run's own tokenizer and a chat template written for the run
+(``exports/vllm/chat_template.jinja``): the one it trained with, preceded by its prompt form
+(``builder.templates.framed_chat_template``), so that a client sending the user's words alone
+gets the system prompt and the instruction training used.
 """
 
 from __future__ import annotations
@@ -91,8 +96,18 @@ def check_adapter(adapter_dir: Path | str) -> VllmCheck:
     return check
 
 
-def serve_command(base_model: str, name: str, adapter_dir: Path | str, max_lora_rank: int) -> str:
+def serve_command(
+    base_model: str,
+    name: str,
+    adapter_dir: Path | str,
+    max_lora_rank: int,
+    *,
+    tokenizer: Path | str | None = None,
+    chat_template: Path | str | None = None,
+) -> str:
     """The ``vllm serve`` line: the base model with the adapter as a LoRA module named after the run."""
+    extra = [*(["--tokenizer", str(tokenizer)] if tokenizer else [])]
+    extra += ["--chat-template", str(chat_template)] if chat_template else []
     parts = [
         "vllm",
         "serve",
@@ -102,18 +117,48 @@ def serve_command(base_model: str, name: str, adapter_dir: Path | str, max_lora_
         f"{name}={Path(adapter_dir)}",
         "--max-lora-rank",
         str(max_lora_rank),
+        *extra,
     ]
     return " ".join(shlex.quote(p) for p in parts)
 
 
 def check_run(run_dir: Path | str) -> VllmCheck:
-    """The check for a run, with the command when it passes (the base model as a folder vLLM can read)."""
+    """The check for a run, with the command when it passes (the base model as a folder vLLM can read)
+    and the run's framed chat template written beside its other exports."""
     from builder.models import resolve_base_model
     from builder.rundir import RunDir
 
     run = RunDir(Path(run_dir).resolve())
     check = check_adapter(run.adapter)
     if check.ok and check.max_lora_rank is not None:
-        base = resolve_base_model(run.recipe().base_model)
-        check.command = serve_command(base, run.name, check.adapter, check.max_lora_rank)
+        recipe = run.recipe()
+        template = write_chat_template(run.path, run.path / "exports" / "vllm" / "chat_template.jinja")
+        check.command = serve_command(
+            resolve_base_model(recipe.base_model),
+            run.name,
+            check.adapter,
+            check.max_lora_rank,
+            tokenizer=run.tokenizer if template else None,
+            chat_template=template,
+        )
     return check
+
+
+def write_chat_template(run_dir: Path | str, dest: Path) -> Path | None:
+    """The run's chat template in its prompt form, written at ``dest``; None when its tokenizer has none."""
+    from transformers import AutoTokenizer
+
+    from builder.rundir import RunDir, write_text_atomic
+    from builder.templates import framed_chat_template
+    from builder.usecases import get_usecase
+
+    run = RunDir(run_dir)
+    if not run.tokenizer.is_dir():
+        return None
+    template = getattr(AutoTokenizer.from_pretrained(run.tokenizer), "chat_template", None)
+    if not isinstance(template, str) or not template:
+        return None
+    recipe = run.recipe()
+    form = get_usecase(recipe.use_case).prompt_form(recipe)
+    write_text_atomic(dest, framed_chat_template(template, form.system, form.before, form.after))
+    return dest

@@ -103,8 +103,10 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
     correction, save = build_correction(ctx)
 
     def on_run(run_id: str | None, is_blind: bool, language: str) -> tuple[Any, ...]:
+        from builder.chat import run_system_prompt
+
         run = ctx.run(run_id)
-        prompt = run.system_prompt() if run is not None else ""
+        prompt = run_system_prompt(run.path) if run is not None else ""
         note = said() if not run_id or ctx.has_adapter(run_id) else said("no_adapter", run=run_id)
         fresh = new_session(is_blind)
         return (
@@ -222,12 +224,14 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
 
     def fill_system_prompt(run_id: str | None, current: str, state: dict[str, Any]) -> Any:
         """On opening the tab: the run's system prompt, unless the user has typed one or is chatting."""
+        from builder.chat import run_system_prompt
+
         if (current or "").strip() or state.get("base"):
             return gr.update()
         run = ctx.run(run_id)
         if run is None or not run.recipe_file.is_file():
             return gr.update()
-        return run.system_prompt()
+        return run_system_prompt(run.path)
 
     tab.select(fill_system_prompt, [run_select, system_prompt, session], [system_prompt])
     run_select.change(

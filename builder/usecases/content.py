@@ -12,13 +12,14 @@ each kind has its own instruction in ``task.instructions``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from builder import metrics
-from builder.usecases import Example, UseCase, register
+from builder.usecases import Example, PromptForm, UseCase, frame_around, register
 from builder.usecases.options import record_skipped, task_options, where
 
 if TYPE_CHECKING:
@@ -56,15 +57,14 @@ class ContentUseCase(UseCase):
     options_model = ContentOptions
     main_metric = "chrf"
 
-    def prompt_messages(self, brief: str, recipe: Recipe, kind: str | None = None) -> list[dict[str, str]]:
-        """The prompt for a brief (or a transcript), the same for training, evaluation and the playground."""
+    default_system = DEFAULT_SYSTEM
+
+    def prompt_form(self, recipe: Recipe, meta: Mapping[str, Any] | None = None) -> PromptForm:
+        """The kind's instruction above the brief (or transcript); a user's brief gets ``task.default_kind``."""
         options = task_options(recipe, ContentOptions)
-        kind = kind or options.default_kind
+        kind = str((meta or {}).get("kind") or options.default_kind)
         instruction = options.instructions.get(kind) or f"Write a {kind} for this:"
-        return [
-            {"role": "system", "content": recipe.system_prompt or DEFAULT_SYSTEM},
-            {"role": "user", "content": f"{instruction}\n\n{brief.strip()}"},
-        ]
+        return PromptForm(self.system_prompt(recipe), *frame_around(instruction, "\x00text\x00"))
 
     def _request_and_content(self, conversation: Conversation, options: ContentOptions) -> tuple[str, str] | None:
         user_turns = [m.content for m in conversation.messages if m.role == "user"]
@@ -89,8 +89,8 @@ class ContentUseCase(UseCase):
                 continue
             request, content = pair
             kind = str(conversation.metadata.get(options.kind_field) or options.default_kind)
-            messages = [*self.prompt_messages(request, recipe, kind), {"role": "assistant", "content": content.strip()}]
             meta = {"id": conversation.id, "source": where(conversation), "kind": kind}
+            messages = [*self.prompt_messages(request, recipe, meta), {"role": "assistant", "content": content.strip()}]
             examples.append(Example(messages=messages, reference=content.strip(), meta=meta))
         record_skipped(workdir, self.name, skipped, kept=len(examples))
         return examples

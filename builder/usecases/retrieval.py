@@ -93,14 +93,13 @@ class RetrievalUseCase(UseCase):
     options_model = RetrievalOptions
     main_metric = "chrf"
 
-    def prompt_messages(self, question: str, passages: list[Passage], recipe: Recipe) -> list[dict[str, str]]:
-        """The prompt for one question and its passages, the same for training, evaluation and the playground."""
+    default_system = DEFAULT_SYSTEM
+
+    def grounded_messages(self, question: str, passages: list[Passage], recipe: Recipe) -> list[dict[str, str]]:
+        """The prompt for one question and its passages: the grounded question is the user's text."""
         from builder.retrieval import grounded_prompt
 
-        return [
-            {"role": "system", "content": recipe.system_prompt or DEFAULT_SYSTEM},
-            {"role": "user", "content": grounded_prompt(question, passages)},
-        ]
+        return self.prompt_messages(grounded_prompt(question, passages), recipe)
 
     def open_knowledge_base(self, recipe: Recipe, run_dir: Path) -> KnowledgeBase:
         from builder.retrieval import KnowledgeBase
@@ -112,7 +111,7 @@ class RetrievalUseCase(UseCase):
 
     def retriever(self, recipe: Recipe, run_dir: Path) -> Retriever:
         """Passages come from the run's knowledge base at chat time, as they did in training."""
-        return Retriever(self.open_knowledge_base(recipe, run_dir), self, recipe, options(recipe).top_k)
+        return Retriever(self.open_knowledge_base(recipe, run_dir), options(recipe).top_k)
 
     def _questions(
         self, conversations: list[Conversation], opts: RetrievalOptions, kb_passages: list[Passage]
@@ -150,7 +149,7 @@ class RetrievalUseCase(UseCase):
         retrieved = kb.search_many([q for q, _, _, _ in items], opts.top_k)
         examples = []
         for (question, answer, gold, origin), passages in zip(items, retrieved, strict=True):
-            messages = [*self.prompt_messages(question, passages, recipe), {"role": "assistant", "content": answer}]
+            messages = [*self.grounded_messages(question, passages, recipe), {"role": "assistant", "content": answer}]
             meta = {
                 "source": origin,
                 "question": question,
@@ -180,19 +179,18 @@ class RetrievalUseCase(UseCase):
 
 @dataclass
 class Retriever:
-    """A retrieval run's knowledge base, searched at chat time; the prompt is the one training used."""
+    """A retrieval run's knowledge base, searched at chat time; the grounded text is the one training wrote."""
 
     knowledge_base: KnowledgeBase
-    usecase: RetrievalUseCase
-    recipe: Recipe
     top_k: int
 
-    def ground(self, question: str) -> tuple[str, str, str]:
-        """(the grounded user turn, the run's system prompt, the passages as the UI shows them)."""
+    def ground(self, question: str) -> tuple[str, str]:
+        """(the question with its passages, as training wrote the user's text; the passages as the UI shows them)."""
+        from builder.retrieval import grounded_prompt
+
         passages = self.knowledge_base.search(question, k=self.top_k)
-        system, user = self.usecase.prompt_messages(question, passages, self.recipe)
         shown = "\n".join(f"- [{i}] {p.title} ({p.score:.2f})" for i, p in enumerate(passages, 1))
-        return user["content"], system["content"], shown
+        return grounded_prompt(question, passages), shown
 
 
 register(RetrievalUseCase())

@@ -10,13 +10,14 @@ that is reported (file and line) in ``skipped_sentiment.jsonl`` of the run, not 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from builder import metrics
-from builder.usecases import Example, UseCase, register
+from builder.usecases import Example, PromptForm, UseCase, frame_around, register
 from builder.usecases.options import record_skipped, task_options, where
 
 if TYPE_CHECKING:
@@ -98,14 +99,13 @@ class SentimentUseCase(UseCase):
         """A label task: answers are scored over this set (``builder.labels``), never generated off it."""
         return _options(recipe).labels
 
-    def prompt_messages(self, text: str, recipe: Recipe) -> list[dict[str, str]]:
-        """The prompt for one text: the same for training, evaluation and the playground."""
+    default_system = DEFAULT_SYSTEM
+
+    def prompt_form(self, recipe: Recipe, meta: Mapping[str, Any] | None = None) -> PromptForm:
+        """The instruction, naming the labels, above the text."""
         options = _options(recipe)
         instruction = options.instruction.format(labels=", ".join(options.labels))
-        return [
-            {"role": "system", "content": recipe.system_prompt or DEFAULT_SYSTEM},
-            {"role": "user", "content": f"{instruction}\n\n{text.strip()}"},
-        ]
+        return PromptForm(self.system_prompt(recipe), *frame_around(instruction, "\x00text\x00"))
 
     def build_examples(self, conversations: list[Conversation], recipe: Recipe, workdir: Path) -> list[Example]:
         options = _options(recipe)

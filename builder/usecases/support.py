@@ -29,7 +29,7 @@ class SupportUseCase(UseCase):
     main_metric = "chrf"
 
     def build_examples(self, conversations: list[Conversation], recipe: Recipe, workdir: Path) -> list[Example]:
-        examples = (conversation_to_example(c, recipe.system_prompt) for c in conversations)
+        examples = (conversation_to_example(c, self.system_prompt(recipe)) for c in conversations)
         return [e for e in examples if e is not None]
 
     def score(self, predictions: list[str], examples: list[Example], recipe: Recipe) -> dict[str, Any]:

@@ -6,24 +6,35 @@ its translation as the next agent turn. In a transcript, an agent turn that is n
 target language is not a translation and is skipped (and listed in ``skipped_translation.jsonl``).
 The source language is ``task.source_lang`` or, when not given, detected per text with
 langdetect among ``task.candidate_langs`` (langdetect alone calls short English lines Somali or Afrikaans).
+
+The instruction names the target language only ("Translate to Spanish:"), so that the prompt of a
+user's text needs no detection: a chat template that cannot run code (Ollama's, a GGUF's) writes
+it around whatever a client sends. A deployed run translates into ``task.target_lang``; the reverse
+direction that ``both_directions`` also trains is asked for with ``target_lang`` in the meta only.
+An instruction with ``{source}`` (older recipes) still works where ``task.source_lang`` is set;
+without it a user's text gets "the source language", as no template can detect it.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from builder import metrics
-from builder.usecases import Example, UseCase, register
+from builder.usecases import Example, PromptForm, UseCase, frame_around, register
 from builder.usecases.options import record_skipped, task_options, where
 
 if TYPE_CHECKING:
     from builder.conversation import Conversation
     from builder.recipe import Recipe
+
+log = logging.getLogger(__name__)
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -45,7 +56,10 @@ class TranslationOptions(BaseModel):
     target_lang: str = Field("es", description="ISO 639-1 code of the language to translate into")
     candidate_langs: list[str] = Field(default_factory=lambda: ["en", "es", "fr", "de", "pt", "it"])
     both_directions: bool = Field(False, description="also learn target->source from the same pairs")
-    instruction: str = "Translate from {source} to {target}:\n\n{text}"
+    instruction: str = Field(
+        "Translate to {target}:\n\n{text}",
+        description="{target}: the target language's name; {text}: the text; {source} needs task.source_lang",
+    )
 
 
 def language_name(code: str) -> str:
@@ -80,19 +94,20 @@ class TranslationUseCase(UseCase):
     options_model = TranslationOptions
     main_metric = "chrf"
 
-    def prompt_messages(
-        self, text: str, recipe: Recipe, source: str | None = None, target: str | None = None
-    ) -> list[dict[str, str]]:
-        """The prompt for one text, the same for training, evaluation and the playground."""
+    default_system = DEFAULT_SYSTEM
+
+    def prompt_form(self, recipe: Recipe, meta: Mapping[str, Any] | None = None) -> PromptForm:
+        """The instruction around the text; a user's text is translated into ``task.target_lang``."""
         options = task_options(recipe, TranslationOptions)
-        source = source or options.source_lang or detect_language(text, options.candidate_langs)
-        user = options.instruction.format(
+        meta = meta or {}
+        source = meta.get("source_lang") or options.source_lang
+        marker = "\x00text\x00"
+        instruction = options.instruction.format(
             source=language_name(source) if source else "the source language",
-            target=language_name(target or options.target_lang),
-            text=text.strip(),
+            target=language_name(meta.get("target_lang") or options.target_lang),
+            text=marker,
         )
-        system = recipe.system_prompt or DEFAULT_SYSTEM
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return PromptForm(self.system_prompt(recipe), *frame_around(instruction, marker))
 
     def _pairs(self, conversation: Conversation, options: TranslationOptions) -> tuple[list[tuple[str, str]], str]:
         turns = [m for m in conversation.messages if m.role != "system"]
@@ -110,6 +125,11 @@ class TranslationUseCase(UseCase):
 
     def build_examples(self, conversations: list[Conversation], recipe: Recipe, workdir: Path) -> list[Example]:
         options = task_options(recipe, TranslationOptions)
+        if "{source}" in options.instruction and not options.source_lang:
+            log.warning(
+                "task.instruction names the detected source language, which a deployed model cannot be told "
+                "(it gets 'the source language'); set task.source_lang or use 'Translate to {target}:\n\n{text}'"
+            )
         examples: list[Example] = []
         skipped: list[dict[str, Any]] = []
         for conversation in conversations:
@@ -127,7 +147,8 @@ class TranslationUseCase(UseCase):
                     directions.append((target_text, source_text, options.target_lang, source))
                 for text, reference, src, tgt in directions:
                     answer = {"role": "assistant", "content": reference}
-                    messages = [*self.prompt_messages(text, recipe, src, tgt), answer]
+                    given = {"source_lang": src, "target_lang": tgt}
+                    messages = [*self.prompt_messages(text, recipe, given), answer]
                     examples.append(Example(messages=messages, reference=reference, meta={**meta, "target_lang": tgt}))
         record_skipped(workdir, self.name, skipped, kept=len(examples))
         return examples

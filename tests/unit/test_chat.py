@@ -128,7 +128,8 @@ def test_base_side_is_the_plain_model_and_tuned_side_has_the_adapter(engine: Cha
     # Streamed: the base answer grows first, then the tuned one, token by token.
     assert len(steps) > 3
     base, tuned = steps[-1].base, steps[-1].tuned
-    messages = engine.build_messages([], "hola", "Be brief.")
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hola"}]
+    assert engine.load(tiny_run).prompt("hola", [], "Be brief.") == messages
     expected_base, expected_tuned = reference_answers(tiny_run, messages)
     assert (base, tuned) == (expected_base, expected_tuned)
     assert base != tuned, "the random adapter must change the answer"
@@ -172,7 +173,7 @@ def test_two_conversations_at_once_both_get_their_own_answers(engine: ChatEngine
 
 def test_a_reader_that_leaves_early_frees_the_model_for_others(engine: ChatEngine, tiny_run: Path) -> None:
     long = Sampling(max_new_tokens=400, temperature=0, repetition_penalty=1.0)
-    stream = engine.stream(tiny_run, "tuned", engine.build_messages([], "hi", ""), long)
+    stream = engine.stream(tiny_run, "tuned", engine.load(tiny_run).prompt("hi"), long)
     next(stream)
     stream.close()  # a closed tab: the generation stops at its next token
     acquired = engine._generate_lock.acquire(timeout=10)
@@ -180,17 +181,18 @@ def test_a_reader_that_leaves_early_frees_the_model_for_others(engine: ChatEngin
     engine._generate_lock.release()
 
 
-def test_history_and_system_prompt_reach_the_prompt() -> None:
+def test_history_and_system_prompt_reach_the_prompt(engine: ChatEngine, tiny_run: Path) -> None:
     history = [
         {"role": "user", "content": "a"},
         {"role": "assistant", "content": "b"},
         {"role": "tool", "content": "x"},
     ]
-    messages = ChatEngine.build_messages(history, "c", "Sé breve.")
+    loaded = engine.load(tiny_run)
+    messages = loaded.prompt("c", history, "Sé breve.")
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[0]["content"] == "Sé breve." and messages[-1]["content"] == "c"
-    grounded = ChatEngine.build_messages([], "c", "", grounded="[1] Returns\n\nQuestion: c")
-    assert grounded == [{"role": "user", "content": "[1] Returns\n\nQuestion: c"}]
+    # An empty box asks with the run's own system prompt, as the server does for a client that sends none.
+    assert loaded.prompt("c")[0] == {"role": "system", "content": "Be brief."}
 
 
 def test_a_retrieval_run_grounds_the_message_in_its_knowledge_base(tmp_path: Path) -> None:

@@ -198,3 +198,23 @@ def test_a_tiny_runs_eval_json_numbers_are_those_of_the_full_computation(
     assert_same_eval(new, old)
     assert json.loads((run / "eval.json").read_text(encoding="utf-8"))["systems"] == new["systems"]
     assert read_progress(run)["phase"] == "done"
+
+
+@pytest.mark.slow
+def test_the_sentiment_samples_eval_json_numbers_are_those_of_the_full_computation(tmp_path: Path) -> None:
+    """The bundled model, two training steps on sample_data/sentiment, 3-shot, a dev split of 40% (about 27)."""
+    from builder.evaluate import evaluate_loaded
+    from builder.models import load_tuned
+    from builder.recipe import load_recipe
+    from builder.sft import train
+
+    repo = Path(__file__).resolve().parents[2]
+    overrides = ["training.max_steps=2", "training.eval_steps=100", "training.save_steps=100", "eval.enabled=false"]
+    overrides += ["data.dev_fraction=0.4"]
+    run = train(load_recipe(repo / "recipes" / "sentiment.yaml", overrides), tmp_path / "run")
+    model, tokenizer, recipe = load_tuned(run)
+    new = evaluate_loaded(run, model, tokenizer, recipe)
+    old = evaluate_loaded(run, model, tokenizer, recipe, answerer=answer_prompts_reference)
+    print({s: (new["systems"][s]["metrics"]["macro_f1"], new["systems"][s]["label_seconds"]) for s in new["systems"]})
+    assert new["n_examples"] >= 20 and new["few_shot"] == 3 and new["answers"] == "label_scores"
+    assert_same_eval(new, old)

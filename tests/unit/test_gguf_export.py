@@ -97,7 +97,7 @@ def test_f16_gguf_reads_back_through_transformers_as_the_merged_model(trained_ru
     for text in TEXTS:  # the vocabulary and merges survive: the same token ids
         assert back_tokenizer(text)["input_ids"] == tokenizer(text)["input_ids"], text
 
-    messages = [{"role": "system", "content": result.system_prompt}, {"role": "user", "content": TEXTS[1]}]
+    messages = [{"role": "system", "content": result.prompt.system}, {"role": "user", "content": TEXTS[1]}]
     ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     ids = ids["input_ids"]
     reference = _rounded_to_f16(model)
@@ -118,7 +118,9 @@ def test_the_file_carries_template_stop_tokens_system_prompt_and_sampling(merged
         return fields[key].contents()
 
     assert value("general.architecture") == "llama"
-    assert value("tokenizer.chat_template") == tokenizer.chat_template
+    # The run's template, preceded by its prompt form: the run's system prompt where a client sends none.
+    assert value("tokenizer.chat_template").endswith(tokenizer.chat_template)
+    assert value("tokenizer.chat_template") == f16_export.chat_template != tokenizer.chat_template
     assert value("tokenizer.ggml.model") == "gpt2" and value("tokenizer.ggml.pre") == "gpt-2"
     assert value("tokenizer.ggml.eos_token_id") == tokenizer.convert_tokens_to_ids("<|im_end|>")
     assert value("tokenizer.ggml.eot_token_id") == tokenizer.convert_tokens_to_ids("<|im_end|>")

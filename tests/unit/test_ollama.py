@@ -17,6 +17,7 @@ import pytest
 
 from builder.gguf_export import GgufExport, SamplingDefaults
 from builder.ollama import OllamaError, chat_format, modelfile_text, read_template, reference_prompt
+from builder.usecases import PromptForm
 
 RENDERER = Path(__file__).parent / "go" / "render_template.go"
 SYSTEM = "Eres el asistente de Nube Verde. Answer in the customer's language."
@@ -83,7 +84,7 @@ def _export(tmp_path: Path, system: str, *, add_bos: bool = False) -> GgufExport
         seconds=0.0,
         chat_template=None,
         stop_tokens=["<|im_end|>"],
-        system_prompt=system,
+        prompt=PromptForm(system),
         sampling=SamplingDefaults(),
         add_bos=add_bos,
     )

@@ -11,7 +11,7 @@ import pytest
 
 from builder.conversation import Conversation, Message
 from builder.recipe import RecipeError, recipe_from_dict
-from builder.usecases import get_usecase
+from builder.usecases import PromptForm, get_usecase
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -88,11 +88,60 @@ def test_translation_detects_source_and_filters_transcripts(tmp_path: Path) -> N
     examples = uc.build_examples(data, r, tmp_path)
     assert len(examples) == 2
     assert all(e.meta["source_lang"] == "en" for e in examples)
-    assert examples[0].messages[1]["content"].startswith("Translate from English to Spanish:")
+    # The instruction names the target only: a deployed model is asked it without detecting anything.
+    assert examples[0].messages[1]["content"] == (
+        "Translate to Spanish:\n\nYour order has left our warehouse and will arrive on Friday."
+    )
+    assert examples[0].messages[:2] == uc.prompt_messages(data[0].messages[0].content, r)
     assert "not in 'es'" in (tmp_path / "skipped_translation.jsonl").read_text()
     both = uc.build_examples(data[:1], recipe("translation", source_lang="en", both_directions=True), tmp_path)
     assert [e.meta["target_lang"] for e in both] == ["es", "en"]
-    assert both[1].messages[1]["content"].startswith("Translate from Spanish to English:")
+    assert both[1].messages[1]["content"].startswith("Translate to English:")
+    older = recipe("translation", instruction="Translate from {source} to {target}:\n\n{text}")
+    (old,) = uc.build_examples(data[:1], older, tmp_path)  # an older recipe still trains as it did
+    assert old.messages[1]["content"].startswith("Translate from English to Spanish:\n\nYour order")
+    assert uc.prompt_form(older).before == "Translate from the source language to Spanish:\n\n"
+
+
+def test_every_use_case_frames_a_users_text_as_its_training_examples() -> None:
+    """One form per use case: the system prompt (the recipe's, else the use case's) and the user turn's frame."""
+    translation, sentiment, content, support = (
+        get_usecase(n) for n in ("translation", "sentiment", "content", "support")
+    )
+    form = translation.prompt_form(recipe("translation", target_lang="fr"))
+    assert (form.before, form.after) == ("Translate to French:\n\n", "")
+    assert form.system.startswith("You are a translator")
+    own = recipe_from_dict({"use_case": "translation", "system_prompt": "Traduce."})
+    assert translation.prompt_form(own).system == "Traduce."
+    labels = sentiment.prompt_form(recipe("sentiment", labels=["bad", "good"]))
+    assert (
+        labels.user_turn("  Broken!  ")
+        == "Classify the sentiment of this customer message. Answer with one word: bad, good.\n\nBroken!"
+    )
+    assert content.prompt_form(recipe("content")).before.startswith("Write a reusable macro reply")
+    assert content.prompt_form(recipe("content"), {"kind": "faq"}).before.startswith("Write an FAQ entry")
+    assert support.prompt_form(recipe("support")) == PromptForm("", "", "")
+    assert support.prompt_messages("  hola ", recipe("support")) == [{"role": "user", "content": "  hola "}]
+
+
+def test_a_conversation_keeps_its_own_system_message_and_frames_every_user_turn() -> None:
+    form = PromptForm("Run system.", "Do X:\n\n", "")
+    history = [
+        {"role": "user", "content": "one"},
+        {"role": "assistant", "content": "uno"},
+        {"role": "tool", "content": "t"},
+    ]
+    assert form.messages(" two ", history) == [
+        {"role": "system", "content": "Run system."},
+        {"role": "user", "content": "Do X:\n\none"},
+        {"role": "assistant", "content": "uno"},
+        {"role": "user", "content": "Do X:\n\ntwo"},
+    ]
+    assert form.messages("two", [], system="Typed.")[0] == {"role": "system", "content": "Typed."}
+    assert form.messages("two", [], system="  ")[0] == {"role": "system", "content": "Run system."}
+    own = [{"role": "system", "content": "Client."}, {"role": "user", "content": "two"}]
+    assert form.conversation(own)[0] == {"role": "system", "content": "Client."}
+    assert form.conversation([{"role": "system", "content": ""}, {"role": "user", "content": "x"}])[0]["content"] == ""
 
 
 def test_translation_score_cuts_extra_lines() -> None:
