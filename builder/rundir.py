@@ -326,15 +326,6 @@ class RunDir:
 
         return load_recipe(self.recipe_file)
 
-    def system_prompt(self) -> str:
-        """The run's system prompt, or "" when it has no readable recipe yet."""
-        from builder.recipe import RecipeError
-
-        try:
-            return self.recipe().system_prompt
-        except RecipeError:
-            return ""
-
     def eval_result(self) -> dict[str, Any] | None:
         return read_json(self.eval_json)
 

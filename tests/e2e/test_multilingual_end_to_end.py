@@ -91,7 +91,8 @@ def test_train_evaluate_and_chat_with_the_multilingual_model_from_the_cli(tmp_pa
         assert any(f"**{label}**" in answer for label in ("negativo", "neutro", "positivo")), answer
         assert "%" in answer
     # Free text through the same template: the tuned side streams a reply and stops.
-    messages = engine.build_messages([], "Hola, ¿cómo estás?", "Eres un asistente de una tienda.")
+    messages = [{"role": "system", "content": "Eres un asistente de una tienda."}]
+    messages += [{"role": "user", "content": "Hola, ¿cómo estás?"}]
     reply = list(engine.stream(run, "tuned", messages, Sampling(max_new_tokens=8, temperature=0)))
     assert reply and isinstance(reply[-1], str)
     assert rundir.read_jsonl(run / "metrics.jsonl")[-1]["final"] is True
