@@ -4,8 +4,18 @@ The generic readers (``generic``: JSON, JSONL, CSV, speaker-prefixed text) come 
 that a format-specific reader that is as sure wins a tie.
 """
 
-from builder.importers.formats import chatgpt_export, discord, freshdesk, generic, intercom, slack, telegram, zendesk
+from builder.importers.formats import (
+    chatgpt_export,
+    discord,
+    freshdesk,
+    generic,
+    intercom,
+    messenger,
+    slack,
+    telegram,
+    zendesk,
+)
 
 # The format modules, in the order they register (a tie goes to the earlier one). Importing this
 # package registers them all; ``READERS_LOADED`` is what the detector imports to be sure of it.
-READERS_LOADED = (telegram, slack, discord, zendesk, freshdesk, intercom, chatgpt_export, generic)
+READERS_LOADED = (telegram, slack, discord, messenger, zendesk, freshdesk, intercom, chatgpt_export, generic)
