@@ -166,7 +166,8 @@ def detect(sample: Sample, mapping: FieldMapping) -> DetectedFormat | None:
     for cand in fitting:
         det = describe(sample, cand.reader, mapping)
         if _parses(sample.path, det, mapping, cand.reader) or cand is fitting[-1]:
-            others = [c for c in fitting if c is not cand and c not in passed_over]
+            # In a folder or zip, any other reader that sees its files there is named: part of it may be theirs.
+            others = [c for c in (found if sample.is_bundle else fitting) if c is not cand and c not in passed_over]
             if passed_over:
                 names = ", ".join(c.reader.name for c in passed_over)
                 det.notes.append(Note("reader_fell_back", {"taken": cand.reader.name, "others": names}))

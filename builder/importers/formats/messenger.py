@@ -34,13 +34,14 @@ from builder.importers.bundle import Bundle
 from builder.importers.chats import SESSION_GAP, ChatMessage, conversation_item
 from builder.importers.jsonstream import JsonStream, StreamError
 from builder.importers.registry import NOT_JSON, Sample, is_bundle_path, register
-from builder.importers.types import Container, DetectedFormat, ReadItem, snippet
+from builder.importers.types import DATA_SUFFIXES, Container, DetectedFormat, ReadItem, snippet
 from builder.recipe import FieldMapping
 
 MESSAGE_FILE = re.compile(r"(?:^|/)message_(\d+)\.json$")
 MEDIA_KEYS = ("photos", "videos", "gifs", "audio_files", "files", "sticker", "share")
 SYSTEM_TYPES = frozenset({"Subscribe", "Unsubscribe", "Call"})  # joined, left, a call
 HEAD_CHARS = 4096
+MIXED_FOLDER = 0.4  # below registry.FITS: a zip is still read as Messenger when nothing else fits
 _HEAD = re.compile(r'"participants"\s*:\s*\[\s*(?:\]|\{\s*"name"\s*:)')
 _MESSAGES = re.compile(r'"(?:sender_name|timestamp_ms)"\s*:|"messages"\s*:\s*\[\s*\]')
 # Messenger's own words for an attachment or an event, written as a message (English exports).
@@ -87,6 +88,21 @@ def _head_says_thread(head: str) -> bool:
     return head.lstrip().startswith("{") and bool(_HEAD.search(head)) and bool(_MESSAGES.search(head))
 
 
+def _foreign_files(members: Iterable[str], threads: dict[str, list[str]]) -> bool:
+    """Data files that are not Messenger's: anything but JSON, or JSON outside a ``messages/`` folder of the export
+    (a WhatsApp chat or a Telegram export in the same folder must not be passed over unread)."""
+    inside = {m for files in threads.values() for m in files}
+    for member in members:
+        parts = member.split("/")
+        if member in inside or not member.lower().endswith(DATA_SUFFIXES) or parts[0] == "__MACOSX":
+            continue
+        if any(p.startswith(".") for p in parts):
+            continue
+        if not member.lower().endswith(".json") or "messages" not in parts[:-1]:
+            return True
+    return False
+
+
 def _threads(members: Iterable[str]) -> dict[str, list[str]]:
     """Folder -> its message_N.json files, message_1 first (members of one folder are one thread)."""
     found: dict[str, list[tuple[int, str]]] = {}
@@ -116,7 +132,11 @@ class MessengerExport:
                     head = f.read(HEAD_CHARS)
             except (OSError, UnicodeDecodeError, ValueError, KeyError):
                 return 0.0
-            return (0.9 if len(threads) > 1 else 0.85) if _head_says_thread(head) else 0.0
+            if not _head_says_thread(head):
+                return 0.0
+            if _foreign_files(sample.members, threads):
+                return MIXED_FOLDER  # other exports beside the threads: the folder gives its files one by one
+            return 0.9 if len(threads) > 1 else 0.85
         if sample.document is not NOT_JSON:
             return 0.95 if _looks_like_thread(sample.document) else 0.0
         return 0.85 if _head_says_thread(sample.text[:HEAD_CHARS]) else 0.0

@@ -35,7 +35,7 @@ from builder.importers.chats import SESSION_GAP, ChatMessage, conversation_item
 from builder.importers.formats.slack_text import message_text, speaker_name
 from builder.importers.jsonstream import JsonStream, StreamError
 from builder.importers.registry import NOT_JSON, Sample, register
-from builder.importers.types import Container, DetectedFormat, ReadItem, snippet
+from builder.importers.types import DATA_SUFFIXES, Container, DetectedFormat, ReadItem, snippet
 from builder.recipe import FieldMapping
 
 DAY_FILE = re.compile(r"(?:^|/)([^/]+)/(\d{4}-\d{2}-\d{2})\.json$")
@@ -80,6 +80,10 @@ class SlackExport:
             bases = {_base(m) for m in sample.members}
             days = any(DAY_FILE.search(m) for m in sample.members)
             users, channels = bool(bases & set(USER_FILES)), bool(bases & set(CHANNEL_FILES))
+            if days and any(
+                not m.lower().endswith(".json") for m in sample.members if m.lower().endswith(DATA_SUFFIXES)
+            ):
+                return 0.4  # other data files beside (a WhatsApp chat, a JSONL): not claimed whole, read one by one
             if days and users and channels:
                 return 0.95
             return 0.8 if days and (users or channels) else 0.0
