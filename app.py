@@ -106,10 +106,6 @@ def main(argv: list[str] | None = None, *, block: bool = True):
     runs_dir.mkdir(parents=True, exist_ok=True)
     db = accounts_db_path(args.accounts_db, runs_dir)
     team = Team(AccountStore(db), shortcut=auth)
-    for warning in exposure_warnings(args.host, args.share, team.logins):
-        print(warning, file=sys.stderr, flush=True)
-    if not team.logins:
-        print(first_admin_hint(db), file=sys.stderr, flush=True)
     demo, ctx = build_app(runs_dir, team=team)
     # Chats stream concurrently (the engine serialises the model itself); other handlers are light.
     demo.queue(default_concurrency_limit=4)
@@ -134,6 +130,11 @@ def main(argv: list[str] | None = None, *, block: bool = True):
             raise
         raise SystemExit(port_taken_message(args.host, args.port)) from None
     ctx.jobs.start_background()
+    # Said once the app serves: a busy port is then one line, not warnings about an app that never ran.
+    for warning in exposure_warnings(args.host, args.share, team.logins):
+        print(warning, file=sys.stderr, flush=True)
+    if not team.logins:
+        print(first_admin_hint(db), file=sys.stderr, flush=True)
     print(f"Serving on {local_url} (runs in {runs_dir})", flush=True)
     if args.share:
         if share_url:

@@ -79,6 +79,7 @@ def test_a_busy_port_is_one_line_naming_the_port_not_a_traceback(tmp_path: Path)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr, result.stderr[-2000:]
     lines = [line for line in result.stderr.splitlines() if line.strip()]
+    # One line: no warnings nor the first-admin hint about an app that never served.
     assert len(lines) == 1, result.stderr
     assert f":{port}" in lines[0] and "in use" in lines[0] and "--port" in lines[0]
 
@@ -107,12 +108,17 @@ def test_serves_on_loopback_only_and_quickly(tmp_path: Path) -> None:
     )
     try:
         # The app prints its address once it serves; read its output until then.
-        line = ""
+        line, said = "", []
         while "Serving on" not in line:
             line = proc.stdout.readline()
+            said.append(line)
             assert line or proc.poll() is None, "the app exited before serving"
             assert time.monotonic() - started < 60, "not serving within 60 s"
         assert f"Serving on http://127.0.0.1:{port}/" in line
+        # No accounts yet: it says so, where they will live, and the command that creates the first admin.
+        db = tmp_path.resolve() / ".team" / "accounts.db"
+        assert f"No accounts yet in {db}" in "".join(said), said
+        assert f"python -m builder.users --db {db} add NAME --role admin" in "".join(said), said
         assert get(f"http://127.0.0.1:{port}/") == 200
         # The 10 s target is measured by benchmarks/app_startup.py; here it only has to come up.
         print(f"first screen in {time.monotonic() - started:.1f} s")
