@@ -15,6 +15,7 @@ from builder.confine import PathProblem
 from builder.importers.types import CONTAINER_NAMES, ENCODING_NAMES, FORMAT_NAMES, Note
 from builder.messages import Message
 from builder.recipe import RecipeProblem, ValidationMessage
+from builder.ui.i18n_chat_notes import CHAT_NOTES_ES
 from builder.ui.i18n_first_hour import FIRST_HOUR
 from builder.ui.team_text import TEAM_STRINGS
 
@@ -503,6 +504,7 @@ _NOTES_ES: dict[str, str] = {
     "línea de órdenes, o agent: [NOMBRE] bajo data: en la receta",
 }
 _NOTES_ES["file_guessed"] = "{path}: " + _NOTES_ES["guessed_columns"]
+_NOTES_ES.update(CHAT_NOTES_ES)  # the line-based chat readers' notes
 
 # Why a path a web user set may not be used, by the keys of builder/confine.py.
 _PATHS_ES: dict[str, str] = {

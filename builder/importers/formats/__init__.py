@@ -13,9 +13,10 @@ from builder.importers.formats import (
     messenger,
     slack,
     telegram,
+    whatsapp,
     zendesk,
 )
 
 # The format modules, in the order they register (a tie goes to the earlier one). Importing this
 # package registers them all; ``READERS_LOADED`` is what the detector imports to be sure of it.
-READERS_LOADED = (telegram, slack, discord, messenger, zendesk, freshdesk, intercom, chatgpt_export, generic)
+READERS_LOADED = (whatsapp, telegram, slack, discord, messenger, zendesk, freshdesk, intercom, chatgpt_export, generic)
