@@ -253,6 +253,12 @@ class TrainingConfig(_Section):
     )
     early_stopping_threshold: float = Field(0.0, ge=0.0, description="a lower dev loss must be lower by this much")
     keep_best: bool = Field(False, description="end with the checkpoint of the lowest dev loss, not the last one")
+    # The trackers teams already use, through the trainer's own report_to (builder/trackers.py).
+    tensorboard: bool = Field(True, description="write TensorBoard event files to the run's tensorboard/ folder")
+    mlflow_tracking_uri: str | None = Field(
+        None, description="also log the run to MLflow at this tracking URI (http://host:5000, file:/path/mlruns)"
+    )
+    mlflow_experiment: str | None = Field(None, description="the MLflow experiment; default: the recipe's name")
 
     @model_validator(mode="after")
     def _best_needs_aligned_saves(self) -> TrainingConfig:

@@ -35,6 +35,7 @@ ADAPTER = "adapter"
 ADAPTER_CONFIG = "adapter_config.json"  # PEFT's name; its presence means training saved the adapter
 TOKENIZER = "tokenizer"
 CHECKPOINTS = "checkpoints"
+TENSORBOARD = "tensorboard"  # TensorBoard event files (builder.trackers)
 LOG = "train.log"
 EVAL_JSON = "eval.json"
 EVAL_MD = "eval.md"
@@ -262,6 +263,7 @@ class RunDir:
     adapter = property(lambda self: self.path / ADAPTER)
     tokenizer = property(lambda self: self.path / TOKENIZER)
     checkpoints = property(lambda self: self.path / CHECKPOINTS)
+    tensorboard = property(lambda self: self.path / TENSORBOARD)
     log = property(lambda self: self.path / LOG)
     eval_json = property(lambda self: self.path / EVAL_JSON)
     eval_md = property(lambda self: self.path / EVAL_MD)

@@ -21,6 +21,7 @@ from typing import Any
 from builder import devices, rundir
 from builder.recipe import Recipe, RecipeError, load_recipe, recipe_from_dict, with_absolute_paths
 from builder.rundir import RunDir
+from builder.trackers import point_trackers
 from builder.trainer import build_trainer
 
 HELP_EPILOG = f"""\
@@ -259,6 +260,7 @@ def train(
             trainer, quantization, _ = build_dpo_trainer(recipe, output_dir, callbacks)
         else:
             trainer, quantization, _ = build_trainer(recipe, output_dir, train_rows, dev_rows, callbacks, tokenizer)
+        point_trackers(trainer, recipe, output_dir)
         trained_on = len(trainer.train_dataset)
         total_steps = trainer.args.max_steps if trainer.args.max_steps > 0 else planned_steps(recipe, trained_on)
         if main:

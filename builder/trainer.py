@@ -62,6 +62,7 @@ def shared_arguments(recipe: Recipe, run_dir: Path, device: str) -> dict[str, An
     import torch
 
     from builder.devices import cpu_autocast_bf16
+    from builder.trackers import report_to
 
     t = recipe.training
     use_bf16 = (device == "cuda" and torch.cuda.is_bf16_supported()) or (device == "cpu" and cpu_autocast_bf16(t))
@@ -84,7 +85,8 @@ def shared_arguments(recipe: Recipe, run_dir: Path, device: str) -> dict[str, An
         logging_nan_inf_filter=False,  # the loss guard must see a NaN, not a filtered 0
         use_cpu=device == "cpu",
         bf16=use_bf16,
-        report_to="none",
+        report_to=report_to(t),
+        run_name=Path(run_dir).name,
         dataset_num_proc=None,
         disable_tqdm=False,
     )
