@@ -137,7 +137,7 @@ def redact_pii(text: str, counts: Counter[str]) -> str:
 
     def phone(m: re.Match[str]) -> str:
         digits = sum(ch.isdigit() for ch in m.group())
-        if 9 <= digits <= 15 and not _looks_like_date(m.group()):
+        if 9 <= digits <= 15 and not _looks_like_date(m.group()) and not _STARTS_WITH_DATE.match(m.group()):
             counts["PHONE"] += 1
             return "<PHONE>"
         return m.group()
@@ -146,6 +146,14 @@ def redact_pii(text: str, counts: Counter[str]) -> str:
     text = _CARD.sub(card, text)
     text = _PHONE_PLUS.sub(phone, text)
     return _PHONE.sub(phone, text)
+
+
+# A date opening a run of digit groups is a timestamp (a WhatsApp attachment's name, "2024-03-15 10 22 31"),
+# not a phone number: year-month-day or day-month-year with a 19xx/20xx year.
+_STARTS_WITH_DATE = re.compile(
+    r"(?:(?:19|20)\d\d[./-](?:0?[1-9]|1[0-2])[./-](?:0?[1-9]|[12]\d|3[01])"
+    r"|(?:0?[1-9]|[12]\d|3[01])[./-](?:0?[1-9]|1[0-2])[./-](?:19|20)\d\d)(?!\d)"
+)
 
 
 def _looks_like_date(text: str) -> bool:

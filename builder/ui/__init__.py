@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 
 from builder.jobs import JobManager
-from builder.ui import data_tab, evaluate_tab, export_tab, playground_tab, recipe_tab, team_tab, train_tab
+from builder.ui import data_tab, evaluate_tab, export_tab, playground_tab, recipe_tab, start_here, team_tab, train_tab
 from builder.ui.access import protect
 from builder.ui.common import AppContext
 from builder.ui.i18n import DEFAULT_LANG, LANGUAGES, language_from_header, t
@@ -22,6 +22,8 @@ CSS = """
 #header-row { align-items: center; }
 #lang-select { max-width: 260px; }
 #logout { max-width: 140px; }
+/* A command is read whole: wrapped, never cut off on the right. */
+#export-gguf-result pre, #export-gguf-result code { white-space: pre-wrap; word-break: break-all; }
 """
 
 
@@ -50,13 +52,15 @@ def build_app(
                     gr.Button(t("logout"), link="/logout?all_session=false", visible=False, elem_id="logout", scale=0),
                     value="logout",
                 )
-        with gr.Row():
+        data_state = gr.State(data_tab.empty_data_state())
+        guide_box, _guide = start_here.build(ctx, lang, data_state)
+        # The run list shows once there is a run to choose (a first visit has none: it would mean nothing yet).
+        with gr.Row(visible=bool(ctx.run_choices()), elem_id="run-row") as run_row:
             run_select = labels.add(
                 gr.Dropdown(ctx.run_choices(), value=None, label=t("run"), elem_id="run-select", scale=4),
                 label="run",
             )
             refresh_runs = labels.add(gr.Button(t("refresh"), scale=1, elem_id="run-refresh"), value="refresh")
-        data_state = gr.State(data_tab.empty_data_state())
         recipe_path = gr.State(None)
         with gr.Tabs(elem_id="tabs"):
             with labels.add(gr.Tab(t("tab_data"), id="data", elem_id="tab-data"), label="tab_data"):
@@ -93,6 +97,14 @@ def build_app(
             return language_from_header(header), gr.update(choices=choices, value=run)
 
         demo.load(first_screen, None, [lang, run_select])
+
+        def run_list_shown(run_id: str | None) -> tuple[Any, Any]:
+            """The run list once a run exists; the guide open while no run has an adapter."""
+            return gr.update(visible=bool(run_id or ctx.run_choices())), gr.update(open=start_here.first_run(ctx))
+
+        gr.on(
+            [demo.load, run_select.change], run_list_shown, [run_select], [run_row, guide_box], show_progress="hidden"
+        )
         for event, follow_up in ctx.on_load:
             loaded = demo.load(**event)
             if follow_up:

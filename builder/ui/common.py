@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import traceback
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from builder.confine import Confinement, ConfinementError, PathProblem, is_model_name
-from builder.importers import collect_files
+from builder.importers import DATA_SUFFIXES, collect_files
 from builder.jobs import JobManager
 from builder.messages import Message, MessageError
 from builder.rundir import RunDir
@@ -166,9 +167,22 @@ class AppContext:
         return saved[0] if saved else (support if support in files else (files[0] if files else None))
 
     def sample_sets(self) -> list[str]:
+        """Every sample folder: the top ones (a use case's data) and the folders inside them holding data files
+        (``support/exports``: the chat-app and helpdesk exports), as their path under ``sample_data``."""
         if not self.sample_dir.is_dir():
             return []
-        return sorted(p.name for p in self.sample_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        names = []
+        for top in sorted(p for p in self.sample_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            names.append(top.name)
+            for inner in sorted(p for p in top.rglob("*") if p.is_dir() and not p.name.startswith(".")):
+                if any(f.is_file() and f.suffix.lower() in DATA_SUFFIXES for f in inner.iterdir()):
+                    names.append(inner.relative_to(self.sample_dir).as_posix())
+        return names
+
+    def sample_use_case(self, sample: str) -> str | None:
+        """The use case a sample folder is for: its top folder's name, when that is a use case."""
+        top = sample.split("/", 1)[0]
+        return top if top in usecase_names() else None
 
     def template_recipe(self, use_case: str) -> tuple[dict[str, Any], Path]:
         """The shipped recipe for a use case (raw YAML and its folder), or a minimal one."""
@@ -184,6 +198,8 @@ class AppContext:
         if sample not in self.sample_sets():  # a name from a request, never a path
             return []
         folder = self.sample_dir / sample
+        if "/" in sample:  # an export folder inside a use case's samples: read as an import finds its files
+            return collect_files([folder])
         raw, base = self.template_recipe(sample)
         listed = (raw.get("data") or {}).get("train") or []
         listed = [listed] if isinstance(listed, str) else listed
@@ -204,6 +220,17 @@ def plain_markdown(text: str) -> str:
     """Untrusted text (a file or speaker name, a note quoting a transcript) for a Markdown component: shown as
     written, one line, never as a link, an image or HTML."""
     return _MARKUP.sub(lambda m: "\\" + m.group(0), " ".join(text.splitlines()))
+
+
+def chat_text(text: str) -> str:
+    """Untrusted text for a ``gr.Chatbot`` with ``render_markdown=False``: Gradio still parses a message as HTML
+    (sanitized, yet a typed ``<img>`` or ``<video>`` becomes an element); escaped, it is shown as written."""
+    return html.escape(text or "", quote=False).replace("\n", "<br>")
+
+
+def chat_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A conversation for a Chatbot, every message's text shown as written (``chat_text``)."""
+    return [{**m, "content": chat_text(str(m.get("content") or ""))} for m in messages]
 
 
 def error_text(err: BaseException, lang: str = DEFAULT_LANG) -> str:

@@ -7,6 +7,7 @@ through ``plain_markdown``, and the speakers table is plain text cells.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -125,3 +126,25 @@ def file_report_lines(report: dict[str, Any], lang: str) -> list[str]:
             parts.append(f"{t('rk_set_aside', lang)}: " + ", ".join(f"{k} {v}" for k, v in aside.items()))
         lines.append(f"- {plain_markdown(Path(str(entry['path'])).name)}: " + "; ".join(parts))
     return lines
+
+
+def reason_text(reason: str, lang: str) -> str:
+    """Why a record was set aside, in ``lang``, with what to do on this page (``reason_*`` texts)."""
+    return t_known(f"reason_{reason}", lang, reason.replace("_", " "))
+
+
+# The importers' messages name the command line's flags; the page names its own fields.
+_FLAGS = (
+    (re.compile(r"--role-map (\S+)"), "field_role_map_value"),
+    (re.compile(r"--role-map"), "field_role_map"),
+    (re.compile(r"--drop-speakers? (?:NAME|\S+)"), "field_drop"),
+    (re.compile(r"--agent (?:NAME|\S+)( on the command line)?"), "field_agent"),
+    (re.compile(r"--role-field"), "field_role_field"),
+)
+
+
+def ui_fields(text: str, lang: str) -> str:
+    """An importer's message with each command-line flag replaced by the Data tab's field, in ``lang``."""
+    for pattern, key in _FLAGS:
+        text = pattern.sub(lambda m, k=key: t(k, lang, value=m.group(1) or "") if m.groups() else t(k, lang), text)
+    return text

@@ -20,20 +20,21 @@ from builder.importers import (
     mapping_values,
 )
 from builder.recipe import FieldMapping
-from builder.ui.common import AppContext, error_text, log_exception, plain_markdown
+from builder.ui.common import AppContext, chat_messages, error_text, log_exception, plain_markdown
 from builder.ui.data_files import (
     SPEAKER_COLUMNS,
     file_report_lines,
     files_markdown,
     format_description,
     peek_entries,
+    reason_text,
     speaker_choices,
     speaker_table,
+    ui_fields,
 )
 from builder.ui.i18n import DEFAULT_LANG, message_text, t
 from builder.usecases import usecase_names
 
-PREVIEW_LIMIT = 200  # conversations kept in the page for the preview slider
 # How the mapping fields sit on the page, a row each; every key of MAPPING_KEYS appears exactly once.
 MAPPING_ROWS = (
     ("format", "messages_field"),
@@ -91,8 +92,9 @@ QUARANTINE_COLUMNS = ("col_file", "col_line", "col_reason", "col_message")
 
 
 def report_markdown(report: dict[str, Any], lang: str) -> str:
+    kept = report.get("kept", 0)
     summary = t(
-        "imported",
+        "imported_one" if kept == 1 else "imported",
         lang,
         kept=report.get("kept", 0),
         quarantined=report.get("quarantined", 0) + report.get("duplicates", 0),
@@ -129,9 +131,16 @@ def advice_markdown(report: dict[str, Any], lang: str, shown: Callable[[str], st
 def quarantine_table(
     quarantine: list[dict[str, Any]], lang: str, shown: Callable[[str], str] = str, limit: int = QUARANTINE_SHOWN
 ) -> dict[str, Any]:
-    """The set-aside records for the table: file names, and messages without the server's folders."""
+    """The set-aside records for the table: file names, the reason in ``lang`` with what to do on this page, and
+    the importer's own detail (naming the page's fields, not the command line's flags), without the server's
+    folders."""
     rows = [
-        [Path(str(q.get("file", ""))).name, q.get("line"), q.get("reason"), shown(str(q.get("message") or ""))]
+        [
+            Path(str(q.get("file", ""))).name,
+            q.get("line"),
+            reason_text(str(q.get("reason") or ""), lang),
+            ui_fields(shown(str(q.get("message") or "")), lang),
+        ]
         for q in quarantine[:limit]
     ]
     return {"headers": [t(key, lang) for key in QUARANTINE_COLUMNS], "data": rows}
@@ -190,9 +199,11 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             advice_md = gr.Markdown(elem_id="data-advice")
     labels.add(gr.Markdown(f"### {t('preview')}"), "### {}", value="preview")
     conversations = gr.State([])
-    pick = labels.add(gr.Slider(1, 2, value=1, step=1, label=t("conversation_n")), label="conversation_n")
-    # Transcript text as written: a link or markup typed in a chat is not rendered.
-    preview = gr.Chatbot(height=320, elem_id="data-preview", show_label=False, render_markdown=False)
+    # Labelled "of N" after an import; relabelled on a language switch below.
+    pick = gr.Slider(1, 2, value=1, step=1, label=t("conversation_n"), elem_id="data-pick")
+    # Transcript text as written (escaped: Gradio parses a message as HTML even without Markdown); opened at
+    # the conversation's start.
+    preview = gr.Chatbot(height=320, elem_id="data-preview", show_label=False, render_markdown=False, autoscroll=False)
     quarantine = labels.add(
         gr.Dataframe(
             headers=[t(key) for key in QUARANTINE_COLUMNS], label=t("quarantine"), wrap=True, elem_id="data-quarantine"
@@ -214,23 +225,36 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
         return files_markdown(entries, language, shown), entries
 
     def choose_sample(name: str | None, state: dict[str, Any], language: str) -> tuple[Any, ...]:
-        if not name:
-            return state, t("no_files", language), *[gr.update()] * len(mapping_inputs), gr.update()
+        if not name or name not in ctx.sample_sets():
+            return state, t("no_files", language), *[gr.update()] * len(mapping_inputs), gr.update(), *kept_import()
         paths = [str(p) for p in ctx.sample_files(name)]
-        raw, _ = ctx.template_recipe(name)
+        # A use case's own sample is read with its recipe's mapping; an export folder is detected file by file.
+        raw, _ = ctx.template_recipe(name) if name in usecase_names() else ({}, None)
         data = raw.get("data") or {}
         mapping = FieldMapping(**{k: v for k, v in data.items() if k in FieldMapping.model_fields})
         state = {
             "paths": paths,
-            "use_case": name if name in usecase_names() else None,
+            "use_case": ctx.sample_use_case(name),
             "mapping": mapping.model_dump(exclude_defaults=True),
         }
         files, entries = look(paths, mapping, language)
-        return state, files, *form_values(mapping), entries
+        return state, files, *form_values(mapping), entries, *cleared_import()
+
+    def kept_import() -> tuple[Any, ...]:
+        return (gr.update(),) * len(import_outputs)
+
+    def cleared_import() -> tuple[Any, ...]:
+        """The previous import's report, advice, preview and set-aside table: gone once other files are chosen."""
+        slider = gr.update(minimum=1, maximum=2, value=1)
+        empty = quarantine_table([], DEFAULT_LANG)
+        return "", "", [], slider, [], gr.update(value=empty), {"report": None, "quarantine": []}
 
     def take_uploads(files: list[Any] | None, state: dict[str, Any], language: str) -> tuple[Any, ...]:
-        if not files:
-            return state, "", *[gr.update()] * len(mapping_inputs), gr.update()
+        if not files:  # the last file removed from the box: nothing of it is imported any more
+            if not state.get("uploaded"):
+                return state, gr.update(), *[gr.update()] * len(mapping_inputs), gr.update(), *kept_import()
+            state = {"paths": [], "use_case": state.get("use_case"), "mapping": {}}
+            return state, "", *form_values(FieldMapping()), [], *cleared_import()
         # Gradio's upload cache is temporary; the run that trains on these files may start much later.
         target = ctx.uploads_dir / time.strftime("%Y%m%d-%H%M%S")
         target.mkdir(parents=True, exist_ok=True)
@@ -240,9 +264,9 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             dest = target / source.name
             shutil.copyfile(source, dest)
             paths.append(str(dest))
-        state = {"paths": paths, "use_case": state.get("use_case"), "mapping": {}}
+        state = {"paths": paths, "use_case": state.get("use_case"), "mapping": {}, "uploaded": True}
         files, entries = look(paths, FieldMapping(), language)
-        return state, files, *form_values(FieldMapping()), entries
+        return state, files, *form_values(FieldMapping()), entries, *cleared_import()
 
     def do_import(state: dict[str, Any], *values: Any) -> tuple[Any, ...]:
         *mapping_form, language = values
@@ -260,12 +284,13 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
         # The recipe tab recommends a base model for these languages.
         languages = prepared.report.get("languages") or {}
         state = {**state, "mapping": mapping.model_dump(exclude_defaults=True), "languages": languages}
-        kept = [c.to_openai()["messages"] for c in prepared.conversations[:PREVIEW_LIMIT]]
+        # Every conversation for the slider (the state stays on the server; one is sent at a time).
+        kept = [c.to_openai()["messages"] for c in prepared.conversations]
         entries = prepared.report.get("files") or []
         # A file that could not be read at all is not among the report's files: its own words say why.
         files = "\n".join([files_markdown(entries, language, shown), *unread_lines(paths, entries, language)])
-        slider = gr.update(minimum=1, maximum=max(2, len(kept)), value=1)
-        first = kept[0] if kept else []
+        slider = gr.update(minimum=1, maximum=max(2, len(kept)), value=1, label=slider_label(len(kept), language))
+        first = show(1, kept)
         return (
             state,
             files,
@@ -313,18 +338,22 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
         if not kept or not 0 <= i < len(kept):
             return []
         # The preview shows system turns as user-side notes: Chatbot has no system bubble.
-        return [
-            m if m["role"] != "system" else {"role": "user", "content": f"[system] {m['content']}"} for m in kept[i]
-        ]
+        return chat_messages(
+            [m if m["role"] != "system" else {"role": "user", "content": f"[system] {m['content']}"} for m in kept[i]]
+        )
 
     speaker_inputs = [looked, *pickers, lang]
     speaker_outputs = [speakers, *pickers]
-    use_sample.click(choose_sample, [sample, data_state, lang], [data_state, files_md, *mapping_inputs, looked]).then(
+    import_outputs = [report_md, advice_md, conversations, pick, preview, quarantine, imported]
+    chosen_outputs = [data_state, files_md, *mapping_inputs, looked, *import_outputs]
+    use_sample.click(choose_sample, [sample, data_state, lang], chosen_outputs).then(
         show_speakers, speaker_inputs, speaker_outputs
     )
-    upload.upload(take_uploads, [upload, data_state, lang], [data_state, files_md, *mapping_inputs, looked]).then(
-        show_speakers, speaker_inputs, speaker_outputs
-    )
+    # A file removed from the box (or all of them) is no longer in use: the files follow the box.
+    for event in (upload.upload, upload.delete, upload.clear):
+        event(take_uploads, [upload, data_state, lang], chosen_outputs).then(
+            show_speakers, speaker_inputs, speaker_outputs
+        )
     run_import.click(
         do_import,
         [data_state, *mapping_inputs, lang],
@@ -332,6 +361,14 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
     ).then(show_speakers, speaker_inputs, speaker_outputs)
     pick.change(show, [pick, conversations], [preview])
     lang.change(relabel, [data_state, imported, looked, lang], [files_md, report_md, advice_md, quarantine, speakers])
+    lang.change(
+        lambda kept, language: gr.update(label=slider_label(len(kept), language)), [conversations, lang], [pick]
+    )
+
+
+def slider_label(count: int, lang: str) -> str:
+    """The preview slider's label: which conversation of how many."""
+    return t("conversation_of", lang, n=count) if count else t("conversation_n", lang)
 
 
 def _names(value: Any) -> list[str]:

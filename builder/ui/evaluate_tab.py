@@ -92,6 +92,33 @@ def eval_status(ctx: AppContext, run_id: str, lang: str) -> tuple[str, str | Non
     return t("eval_done", lang), None
 
 
+def eval_estimate(ctx: AppContext, run_id: str, lang: str) -> str:
+    """Before an evaluation: how many dev examples it answers with the three systems, and how long that takes
+    here, by the pace of the newest evaluation in this runs folder (none yet: the time shows once it runs)."""
+    from builder.rundir import read_jsonl
+
+    run = ctx.run(run_id)
+    if run is None or not run.examples("dev").is_file():
+        return ""
+    try:
+        n = min(len(read_jsonl(run.examples("dev"))), run.recipe().eval.max_examples)
+    except Exception as err:  # no estimate is no reason to hide the rest
+        log_exception(err)
+        return ""
+    pace = None
+    evaluated = sorted(ctx.runs_dir.glob("*/eval.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in evaluated:
+        result = ctx.run(path.parent.name).eval_result() if ctx.run(path.parent.name) else None
+        systems = (result or {}).get("systems") or {}
+        seconds = [s.get("seconds") for s in systems.values() if isinstance(s.get("seconds"), int | float)]
+        if seconds and result.get("n_examples"):
+            pace = (sum(seconds) / result["n_examples"], path.parent.name)
+            break
+    if pace is None:
+        return t("eval_estimate", lang, n=n, systems=len(SYSTEMS))
+    return t("eval_estimate_time", lang, n=n, systems=len(SYSTEMS), time=format_duration(pace[0] * n), run=pace[1])
+
+
 def show(ctx: AppContext, run_id: str | None, lang: str, shown: Any = None) -> tuple[Any, ...]:
     """Status, metrics, examples, log and what is shown (the tables are re-sent only when it changes)."""
     run = ctx.run(run_id)
@@ -101,7 +128,8 @@ def show(ctx: AppContext, run_id: str | None, lang: str, shown: Any = None) -> t
     log_update = gr.update(value=log, visible=True) if log is not None else gr.update(visible=False)
     result = run.eval_result()
     if result is None:
-        return note or t("no_eval", lang), metrics_frame(None, lang), examples_frame(None, lang), log_update, None
+        said = note or "\n\n".join(filter(None, [t("no_eval", lang), eval_estimate(ctx, run_id, lang)]))
+        return said, metrics_frame(None, lang), examples_frame(None, lang), log_update, None
     header = t(
         "eval_header",
         lang,

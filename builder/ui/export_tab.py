@@ -60,6 +60,8 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         )
     result = gr.Markdown(elem_id="export-result")
     merge_state = gr.Markdown(elem_id="export-merge-status")
+    # A refused merge's reason, kept on screen until the user acts (the timer would otherwise wipe it).
+    merge_refused = gr.State("")
     timer = gr.Timer(REFRESH_S)
     download = labels.add(gr.File(label=t("download"), interactive=False, elem_id="export-file"), label="download")
     _build_gguf(ctx, lang, run_select)
@@ -95,7 +97,12 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         ctx.audit("exported", run_id, f"data {ctx.confinement.shown(path)}")
         return t("exported", language, n=count, path=ctx.confinement.shown(path)), str(path)
 
-    def do_merge(run_id: str | None, folder: str, language: str) -> str:
+    def do_merge(run_id: str | None, folder: str, language: str) -> tuple[str, str]:
+        said = merge(run_id, folder, language)
+        refused = "" if said == merge_status(ctx, run_id, language) else said
+        return said, refused
+
+    def merge(run_id: str | None, folder: str, language: str) -> str:
         from builder.export import ExportError, check_merge_target
 
         run = ctx.run(run_id)
@@ -119,11 +126,13 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     run_select.change(default_merge_dir, [run_select], [merge_dir])
     zip_button.click(do_zip, [run_select, lang], [result, download])
     data_button.click(do_data, [run_select, lang], [result, download])
-    merge_button.click(do_merge, [run_select, merge_dir, lang], [merge_state])
+    merge_button.click(do_merge, [run_select, merge_dir, lang], [merge_state, merge_refused])
     merge_stop.click(lambda r, lg: stop_merge(ctx, r, lg), [run_select, lang], [merge_state], concurrency_limit=None)
+    # The refusal goes once the user changes the folder or the run.
+    gr.on([merge_dir.input, run_select.change], lambda: "", None, [merge_refused], show_progress="hidden")
     timer.tick(
-        lambda r, lg: merge_status(ctx, r, lg),
-        [run_select, lang],
+        lambda r, lg, refused: gr.update() if refused else merge_status(ctx, r, lg),
+        [run_select, lang, merge_refused],
         [merge_state],
         show_progress="hidden",
         concurrency_limit=None,
@@ -189,7 +198,8 @@ def _build_gguf(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> Non
         except Exception as err:
             return ctx.error_message(err, language)
         if check.ok:
-            command = ctx.confinement.shown_text(check.command)
+            # The paths as they are on this machine: the command is run here, from any folder.
+            command = check.command
             return "\n".join([t("vllm_ok", language, rank=check.rank), "```", command, "```"])
         problems = (f"- {ctx.confinement.shown_text(p)}" for p in check.problems)
         return "\n".join([t("vllm_bad", language), *problems])

@@ -72,6 +72,10 @@ def save_correction(ctx: AppContext, text: str, run_id: str | None, state: dict[
         return False, "correct_empty", ""
     try:
         messages = last.get("messages") or [{"role": "user", "content": last["prompt"]}]
+        # The system prompt the models were asked with is kept with the correction, even where the prompt form
+        # put it into the first turn rather than a system message.
+        if last.get("system") and not any(m.get("role") == "system" for m in messages):
+            messages = [{"role": "system", "content": last["system"]}, *messages]
         redact = run.recipe().data.redact_pii
         record_correction(
             run.path, messages=messages, reply=text, original=last.get("tuned"), redact=redact, author=current_author()

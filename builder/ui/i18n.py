@@ -222,7 +222,11 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "series_dev": ("dev", "validación"),
     "queue": ("Queue", "Cola"),
     "error": ("Error", "Error"),
-    "no_run": ("No run selected.", "Ninguna ejecución seleccionada."),
+    "no_run": (
+        "No run selected: pick one in the Run list at the top, or start a training in the Train tab.",
+        "Ninguna ejecución seleccionada: elige una en la lista Ejecución de arriba, o inicia un entrenamiento en "
+        "la pestaña Entrenar.",
+    ),
     "queued_at": ("queued, position {pos} in the queue", "en cola, posición {pos}"),
     "started": ("Started `{run}`.", "Iniciada `{run}`."),
     "queued_msg": (
@@ -302,7 +306,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "empates {tie}); **{pairs}** par(es) útiles; **{corrections}** corrección(es).",
     ),
     "correct_title": ("Write the right reply", "Escribe la respuesta correcta"),
-    "correct_reply": ("The reply an agent would have written", "La respuesta que habría escrito un agente"),
+    "correct_reply": (
+        "The right answer to the last message (a reply, a translation, a label...)",
+        "La respuesta correcta al último mensaje (una respuesta, una traducción, una etiqueta...)",
+    ),
     "correct_ph": (
         "Saved with the last message as a new training conversation (personal data redacted).",
         "Se guarda con el último mensaje como nueva conversación de entrenamiento (datos personales ocultados).",

@@ -20,8 +20,7 @@ FIRST_HOUR: dict[str, tuple[str, str]] = {
         "transcripciones en la pestaña Datos.",
     ),
     "data_few": (
-        "Only {conversations} conversations: enough for a first try; about {advised} are advised for a good "
-        "fine-tune.",
+        "Only {conversations} conversations: enough for a first try; about {advised} are advised for a good fine-tune.",
         "Solo {conversations} conversaciones: bastan para una primera prueba; se aconsejan unas {advised} para "
         "un buen ajuste.",
     ),
@@ -80,4 +79,108 @@ FIRST_HOUR: dict[str, tuple[str, str]] = {
     "phase_dev": ("scoring the dev set: batch {done}/{total}", "puntuando la validación: lote {done}/{total}"),
     "phase_dev_start": ("scoring the dev set…", "puntuando la validación…"),
     "phase_saving": ("saving the adapter…", "guardando el adaptador…"),
+    # Data tab: one conversation, the preview slider, the set-aside records' reasons (what to do on this page)
+    "imported_one": (
+        "1 conversation ready, {quarantined} set aside, from {files} file(s).",
+        "1 conversación lista, {quarantined} apartadas, de {files} archivo(s).",
+    ),
+    "conversation_of": ("Conversation (of {n})", "Conversación (de {n})"),
+    "field_role_map_value": ("“{value}” in the Role map field", "«{value}» en el campo Mapa de roles"),
+    "field_role_map": ("the Role map field", "el campo Mapa de roles"),
+    "field_drop": ("the Speakers to leave out field", "el campo Hablantes que se omiten"),
+    "field_agent": ("the Agent field", "el campo Agente"),
+    "field_role_field": ("the Role field", "el campo Campo de rol"),
+    "reason_agent_unknown": (
+        "no agent found among the speakers: pick the agent in the Agent field, then import again",
+        "no se encontró el agente entre los hablantes: elígelo en el campo Agente e importa de nuevo",
+    ),
+    "reason_unknown_role": (
+        "a role that is not known: map it in the Role map field (NAME=user or NAME=assistant)",
+        "un rol desconocido: asígnalo en el campo Mapa de roles (NOMBRE=user o NOMBRE=assistant)",
+    ),
+    "reason_bad_content": ("a message whose text is not text", "un mensaje cuyo texto no es texto"),
+    "reason_bad_encoding": (
+        "unreadable characters: set the Encoding field (e.g. cp1252)",
+        "caracteres ilegibles: indica el campo Codificación (p. ej. cp1252)",
+    ),
+    "reason_bad_mapping": (
+        "the field mapping does not fit this file: check the mapping fields",
+        "el mapeo de campos no encaja con este archivo: revisa los campos del mapeo",
+    ),
+    "reason_bad_row": (
+        "a row without the columns named: check the column fields and the Delimiter",
+        "una fila sin las columnas indicadas: revisa los campos de columnas y el Separador",
+    ),
+    "reason_bad_turn": (
+        "a turn without a role or a text: check the Role field and the Content field",
+        "un turno sin rol o sin texto: revisa el Campo de rol y el Campo de contenido",
+    ),
+    "reason_binary_file": ("not a text file", "no es un archivo de texto"),
+    "reason_conversations_without_tickets": (
+        "replies without their tickets file: upload both files together",
+        "respuestas sin su archivo de tickets: sube los dos archivos juntos",
+    ),
+    "reason_no_conversations_file": (
+        "tickets without their conversations file: upload both files together",
+        "tickets sin su archivo de conversaciones: sube los dos archivos juntos",
+    ),
+    "reason_ticket_not_found": ("a reply to a ticket not in the file", "una respuesta a un ticket que no está"),
+    "reason_duplicate": ("a duplicate of a conversation kept", "duplicado de una conversación conservada"),
+    "reason_empty": ("every turn is empty", "todos los turnos están vacíos"),
+    "reason_invalid_json": ("not valid JSON", "JSON no válido"),
+    "reason_truncated_json": ("JSON cut off before its end", "JSON cortado antes de su final"),
+    "reason_no_agent_reply": (
+        "no agent reply, nothing to learn from (is the agent named in the Agent field?)",
+        "sin respuesta del agente, nada que aprender (¿está el agente en el campo Agente?)",
+    ),
+    "reason_no_customer_turn": ("no customer message", "ningún mensaje del cliente"),
+    "reason_no_speaker": (
+        "no “Name:” speaker prefixes found in the text",
+        "no se encontraron prefijos de hablante «Nombre:» en el texto",
+    ),
+    "reason_no_text": ("no text", "sin texto"),
+    "reason_too_few_turns": ("too few turns", "demasiado pocos turnos"),
+    "reason_too_long": ("too long", "demasiado larga"),
+    "reason_unknown_shape": (
+        "a record of an unknown shape: pick the Format and the Messages field",
+        "un registro de forma desconocida: elige el Formato y el Campo de mensajes",
+    ),
+    "reason_unreadable_file": ("the file could not be read", "no se pudo leer el archivo"),
+    "reason_unreadable_record": ("the record could not be read", "no se pudo leer el registro"),
+    # Evaluate tab: what an evaluation will take, before it starts
+    "eval_estimate": (
+        "An evaluation answers {n} dev examples with each of {systems} systems (base, base with examples, tuned); "
+        "the time left shows once the first answers are in.",
+        "Una evaluación responde {n} ejemplos de validación con cada uno de {systems} sistemas (base, base con "
+        "ejemplos, ajustado); el tiempo restante aparece con las primeras respuestas.",
+    ),
+    "eval_estimate_time": (
+        "An evaluation answers {n} dev examples with each of {systems} systems: about **{time}** here (pace "
+        "measured in `{run}`).",
+        "Una evaluación responde {n} ejemplos de validación con cada uno de {systems} sistemas: unos **{time}** "
+        "aquí (ritmo medido en `{run}`).",
+    ),
+    # the first-run guide (builder/ui/start_here.py)
+    "start_title": (
+        "**Start here** — your first assistant in four steps:",
+        "**Empieza aquí**: tu primer asistente en cuatro pasos:",
+    ),
+    "start_data": (
+        "Data: pick a sample (or upload your exports) and import it",
+        "Datos: elige un ejemplo (o sube tus exportaciones) e impórtalo",
+    ),
+    "start_recipe": (
+        "Recipe: check what it trains on and how long it takes, then save it",
+        "Receta: revisa con qué entrena y cuánto tarda, y guárdala",
+    ),
+    "start_train": (
+        "Train: start it (a few steps for a first try)",
+        "Entrenar: iníciala (unos pocos pasos para una primera prueba)",
+    ),
+    "start_try": (
+        "Playground: try your assistant against the base model",
+        "Pruebas: prueba tu asistente frente al modelo base",
+    ),
+    "start_here_mark": ("← you are here", "← estás aquí"),
+    "start_label": ("Start here", "Empieza aquí"),
 }

@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from builder.ui.common import AppContext, log_exception
+from builder.ui.common import AppContext, chat_messages, log_exception
 from builder.ui.feedback_ui import build_correction, feedback_markdown, save_correction
 from builder.ui.i18n import t
 from builder.ui.team import current_author
@@ -81,9 +81,9 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
             gr.Slider(1.0, 2.0, value=1.1, step=0.05, label=t("repetition_penalty")), label="repetition_penalty"
         )
         seed = labels.add(gr.Number(value=-1, precision=0, label=t("seed")), label="seed")
-    with gr.Row():
-        left = gr.Chatbot(label=t("base"), height=380, elem_id="play-left")
-        right = gr.Chatbot(label=t("tuned"), height=380, elem_id="play-right")
+    with gr.Row():  # messages and answers shown as written (escaped: a model may echo markup from its data)
+        left = gr.Chatbot(label=t("base"), height=380, elem_id="play-left", render_markdown=False)
+        right = gr.Chatbot(label=t("tuned"), height=380, elem_id="play-right", render_markdown=False)
     context_box = labels.add(gr.Markdown(visible=False, elem_id="play-context"), value="context")
     with gr.Row():
         message = labels.add(
@@ -145,7 +145,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
             """One update of every output: message box, session, both panes, status line, passages, what was said."""
             keep = gr.update()
             line, spec = (keep, keep) if note is None else (status_line(note, language), note)
-            shown = (panes[left_side], panes[right_side])
+            shown = (chat_messages(panes[left_side]), chat_messages(panes[right_side]))
             return (keep if box is None else box, session, *shown, line, context or keep, spec)
 
         if not text:
@@ -192,6 +192,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
                 "base": turn.base if turn else "",
                 "tuned": turn.tuned if turn else "",
                 "messages": turn.messages if turn else [],  # the prompt as the models saw it, kept with a vote
+                "system": system or "",  # the system prompt it was asked with, kept with a correction
                 "sampling": dict(sampling.__dict__),
             },
         }
@@ -234,6 +235,14 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
         return run_system_prompt(run.path)
 
     tab.select(fill_system_prompt, [run_select, system_prompt, session], [system_prompt])
+
+    def recheck(run_id: str | None, spec: list[Any] | None, language: str) -> tuple[Any, Any]:
+        """On opening the tab: a run announced without an adapter that has finished since is announced no more."""
+        if spec and spec[0] == "no_adapter" and ctx.has_adapter(run_id):
+            return "", None
+        return gr.update(), gr.update()
+
+    tab.select(recheck, [run_select, status_said, lang], [status, status_said])
     run_select.change(
         on_run, [run_select, blind, lang], [system_prompt, session, left, right, status, win_rate, status_said]
     )

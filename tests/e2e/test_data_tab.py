@@ -93,7 +93,10 @@ def test_columns_read_wrong_are_flagged_in_the_tab(app_url: str, tmp_path: Path)
             (("cliente", "Hola: mi pedido no llegó"), ("agente", "Lo siento: sale hoy"))]  # fmt: skip
     src.write_text("id_conversacion,rol,mensaje,fecha\n" + "\n".join(rows) + "\n", encoding="utf-8")
     client = Client(app_url, verbose=False)
-    files_md, *form_shown = client.predict([handle_file(str(src))], "es", api_name="/take_uploads")
+    files_md, *shown = client.predict([handle_file(str(src))], "es", api_name="/take_uploads")
+    # The fields, then the previous import's report, advice, slider, preview and table, cleared.
+    form_shown, (report, advice, _slider, preview, _table) = shown[: len(NAMES)], shown[len(NAMES) :]
+    assert (report, advice, preview) == ("", "", [])
     # The page is in Spanish here, and so is the description of the format.
     assert "una fila por mensaje" in files_md and "role=rol" in files_md
     # The form starts afresh (the speaker pickers hold lists of names).
@@ -111,7 +114,8 @@ def test_a_sample_fills_the_form_with_its_recipes_mapping(app_url: str) -> None:
     from gradio_client import Client
 
     client = Client(app_url, verbose=False)
-    files_md, *form_shown = client.predict("translation", "en", api_name="/choose_sample")
+    files_md, *shown = client.predict("translation", "en", api_name="/choose_sample")
+    form_shown = shown[: len(NAMES)]
     form = dict(zip(NAMES, form_shown, strict=True))
     assert (form["prompt_field"], form["response_field"], form["header"]) == ("0", "1", "no")
     assert "support_phrases_en_es.tsv" in files_md and "no header" in files_md

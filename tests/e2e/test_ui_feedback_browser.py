@@ -12,7 +12,7 @@ import pytest
 from builder.recipe import load_recipe
 from builder.sft import train
 from tests.e2e.conftest import require_chromium, served_app
-from tests.e2e.test_ui_browser import open_page, open_tab, pick, shot, text_of
+from tests.e2e.test_ui_browser import open_page, open_tab, pick, shot, text_of, wait_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROUND_OVERRIDES = "training.max_steps=1\ntraining.batch_size=2\neval.enabled=false"
@@ -44,17 +44,17 @@ def feedback_app(tmp_path_factory, tiny_model_dir):
 def ask_and_vote(page, message: str, button: str) -> None:
     page.locator("#play-message textarea, #play-message input").first.fill(message)
     page.locator("#play-send").click()
-    page.wait_for_function(
-        "document.querySelector('#play-status').innerText.includes('Done')", timeout=120_000, polling=500
-    )
+    # Null-safe waits: Gradio 6 leaves a hidden component (or one not rendered yet) out of the page.
+    wait_text(page, "#play-status", "Done", timeout=120_000)
     page.locator(f"#play-vote-{button}").click()
-    page.wait_for_function("document.querySelector('#play-status').innerText.includes('Vote saved')")
+    wait_text(page, "#play-status", "Vote saved")
 
 
 def start_round(page, runs: Path, parent: Path, method: str) -> Path:
     open_tab(page, "Train")
     pick(page, "run-select", parent.name)
-    page.wait_for_function("document.querySelector('#train-feedback').innerText.includes('2 vote')")
+    # The next-round panel is hidden until the run has votes (issue 29): it appears on the next refresh.
+    wait_text(page, "#train-feedback", "2 vote")
     page.get_by_label(method.upper(), exact=True).check()
     page.locator("#train-overrides textarea").fill(ROUND_OVERRIDES)
     page.locator("#train-round-start").click()
@@ -84,8 +84,8 @@ def test_votes_and_a_correction_become_a_dpo_run_and_an_sft_run(feedback_app, br
     page.get_by_text("Write the right reply").click()
     page.locator("#play-correction textarea").fill("I'm sorry! Could you give me your order number? We'll email you.")
     page.locator("#play-save-correction").click()
-    page.wait_for_function("document.querySelector('#play-status').innerText.includes('Correction saved')")
-    page.wait_for_function("document.querySelector('#play-win-rate').innerText.includes('1 correction')")
+    wait_text(page, "#play-status", "Correction saved")
+    wait_text(page, "#play-win-rate", "1 correction")
     shot(page, "feedback-1-playground")
     votes = [json.loads(line) for line in (parent / "votes.jsonl").read_text().splitlines()]
     assert len(votes) == 2 and all(v["blind"] for v in votes)
@@ -100,6 +100,8 @@ def test_votes_and_a_correction_become_a_dpo_run_and_an_sft_run(feedback_app, br
     correction = json.loads((parent / "corrections.jsonl").read_text())
     # The whole conversation so far (the tuned side's), the last customer message redacted, then the reply.
     assert [m["role"] for m in correction["messages"]] == ["user", "assistant", "user", "assistant"]
+    # The system prompt the models were asked with is kept with it (issue 29: it was null).
+    assert correction["metadata"]["system_prompt"] == "Be a helpful store assistant."
     assert correction["messages"][-2]["content"] == "My lamp arrived broken, write to <EMAIL>"
 
     dpo = start_round(page, runs, parent, "dpo")

@@ -149,3 +149,18 @@ def test_cleaner_rejections_and_redaction() -> None:
     kept_pii = conv(("user", "mail me at a@b.example.com"), ("assistant", "Done"))
     assert Cleaner(CleaningOptions(redact_pii=False)).clean(kept_pii) is None
     assert kept_pii.messages[0].content == "mail me at a@b.example.com"
+
+
+def test_dates_in_attachment_names_and_timestamps_are_not_phone_numbers() -> None:
+    """A WhatsApp attachment's name and a timestamp hold a date then digit groups: kept; phones still hidden."""
+    from collections import Counter
+
+    from builder.cleaning import redact_pii
+
+    counts: Counter[str] = Counter()
+    kept = ["00000012-PHOTO-2024-03-15-10-22-31.jpg (archivo adjunto)", "2024-03-15 10:22:31", "15.03.2024 10 22 31"]
+    for text in kept:
+        assert redact_pii(text, counts) == text
+    assert redact_pii("llámame al 612 34 56 78", counts) == "llámame al <PHONE>"
+    assert redact_pii("call 555-123-4567 or +34 612 345 678", counts) == "call <PHONE> or <PHONE>"
+    assert counts["PHONE"] == 3

@@ -81,7 +81,7 @@ def test_the_import_report_and_its_tables_in_spanish() -> None:
     quarantine = [{"file": "/srv/app/runs/up/a.jsonl", "line": 3, "reason": "duplicate", "message": "x of /srv/app/b"}]
     table = quarantine_table(quarantine, "es", lambda m: m.replace("/srv/app/", ""))
     assert table["headers"] == ["archivo", "línea", "motivo", "mensaje"]
-    assert table["data"] == [["a.jsonl", 3, "duplicate", "x of b"]]
+    assert table["data"] == [["a.jsonl", 3, "duplicado de una conversación conservada", "x of b"]]
 
 
 def test_the_loss_plot_is_labelled_in_the_chosen_language() -> None:
@@ -254,8 +254,8 @@ def test_the_train_tabs_message_line_in_spanish(tmp_path: Path) -> None:
     assert run_id and told[0] in ("started", "queued_msg") and told[1] == {"run": run_id}
     assert said_markdown(ctx, told, "es") in (f"Iniciada `{run_id}`.", t("queued_msg", "es", run=run_id))
     assert said_markdown(ctx, ("stopped_msg", {"run": run_id}), "es").startswith(f"Deteniendo `{run_id}`")
-    assert said_markdown(ctx, stop_job(ctx, None), "es") == "Ninguna ejecución seleccionada."
-    assert said_markdown(ctx, resume_job(ctx, "no-such-run"), "es") == "Ninguna ejecución seleccionada."
+    assert said_markdown(ctx, stop_job(ctx, None), "es").startswith("Ninguna ejecución seleccionada")
+    assert said_markdown(ctx, resume_job(ctx, "no-such-run"), "es").startswith("Ninguna ejecución seleccionada")
     # Resuming checks the recipe again: changed to name a file outside, it is refused, in Spanish.
     recipe.write_text("name: here\ndata:\n  train: [/etc/passwd]\n", encoding="utf-8")
     spanish = said_markdown(ctx, resume_job(ctx, run_id), "es")
