@@ -27,4 +27,14 @@ CHAT_NOTES_ES: dict[str, str] = {
     "wa_owner_deleted": '{owner} se toma como el negocio: la exportación dice "Eliminaste este mensaje" a su nombre',
     "wa_agent_guessed": "{agent} se toma como el agente: de las dos personas, {customer} empieza más conversaciones "
     "({starts} de {sessions}); indica el agente para cambiarlo",
+    # chat logs
+    "log_ops_as_agents": "{nicks} escritos como operadores del canal (<@apodo>): se toman como el lado del agente; "
+    "indica el agente para cambiarlo",
+    "log_no_dates": "el registro da horas sin fechas: una hora anterior a la de antes se toma como el día siguiente",
+    # Signal
+    "sig_markdown": "chat de Signal tal como lo escribe signal-export (Markdown)",
+    "sig_backup_txt": "chat de Signal tal como lo escribe signalbackup-tools (texto plano)",
+    "sig_me_owner": '"Me" es la cuenta que exportó el chat: se toma como el agente (indica el agente para cambiarlo)',
+    "sig_owner_by_file_name": "el archivo lleva el nombre de {customer}: la otra persona, {owner}, se toma como la "
+    "cuenta que lo exportó y como el agente (indica el agente para cambiarlo)",
 }

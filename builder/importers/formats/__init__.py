@@ -5,12 +5,14 @@ that a format-specific reader that is as sure wins a tie.
 """
 
 from builder.importers.formats import (
+    chat_log,
     chatgpt_export,
     discord,
     freshdesk,
     generic,
     intercom,
     messenger,
+    signal,
     slack,
     telegram,
     whatsapp,
@@ -19,4 +21,17 @@ from builder.importers.formats import (
 
 # The format modules, in the order they register (a tie goes to the earlier one). Importing this
 # package registers them all; ``READERS_LOADED`` is what the detector imports to be sure of it.
-READERS_LOADED = (whatsapp, telegram, slack, discord, messenger, zendesk, freshdesk, intercom, chatgpt_export, generic)
+READERS_LOADED = (
+    whatsapp,
+    signal,
+    chat_log,
+    telegram,
+    slack,
+    discord,
+    messenger,
+    zendesk,
+    freshdesk,
+    intercom,
+    chatgpt_export,
+    generic,
+)

@@ -27,6 +27,8 @@ _INVISIBLE = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069
 _ODD_SPACES = "\u00a0\u202f\u2007\u2009"
 _MARKS = {**dict.fromkeys(map(ord, _INVISIBLE)), **{ord(c): " " for c in _ODD_SPACES}}
 LRM = "\u200e"
+# English month abbreviations, as exporters write them whatever the phone's language (C locale's %b).
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
 def plain(text: str) -> str:
