@@ -5,7 +5,11 @@ Sections, each a module of this package with its own ``run()``:
 - ``train_throughput``: the product's training path against plain TRL on the real Bitext data and on the
   real sentiment reviews;
 - ``playground``: side-by-side engine memory against one model, first-token time, tokens per second;
-- ``import``: conversations per second and peak memory of the import CLI (``benchmarks.import_bench``).
+- ``import``: conversations per second and peak memory of the import CLI (``benchmarks.import_bench``);
+- ``eval_speed``: the evaluation of the three systems on the Spanish sentiment recipe, against the former
+  computation and against the recipe's training time (``benchmarks.eval_speed``);
+- ``peer`` (only with ``--only peer``: it installs LLaMA-Factory in a venv of its own the first time):
+  the product against LLaMA-Factory and plain TRL on Bitext (``benchmarks.peer_llamafactory``).
 
 ``--quick`` keeps the whole run within about 5 minutes on 2 idle CPU cores: fewer training steps and
 only the baseline and the product (no levers), shorter answers, 20,000 conversations to import
@@ -29,7 +33,10 @@ from typing import Any
 # The import runs first: import_bench reads its child's peak memory from RUSAGE_CHILDREN, which is the
 # largest of all children so far, and Linux carries a parent's peak into a forked child; so it must run
 # before this process has grown (training) or had bigger children (the playground's).
-SECTIONS = ("import", "playground", "train_throughput")
+SECTIONS = ("import", "playground", "train_throughput", "eval_speed")
+OPTIONAL_SECTIONS = ("peer",)
+# eval_speed: training steps timed, dev examples answered by the engine and by the former computation.
+EVAL_SIZES = {"tiny": (2, 4, 4), "quick": (4, 16, 16), "full": (30, None, 48)}
 IMPORT_CONVERSATIONS = {"quick": 20_000, "full": 100_000}
 
 
@@ -91,10 +98,29 @@ def run_import(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def run_eval_speed(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks import eval_speed
+
+    steps, examples, reference = EVAL_SIZES["tiny" if args.tiny else "quick" if args.quick else "full"]
+    return eval_speed.run(steps=steps, max_examples=examples, reference_examples=reference, base_model=args.base_model)
+
+
+def run_peer(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks import peer_llamafactory
+
+    if args.tiny:
+        return peer_llamafactory.run(
+            steps=3, batch_size=2, max_length=96, max_dev_rows=4, max_conversations=200, peer_precisions=("bf16",)
+        )
+    return peer_llamafactory.run()
+
+
 RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "train_throughput": run_train_throughput,
     "playground": run_playground,
     "import": run_import,
+    "eval_speed": run_eval_speed,
+    "peer": run_peer,
 }
 
 
@@ -102,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="within about 5 minutes on 2 idle CPU cores")
     parser.add_argument("--json", type=Path, help="write every figure here")
-    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
+    parser.add_argument(
+        "--only", action="append", choices=SECTIONS + OPTIONAL_SECTIONS, help="run only this section (repeatable)"
+    )
     parser.add_argument("--base-model", default=None, help="train and chat on this model instead of the bundled one")
     parser.add_argument("--tiny", action="store_true", help="smoke-test sizes (a few steps, tokens, conversations)")
     parser.add_argument("--variants", help="train_throughput on Bitext: only these variants (comma-separated)")
@@ -152,6 +180,10 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
         "playground.first_token_s": ("playground", "first_token_s"),
         "import.conversations_per_s": ("import", "conversations_per_s"),
         "import.peak_rss_mb": ("import", "peak_rss_mb"),
+        "eval_speed.eval_to_train_ratio": ("eval_speed", "eval_to_train_ratio"),
+        "eval_speed.speedup_vs_reference": ("eval_speed", "speedup_vs_reference"),
+        "peer.ratio_vs_llamafactory": ("peer", "ratio_vs_llamafactory"),
+        "peer.ratio_vs_trl_baseline": ("peer", "ratio_vs_trl_baseline"),
     }
     out: dict[str, Any] = {}
     for key, path in pick.items():

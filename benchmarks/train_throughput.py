@@ -259,11 +259,20 @@ class VariantResult:
         }
 
 
+def variant_seed(variant: Variant, default: int) -> int:
+    """A variant's ``training.seed`` override (LoRA init, dropout, drawn batches; the dev split stays the data's)."""
+    for item in variant.overrides:
+        key, _, value = item.partition("=")
+        if key.strip() == "training.seed":
+            return int(value)
+    return default
+
+
 def run_variant(variant: Variant, data: BenchData, steps: int, workdir: Path) -> VariantResult:
     import torch
 
     threads = torch.get_num_threads()
-    torch.manual_seed(data.recipe.training.seed)
+    torch.manual_seed(variant_seed(variant, data.recipe.training.seed))
     run_dir = Path(tempfile.mkdtemp(prefix=f"{variant.name}-", dir=workdir))
     try:
         t0 = time.perf_counter()

@@ -183,7 +183,7 @@ def test_gpu_script_runs_its_tiny_shape_on_the_cpu(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the runner, end to end on tiny sizes
 
 
-@pytest.mark.slow  # about 1.5 minutes on 2 idle cores: three sections, two fresh playground processes
+@pytest.mark.slow  # about 3 minutes on 2 idle cores: four sections, two fresh playground processes
 def test_runner_quickest_path_writes_the_headline_keys(tmp_path: Path, tiny_model_dir: Path, real_data: Path) -> None:
     out = tmp_path / "bench.json"
     command = [sys.executable, "-m", "benchmarks", "--tiny", "--base-model", str(tiny_model_dir), "--json", str(out)]
@@ -202,12 +202,17 @@ def test_runner_quickest_path_writes_the_headline_keys(tmp_path: Path, tiny_mode
     assert playground["first_token_s"] > 0
     assert report["import"]["conversations_per_s"] > 0
     assert report["import"]["conversations"] == 500
+    evaluation = report["eval_speed"]  # the engine and the former computation on the same tiny run
+    assert evaluation["eval_to_train_ratio"] > 0 and evaluation["speedup_vs_reference"] > 0
+    assert evaluation["identical"]["max_metric_difference"] < 1e-6
+    assert evaluation["identical"]["answers_or_texts_differing"] == 0
     for key in (
         "train_throughput.ratio_vs_trl_baseline",
         "train_throughput.padding_fraction",
         "playground.memory_ratio_side_by_side",
         "playground.first_token_s",
         "import.conversations_per_s",
+        "eval_speed.eval_to_train_ratio",
     ):
         assert report["summary"][key] is not None, key
 
