@@ -216,6 +216,8 @@ def test_detect_prints_the_reader_the_others_that_fit_and_the_speakers(
     out = capsys.readouterr().out.splitlines()
     assert out[0] == (
         f"{first}: read as minichat (tests only) [minichat_test] (text, minichat_test, encoding UTF-8; "
+        # "09:00 Ana: Hola" is also a plain chat log's shape: the other reader that fits is named.
+        "read as minichat_test (sure 0.90); also fits: chat_log (0.60); "
         "Sol Lamps writes in all 2 minichat_test files: taken for the agent (set agent to change))"
     )
     assert out[1].startswith("  readers that fit: minichat_test 0.90 (taken), ")  # the generic ones follow
