@@ -1,11 +1,13 @@
 """The chat engine behind the playground: base and tuned answers from ONE model in memory.
 
-A run is loaded with ``builder.models.load_tuned``: the base model with the run's LoRA
-adapter attached. The tuned side generates with the adapter on; the base side generates
-inside ``model.disable_adapter()``. That switch is global to the model, so two generations
-must never overlap: every generation holds ``_generate_lock`` from its first to its last
-token. Two browsers chatting at once therefore take turns a whole answer at a time, and
-both get their answers; a reader that goes away cancels its generation at the next token.
+A run is loaded with ``builder.models.load_tuned``: the base model with the run's LoRA adapter
+attached. The tuned side generates with the adapter on; the base side with it off (PEFT's per-row
+``adapter_names``, or inside ``model.disable_adapter()``). Every answer goes to the run's
+``builder.batch_engine.BatchScheduler``: requests that arrive while others are being answered join
+the running batch at its next step, each with its own sampling, stop tokens and maximum, so two
+browsers (or many API clients) are answered together. The scheduler holds ``_generate_lock`` for
+each step, as a label request does for its scoring: the adapter state is never switched under a
+forward. A reader that goes away cancels its generation at the next step.
 
 Every message is asked in the run's prompt form (``UseCase.prompt_form``): the system prompt
 and the frame of a user turn that training used, the same the API server and the exports use.
@@ -17,10 +19,7 @@ Votes from the blind mode are appended to ``votes.jsonl`` in the run directory.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import gc
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from builder.feedback_store import record_vote, vote_summary  # noqa: F401 (moved there; old path kept)
 from builder.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from builder.usecases import PromptForm
 
 Side = Literal["base", "tuned"]
-WINNERS = ("base", "tuned", "tie")
 
 
 @dataclass
@@ -69,6 +68,7 @@ class LoadedRun:
     form: PromptForm  # what the model sees around a message: the run's use case's deployed form
     retriever: Any = None
     labels: list[str] | None = None  # set for a label task: answers are scored over these
+    batcher: Any = None  # builder.batch_engine.BatchScheduler: every answer of this run, batched
 
     def ground(self, message: str) -> tuple[str, str | None]:
         """The user's text as training wrote it (a retrieval run's question with its passages), and the
@@ -124,6 +124,8 @@ class ChatEngine:
         with self._load_lock:
             if self._loaded is not None and self._loaded.run_dir == run_dir:
                 return self._loaded
+            if self._loaded is not None and self._loaded.batcher is not None:
+                self._loaded.batcher.close()  # its unfinished answers end with an error
             with self._generate_lock:  # never free a model while it generates
                 self._loaded = None
                 gc.collect()
@@ -138,6 +140,7 @@ class ChatEngine:
             loaded = LoadedRun(run_dir, model, tokenizer, recipe, seconds, run_prompt_form(recipe))
             loaded.retriever = _open_retriever(run_dir, recipe)
             loaded.labels = _label_set(recipe)
+            loaded.batcher = _batcher(model, tokenizer, self._generate_lock)
             self._loaded = loaded
             return loaded
 
@@ -164,64 +167,38 @@ class ChatEngine:
         sampling: Sampling | None = None,
         stats: GenerationStats | None = None,
     ) -> Iterator[str]:
-        """The answer of one side, growing token by token (each value is the whole text so far)."""
-        import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-
-        from builder.generation import adapter_state, stop_token_ids
+        """The answer of one side, growing token by token (each value is the whole text so far), decoded in
+        the run's batch with whatever else is being answered (``builder.batch_engine``)."""
+        from builder.generation import stop_token_ids
 
         loaded = self.load(run_dir)
         sampling = sampling or Sampling()
-        inputs = self._encode(loaded, messages)
-        streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        cancelled = threading.Event()
-
-        class _Cancelled(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
-                return cancelled.is_set()
-
-        tokenizer = loaded.tokenizer
-        kwargs = dict(
-            **inputs,
-            **sampling.generate_kwargs(),
-            streamer=streamer,
-            stopping_criteria=StoppingCriteriaList([_Cancelled()]),
-            pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
-            eos_token_id=stop_token_ids(loaded.model, tokenizer),
+        ids = self._encode(loaded, messages)["input_ids"][0].tolist()
+        job = loaded.batcher.submit(
+            ids,
+            tuned=side != "base",
+            max_new_tokens=sampling.max_new_tokens,
+            stops=stop_token_ids(loaded.model, loaded.tokenizer),
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            repetition_penalty=sampling.repetition_penalty,
+            seed=sampling.seed,
         )
-        failure: list[BaseException] = []
-
-        def work() -> None:
-            try:
-                with self._generate_lock:
-                    if cancelled.is_set():
-                        return
-                    if sampling.seed is not None:
-                        torch.manual_seed(sampling.seed)
-                    with torch.inference_mode(), adapter_state(loaded.model, side != "base"):
-                        output = loaded.model.generate(**kwargs)
-                    if stats is not None:
-                        _fill_stats(stats, output, inputs["input_ids"].shape[1], sampling, kwargs["eos_token_id"])
-            except BaseException as err:  # re-raised in the reader's thread, where the UI can show it
-                failure.append(err)
-            finally:
-                streamer.end()
-
-        worker = threading.Thread(target=work, name=f"generate-{side}", daemon=True)
-        worker.start()
         text = ""
         try:
-            for piece in streamer:
-                text += piece
-                yield text
+            for tokens in job.updates():
+                decoded = loaded.tokenizer.decode(tokens, skip_special_tokens=True)
+                if decoded != text and not decoded.endswith("\ufffd"):  # not half a character
+                    text = decoded
+                    yield text
         finally:
-            # The reader stopped early (a closed browser tab, a new message): stop generating now.
-            cancelled.set()
-            worker.join()
-        if failure:
-            raise failure[0]
-        if text == "":
-            yield text
+            job.cancel()  # the reader stopped early (a closed tab, a stop string): the row leaves the batch
+        decoded = loaded.tokenizer.decode(job.tokens, skip_special_tokens=True)
+        if decoded != text or text == "":
+            yield decoded
+        if stats is not None:
+            stats.prompt_tokens, stats.completion_tokens = len(ids), len(job.tokens)
+            stats.finish_reason = job.finish_reason or "stop"
 
     def stream_pair(
         self,
@@ -273,13 +250,11 @@ class ChatEngine:
             return score_labels(loaded.model, loaded.tokenizer, [prompt], loaded.labels, adapter=side == "tuned")
 
 
-def _fill_stats(stats: GenerationStats, output: Any, prompt_length: int, sampling: Sampling, stops: Any) -> None:
-    new = output[0, prompt_length:].tolist()
-    stops = set(stops if isinstance(stops, list | tuple | set) else [stops])
-    stats.prompt_tokens = int(prompt_length)
-    stats.completion_tokens = len(new)
-    ended = bool(new) and new[-1] in stops
-    stats.finish_reason = "length" if len(new) >= sampling.max_new_tokens and not ended else "stop"
+def _batcher(model: Any, tokenizer: Any, lock: threading.Lock) -> Any:
+    from builder.batch_engine import BatchScheduler
+    from builder.labels import pad_token_id
+
+    return BatchScheduler(model, pad_token_id(tokenizer), lock)
 
 
 def run_prompt_form(recipe: Recipe) -> PromptForm:
@@ -317,72 +292,3 @@ def _open_retriever(run_dir: Path, recipe: Recipe) -> Any:
 
 
 # ---------------------------------------------------------------- blind-mode votes
-
-
-def record_vote(
-    run_dir: Path | str,
-    *,
-    prompt: str,
-    winner: str,
-    base: str,
-    tuned: str,
-    blind: bool = True,
-    messages: list[dict[str, str]] | None = None,
-    sampling: Sampling | dict[str, Any] | None = None,
-    shown_first: str | None = None,
-    author: str | None = None,
-) -> None:
-    """Append one vote to ``votes.jsonl``; a file lock keeps lines whole when two browsers vote at once.
-
-    A vote keeps what a next training round needs (``builder.feedback``): the prompt as the
-    models saw it (``messages``), both answers, the sampling settings, which model was shown
-    first (on the left, side A), the winner and who voted (``author``: the account, or None without logins;
-    ``builder.authors`` keeps one vote per author per pair when reading).
-    """
-    if winner not in WINNERS:
-        raise ValueError(f"winner must be one of {', '.join(WINNERS)}, not {winner!r}")
-    if shown_first not in (None, "base", "tuned"):
-        raise ValueError(f"shown_first must be base or tuned, not {shown_first!r}")
-    settings = sampling.__dict__ if isinstance(sampling, Sampling) else sampling
-    record = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "prompt": prompt,
-        "messages": messages or [{"role": "user", "content": prompt}],
-        "winner": winner,
-        "base": base,
-        "tuned": tuned,
-        "blind": blind,
-        "shown_first": shown_first,
-        "sampling": dict(settings) if settings else None,
-        "author": author,
-    }
-    append_locked(RunDir(run_dir).votes, record)
-
-
-def append_locked(path: Path, record: dict[str, Any]) -> None:
-    """One JSON line appended under an exclusive lock (several browsers may write at once)."""
-    with open(path, "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def vote_summary(run_dir: Path | str) -> dict[str, Any]:
-    """Counts and the tuned model's win rate (a tie counts half), over the run's votes (one per author per pair)."""
-    from builder.authors import latest_votes
-
-    counts = dict.fromkeys(WINNERS, 0)
-    path = RunDir(run_dir).votes
-    votes = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            with contextlib.suppress(ValueError):
-                vote = json.loads(line)
-                if isinstance(vote, dict):
-                    votes.append(vote)
-    for vote in latest_votes(votes):
-        if vote.get("winner") in counts:
-            counts[vote["winner"]] += 1
-    total = sum(counts.values())
-    rate = (counts["tuned"] + 0.5 * counts["tie"]) / total if total else None
-    return {"votes": total, **counts, "tuned_win_rate": rate}
