@@ -139,7 +139,8 @@ def _speaker(rest: str) -> tuple[str | None, str, str]:
 
 
 def _shape(line: str) -> str | None:
-    """``angle`` or ``colon`` for a message line, ``client`` for the client's own, None for any other line."""
+    """``angle`` or ``colon`` for a message line (``colon_iso`` with a bracketed ISO date: signal-export's shape),
+    ``client`` for the client's own, None for any other line."""
     stamped = _stamp(line)
     if stamped is None:
         return "client" if _DAY_MARK.match(plain(line).strip()) else None
@@ -148,7 +149,9 @@ def _shape(line: str) -> str | None:
         return "client"
     if _ANGLE.match(rest):
         return "angle"
-    return "colon" if _COLON.match(rest) else None
+    if _COLON.match(rest) is None:
+        return None
+    return "colon_iso" if stamped[1] and plain(line).startswith("[") else "colon"
 
 
 @register
@@ -164,11 +167,12 @@ class ChatLogReader:
         if not lines:
             return 0.0
         shapes = Counter(_shape(line) for line in lines)
-        messages = shapes["angle"] + shapes["colon"]
+        messages = shapes["angle"] + shapes["colon"] + shapes["colon_iso"]
         if not messages or (messages + shapes["client"]) * 2 < len(lines):
             return 0.0
-        # ``<nick>`` is the log's own mark; "time name: text" is shared with other exports (Signal's, pasted
-        # transcripts), which are surer of theirs.
+        if shapes["colon_iso"] * 2 > messages:
+            return 0.4  # "[2024-03-02 10:15:30] Name: text" is how signal-export writes: Signal's reader takes it
+        # ``<nick>`` is the log's own mark; "time name: text" is shared with pasted transcripts.
         return 0.85 if shapes["angle"] * 2 >= messages else 0.6
 
     def describe(self, sample: Sample, mapping: FieldMapping) -> DetectedFormat:

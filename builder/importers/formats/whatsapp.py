@@ -176,7 +176,7 @@ class WhatsAppReader:
             return 0.3  # iOS and Android lines pasted together: the generic transcript reader fits better
         marked = _WHATSAPP_MARKS.search(sample.text) is not None
         if sum(bool(_ISO_BRACKET.match(line)) for line in lines) * 2 > len(found) and not marked:
-            return 0.5  # [2021-01-05 09:10] is how Signal's exporters write; WhatsApp only with its own marks
+            return 0.4  # [2021-01-05 09:10] is how signal-export writes; WhatsApp only with its own marks
         share = len(found) / len(lines)
         return 0.9 if share >= 0.5 else 0.7 if share >= 0.25 else 0.3
 
