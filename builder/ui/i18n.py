@@ -281,10 +281,6 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "vote_b": ("Right (B) is better", "Mejor el de la derecha (B)"),
     "vote_tie": ("Tie", "Empate"),
     "votes": ("Votes", "Votos"),
-    "loading_model": (
-        "Loading `{run}` (the first time, the bundled model is converted once)…",
-        "Cargando `{run}` (la primera vez, el modelo incluido se convierte una vez)…",
-    ),
     "generating": ("Generating…", "Generando…"),
     "answered": ("Done.", "Listo."),
     "vote_saved": ("Vote saved: A was {a}, B was {b}.", "Voto guardado: A era {a}, B era {b}."),

@@ -182,5 +182,20 @@ FIRST_HOUR: dict[str, tuple[str, str]] = {
         "Pruebas: prueba tu asistente frente al modelo base",
     ),
     "start_here_mark": ("← you are here", "← estás aquí"),
+    # the playground's first model load (builder/ui/model_load.py)
+    "loading_model_first": (
+        "Loading `{run}`: {s} s so far. The first load of this model here takes longest (a bundled model is "
+        "converted once); the next ones say how long they take.",
+        "Cargando `{run}`: {s} s por ahora. La primera carga de este modelo aquí es la más lenta (un modelo "
+        "incluido se convierte una vez); las siguientes dicen cuánto tardan.",
+    ),
+    "loading_model_eta": (
+        "Loading `{run}`: {s} s of about {eta} s (the last load of this model here).",
+        "Cargando `{run}`: {s} s de unos {eta} s (la última carga de este modelo aquí).",
+    ),
+    "loading_model_late": (
+        "Loading `{run}`: {s} s, longer than the {eta} s of the last load of this model here (a busy machine?).",
+        "Cargando `{run}`: {s} s, más que los {eta} s de la última carga de este modelo aquí (¿máquina ocupada?).",
+    ),
     "start_label": ("Start here", "Empieza aquí"),
 }

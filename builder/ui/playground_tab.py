@@ -15,6 +15,7 @@ import gradio as gr
 from builder.ui.common import AppContext, chat_messages, log_exception
 from builder.ui.feedback_ui import build_correction, feedback_markdown, save_correction
 from builder.ui.i18n import t
+from builder.ui.model_load import load_in_steps, loading_said
 from builder.ui.team import current_author
 
 CHAT_CONCURRENCY = 8  # the engine serialises generation itself; this only bounds waiting requests
@@ -134,7 +135,8 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
         seed_value: float | None,
         language: str,
     ):
-        """A generator: every step yields both chat panes, so the answers stream in."""
+        """A generator: every step yields both chat panes, so the answers stream in (and, while the model
+        loads, the seconds so far and the estimate)."""
         from builder.chat import Sampling
 
         text = (text or "").strip()
@@ -157,8 +159,20 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
         for side in ("base", "tuned"):
             panes[side] = [*panes[side], {"role": "user", "content": text}, {"role": "assistant", "content": ""}]
         engine = ctx.engine
-        loading = engine.loaded is None or engine.loaded.run_dir != ctx.run_dir(run_id)
-        yield frame(state, said("loading_model", run=run_id) if loading else said("generating"), box="")
+        run_dir = ctx.run_dir(run_id)
+        assert run_dir is not None  # has_adapter found the run
+        if engine.loaded is None or engine.loaded.run_dir != run_dir:
+            try:
+                for elapsed, estimate in load_in_steps(engine.load, ctx.runs_dir, run_dir):
+                    # The status line, not gr.Progress: each streamed step clears Gradio's bar (a generating
+                    # message carries no progress), so a bar between steps would only flicker.
+                    key, values = loading_said(str(run_id), elapsed, estimate)
+                    yield frame(state, said(key, **values), box="")
+            except Exception as err:
+                log_exception(err)
+                yield frame(state, said(raw=ctx.error_message(err)), box="")
+                return
+        yield frame(state, said("generating"), box="")
         sampling = Sampling(
             max_new_tokens=int(max_new),
             temperature=float(temp),
@@ -168,9 +182,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
         )
         turn = None
         try:
-            for turn in engine.stream_pair(
-                ctx.run_dir(run_id), text, state["base"], state["tuned"], system or "", sampling
-            ):
+            for turn in engine.stream_pair(run_dir, text, state["base"], state["tuned"], system or "", sampling):
                 panes["base"][-1] = {"role": "assistant", "content": turn.base}
                 panes["tuned"][-1] = {"role": "assistant", "content": turn.tuned}
                 context = (
