@@ -6,9 +6,10 @@ A helpdesk, a website widget or any OpenAI client library talks to the run as to
 - ``POST /v1/chat/completions``: with ``stream`` true (server-sent events) or false.
 
 It is the playground's engine (``builder.chat.ChatEngine``): ONE copy of the base model in
-memory, the adapter on for the tuned name and off for the base name. Generations take turns
-(the adapter switch is global to the model), so many clients at once all get their answers,
-one after the other. Messages are asked in the run's prompt form, as in training: the run's
+memory, the adapter on for the tuned name and off for the base name. Clients asking at once are
+answered together: a request that arrives while others are answered joins the engine's running
+batch at its next step, with its own sampling, stop and length (``builder.batch_engine``; base and
+tuned requests share it). Messages are asked in the run's prompt form, as in training: the run's
 system prompt where the request has none, every user turn in the use case's frame (a translation
 run's instruction), a retrieval run's last question grounded in its knowledge base. A label task
 (sentiment) answers with its most likely label, and ``label_probabilities`` in the choice.
