@@ -236,7 +236,7 @@ def contradicting_corrections(corrections: list[dict[str, Any]]) -> Advice | Non
 
 def feedback_advice(votes: list[dict[str, Any]], corrections: list[dict[str, Any]], *, method: str) -> list[Advice]:
     """Warnings before training a round of ``method`` (dpo or sft) on a run's playground feedback."""
-    from builder.feedback import vote_pairs
+    from builder.feedback_store import vote_pairs
 
     found = [a for a in (lopsided_votes(votes), one_author(votes), contradicting_corrections(corrections)) if a]
     if method == "dpo":

@@ -54,7 +54,7 @@ def build_dpo_trainer(recipe: Recipe, run_dir: Path, callbacks: list[Any]) -> tu
     """The DPO trainer on the recipe's vote pairs, its model the parent's adapter loaded trainable."""
     from trl import DPOConfig, DPOTrainer
 
-    from builder.feedback import load_pairs
+    from builder.rounds import load_pairs
     from builder.trainer import load_for_training, shared_arguments, show_loss_in_progress_bar
 
     t = recipe.training

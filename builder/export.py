@@ -220,7 +220,7 @@ def export_run_data(run_dir: Path | str, dest: Path | str | None = None) -> tupl
 def export_feedback(run_dir: Path | str, dest_dir: Path | str | None = None) -> list[tuple[Path, int]]:
     """A run's playground feedback: corrections as OpenAI chat JSONL, vote pairs as preference JSONL
     (``prompt``/``chosen``/``rejected`` in chat form, the format TRL's DPOTrainer reads)."""
-    from builder.feedback import read_corrections, read_votes, vote_pairs
+    from builder.feedback_store import read_corrections, read_votes, vote_pairs
 
     run = RunDir(run_dir)
     dest_dir = Path(dest_dir) if dest_dir else run.exports

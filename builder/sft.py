@@ -223,7 +223,7 @@ def train(
     guard = LossGuard() if recipe.training.loss_guard else None
     try:
         if recipe.feedback.parent_run:  # a round from a run's playground feedback (builder.feedback)
-            from builder.feedback import prepare_round
+            from builder.rounds import prepare_round
 
             splits = prepare_round(recipe, output_dir)
         else:

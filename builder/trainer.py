@@ -34,12 +34,23 @@ def lora_config(lora: LoraConfigSection, tokenizer: Any = None, **extra: Any) ->
     )
 
 
+def attach_adapter(model: Any, recipe: Recipe, lora: Any) -> Any:
+    """A fresh LoRA adapter, or for a feedback round the parent's adapter, trainable, to continue.
+
+    The round's data was prepared first (``builder.rounds``), which checked that the parent has an adapter."""
+    from peft import PeftModel, get_peft_model
+
+    if not recipe.feedback.parent_run:
+        return get_peft_model(model, lora)
+    parent = RunDir(recipe.resolve_path(recipe.feedback.parent_run))
+    return PeftModel.from_pretrained(model, parent.adapter, is_trainable=True)
+
+
 def load_for_training(recipe: Recipe, new_adapter: Any, tokenizer: Any = None) -> tuple[Any, str, Any, str]:
     """Model with its adapter (a feedback round continues its parent's, else ``new_adapter``), the
     quantization really used, the tokenizer (loaded unless given) and the device."""
     import torch
 
-    from builder.feedback import attach_adapter
     from builder.models import load_model, load_tokenizer, pick_device
 
     if recipe.training.threads:

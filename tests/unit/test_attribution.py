@@ -7,7 +7,7 @@ import json
 import multiprocessing
 from pathlib import Path
 
-from builder import feedback
+from builder import feedback, feedback_store, rounds
 from builder.advisor import feedback_advice, one_author
 from builder.authors import latest_votes, leave_out, votes_by_author
 from builder.chat import record_vote, vote_summary
@@ -27,7 +27,7 @@ def test_a_later_vote_by_the_same_author_on_the_same_pair_replaces_the_earlier(t
     cast(tmp_path, "ana", "base", tuned="Another answer.")  # another pair: a vote of its own
     raw = (tmp_path / "votes.jsonl").read_text().splitlines()
     assert len(raw) == 4  # the file only grows; replacing happens when it is read
-    votes = feedback.read_votes([tmp_path / "votes.jsonl"])
+    votes = feedback_store.read_votes([tmp_path / "votes.jsonl"])
     assert [(v["author"], v["winner"]) for v in votes] == [("bo", "tuned"), ("ana", "tuned"), ("ana", "base")]
     assert vote_summary(tmp_path) == {"votes": 3, "base": 1, "tuned": 2, "tie": 0, "tuned_win_rate": 2 / 3}
 
@@ -36,7 +36,7 @@ def test_anonymous_votes_from_before_accounts_stay_readable_and_are_all_counted(
     old = {"time": "2025-01-01T10:00:00", "prompt": "Where is my order?", "winner": "tuned", "base": "a", "tuned": "b"}
     (tmp_path / "votes.jsonl").write_text(json.dumps(old) + "\n" + json.dumps(old) + "\n")
     cast(tmp_path, "ana", "base")
-    votes = feedback.read_votes([tmp_path / "votes.jsonl"])
+    votes = feedback_store.read_votes([tmp_path / "votes.jsonl"])
     assert len(votes) == 3 and votes_by_author(votes) == {"": 2, "ana": 1}
     summary = feedback.summarize(tmp_path)
     assert summary.votes == 3 and summary.by_author == {"": 2, "ana": 1}
@@ -50,11 +50,11 @@ def test_the_summary_and_the_advisor_name_the_author_who_cast_most_votes(tmp_pat
     assert summary.by_author == {"ana": 3, "bo": 1}
     warnings = " ".join(summary.warnings["dpo"])
     assert "ana cast 3 of the 4 votes (75%)" in warnings
-    votes = feedback.read_votes([tmp_path / "votes.jsonl"])
+    votes = feedback_store.read_votes([tmp_path / "votes.jsonl"])
     assert one_author(leave_out(votes, ["ana"], votes=True)) is None  # bo's one vote alone says nothing
     cast(tmp_path, "cy", "tuned")
     cast(tmp_path, "dee", "tuned")
-    balanced = feedback.read_votes([tmp_path / "votes.jsonl"])
+    balanced = feedback_store.read_votes([tmp_path / "votes.jsonl"])
     assert one_author(balanced) is None  # ana 3 of 6: not most
     assert all(a.key != "one_author" for a in feedback_advice(balanced, [], method="dpo"))
 
@@ -65,14 +65,14 @@ def test_a_round_can_leave_an_author_out(tmp_path: Path) -> None:
     (run / "recipe.yaml").write_text("name: parent\nuse_case: support\nbase_model: some/model\n")
     cast(run, "ana", "tuned")
     cast(run, "bo", "base", tuned="Something else.")
-    feedback.record_correction(run, messages=PROMPT, reply="Could you give me the order number?", author="ana")
-    feedback.record_correction(run, messages=PROMPT, reply="It ships today.", author="bo")
-    recipe = feedback.next_round_recipe(run, "sft", ["feedback.exclude_authors=[ana]"])
+    feedback_store.record_correction(run, messages=PROMPT, reply="Could you give me the order number?", author="ana")
+    feedback_store.record_correction(run, messages=PROMPT, reply="It ships today.", author="bo")
+    recipe = rounds.next_round_recipe(run, "sft", ["feedback.exclude_authors=[ana]"])
     assert recipe.feedback.exclude_authors == ["ana"]
-    votes, corrections = feedback.round_feedback(recipe, RunDir(run))
+    votes, corrections = rounds.round_feedback(recipe, RunDir(run))
     assert [v["author"] for v in votes] == ["bo"]
     assert [c["metadata"]["author"] for c in corrections] == ["bo"]
-    everyone = feedback.round_feedback(feedback.next_round_recipe(run, "sft"), RunDir(run))
+    everyone = rounds.round_feedback(rounds.next_round_recipe(run, "sft"), RunDir(run))
     assert [len(x) for x in everyone] == [2, 2]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from builder import feedback
+from builder import feedback, feedback_store
 from builder.advisor import MIN_PAIRS, advise_feedback, contradicting_corrections, lopsided_votes
 from builder.chat import Sampling, record_vote
 from builder.recipe import RecipeError, load_recipe, recipe_from_dict
@@ -46,7 +46,7 @@ def test_a_vote_keeps_prompt_answers_sampling_and_side_shown_first(tmp_path):
 
 def test_a_correction_is_a_redacted_training_conversation(tmp_path):
     messages = [*PROMPT[:-1], {"role": "user", "content": "Where is my order? Write to ana@example.com"}]
-    feedback.record_correction(
+    feedback_store.record_correction(
         tmp_path,
         messages=messages,
         reply="Sure, I'll write to ana@example.com once I have the number.",
@@ -58,7 +58,7 @@ def test_a_correction_is_a_redacted_training_conversation(tmp_path):
     assert "<EMAIL>" in record["messages"][0]["content"] and "<EMAIL>" in record["messages"][1]["content"]
     assert record["metadata"]["system_prompt"] == "Be brief." and record["metadata"]["corrects"] == "tuned"
     with pytest.raises(ValueError, match="needs the reply"):
-        feedback.record_correction(tmp_path, messages=PROMPT, reply="  ")
+        feedback_store.record_correction(tmp_path, messages=PROMPT, reply="  ")
 
 
 def test_pairs_put_the_winner_first_and_leave_ties_and_identical_answers_out(tmp_path):
@@ -66,7 +66,7 @@ def test_pairs_put_the_winner_first_and_leave_ties_and_identical_answers_out(tmp
     vote(tmp_path, "base")
     vote(tmp_path, "tie")
     vote(tmp_path, "tuned", base="Same.", tuned="Same.")
-    pairs = feedback.vote_pairs(feedback.read_votes([tmp_path / "votes.jsonl"]))
+    pairs = feedback_store.vote_pairs(feedback_store.read_votes([tmp_path / "votes.jsonl"]))
     assert len(pairs) == 2
     assert pairs[0]["chosen"][0]["content"].startswith("Could you") and pairs[0]["prompt"] == PROMPT
     assert pairs[1]["chosen"][0]["content"] == "It is on its way."
@@ -103,7 +103,7 @@ def parent_run(tmp_path, support_recipe) -> Path:
     for i in range(6):
         vote(run, "tuned" if i % 3 else "base", base=f"It ships soon ({i}).", tuned=f"Your order number, please ({i})?")
     vote(run, "tie")
-    feedback.record_correction(run, messages=PROMPT, reply="Could you give me your order number (NV-...)?")
+    feedback_store.record_correction(run, messages=PROMPT, reply="Could you give me your order number (NV-...)?")
     return run
 
 
