@@ -19,10 +19,7 @@ Votes from the blind mode are appended to ``votes.jsonl`` in the run directory.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import gc
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from builder.feedback_store import record_vote, vote_summary  # noqa: F401 (moved there; old path kept)
 from builder.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -38,7 +36,6 @@ if TYPE_CHECKING:
     from builder.usecases import PromptForm
 
 Side = Literal["base", "tuned"]
-WINNERS = ("base", "tuned", "tie")
 
 
 @dataclass
@@ -295,72 +292,3 @@ def _open_retriever(run_dir: Path, recipe: Recipe) -> Any:
 
 
 # ---------------------------------------------------------------- blind-mode votes
-
-
-def record_vote(
-    run_dir: Path | str,
-    *,
-    prompt: str,
-    winner: str,
-    base: str,
-    tuned: str,
-    blind: bool = True,
-    messages: list[dict[str, str]] | None = None,
-    sampling: Sampling | dict[str, Any] | None = None,
-    shown_first: str | None = None,
-    author: str | None = None,
-) -> None:
-    """Append one vote to ``votes.jsonl``; a file lock keeps lines whole when two browsers vote at once.
-
-    A vote keeps what a next training round needs (``builder.feedback``): the prompt as the
-    models saw it (``messages``), both answers, the sampling settings, which model was shown
-    first (on the left, side A), the winner and who voted (``author``: the account, or None without logins;
-    ``builder.authors`` keeps one vote per author per pair when reading).
-    """
-    if winner not in WINNERS:
-        raise ValueError(f"winner must be one of {', '.join(WINNERS)}, not {winner!r}")
-    if shown_first not in (None, "base", "tuned"):
-        raise ValueError(f"shown_first must be base or tuned, not {shown_first!r}")
-    settings = sampling.__dict__ if isinstance(sampling, Sampling) else sampling
-    record = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "prompt": prompt,
-        "messages": messages or [{"role": "user", "content": prompt}],
-        "winner": winner,
-        "base": base,
-        "tuned": tuned,
-        "blind": blind,
-        "shown_first": shown_first,
-        "sampling": dict(settings) if settings else None,
-        "author": author,
-    }
-    append_locked(RunDir(run_dir).votes, record)
-
-
-def append_locked(path: Path, record: dict[str, Any]) -> None:
-    """One JSON line appended under an exclusive lock (several browsers may write at once)."""
-    with open(path, "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def vote_summary(run_dir: Path | str) -> dict[str, Any]:
-    """Counts and the tuned model's win rate (a tie counts half), over the run's votes (one per author per pair)."""
-    from builder.authors import latest_votes
-
-    counts = dict.fromkeys(WINNERS, 0)
-    path = RunDir(run_dir).votes
-    votes = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            with contextlib.suppress(ValueError):
-                vote = json.loads(line)
-                if isinstance(vote, dict):
-                    votes.append(vote)
-    for vote in latest_votes(votes):
-        if vote.get("winner") in counts:
-            counts[vote["winner"]] += 1
-    total = sum(counts.values())
-    rate = (counts["tuned"] + 0.5 * counts["tie"]) / total if total else None
-    return {"votes": total, **counts, "tuned_win_rate": rate}

@@ -62,7 +62,7 @@ def build_correction(ctx: AppContext) -> tuple[Any, Any]:
 
 def save_correction(ctx: AppContext, text: str, run_id: str | None, state: dict[str, Any]) -> tuple[bool, str, str]:
     """Save the last message with ``text`` as the agent's reply: (saved, text key, an error's own words)."""
-    from builder.feedback import record_correction
+    from builder.feedback_store import record_correction
 
     last = state.get("last")
     run = ctx.run(run_id)
@@ -112,7 +112,7 @@ def build_next_round(
     def do_start(
         run_id: str | None, chosen: str, extra: str, language: str, excluded: list[str] | None = None
     ) -> tuple[Any, ...]:
-        from builder.feedback import write_next_round
+        from builder.rounds import write_next_round
         from builder.ui.train_tab import parse_overrides, said_markdown, start_job
 
         run = ctx.run_dir(run_id)
