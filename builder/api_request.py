@@ -36,6 +36,7 @@ class ChatRequest:
     top_p: float
     seed: int | None
     stop: list[str]
+    repetition_penalty: float | None = None  # vLLM's extension field; None: the run's default
 
 
 def _number(body: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
@@ -125,4 +126,5 @@ def parse_request(body: Any, models: dict[str, str], defaults: Any) -> ChatReque
         top_p=_number(body, "top_p", defaults.top_p, 0.0, 1.0),
         seed=seed,
         stop=stop,
+        repetition_penalty=_number(body, "repetition_penalty", 0.0, 0.1, 10.0) or None,
     )

@@ -89,7 +89,7 @@ class ChatService:
             max_new_tokens=request.max_tokens,
             temperature=request.temperature,
             top_p=request.top_p,
-            repetition_penalty=self.defaults.repeat_penalty,
+            repetition_penalty=request.repetition_penalty or self.defaults.repeat_penalty,
             seed=request.seed,
         )
         prompt = self.prompt(request.messages)
