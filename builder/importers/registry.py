@@ -59,6 +59,8 @@ class ExportReader(Protocol):
     name: ClassVar[str]  # short code, also ``DetectedFormat.format`` and a value of the ``format`` mapping key
     title: ClassVar[str]  # for people: "WhatsApp chat export"
     container: ClassVar[Container]
+    # Optional ``generic: ClassVar[bool] = True`` for a reader of any JSON/CSV/text layout: on a tie of
+    # scores a format-specific reader wins over it (see ``candidates``).
 
     def sniff(self, sample: Sample) -> float: ...
 
@@ -135,7 +137,8 @@ class Candidate:
 
 
 def candidates(sample: Sample) -> list[Candidate]:
-    """Readers that think the sample may be theirs, most certain first (registration order breaks ties)."""
+    """Readers that think the sample may be theirs, most certain first; on a tie a format-specific reader comes
+    before a generic one, then registration order."""
     scored = []
     for reader in _READERS:
         try:
@@ -144,7 +147,7 @@ def candidates(sample: Sample) -> list[Candidate]:
             score = 0.0
         if score > 0:
             scored.append(Candidate(reader, min(score, 1.0)))
-    return sorted(scored, key=lambda c: -c.score)
+    return sorted(scored, key=lambda c: (-c.score, bool(getattr(c.reader, "generic", False))))
 
 
 def describe(sample: Sample, reader: ExportReader, mapping: FieldMapping) -> DetectedFormat:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from builder.data import import_files
-from builder.importers import collect_files, detect_format
+from builder.importers import collect_files, detect_format, registry
 from builder.importers.encoding import sniff_encoding
 from builder.importers.registry import FITS, bundle_sample, candidates, is_bundle_path, readers, sample_of
 from builder.importers.types import SNIFF_BYTES
@@ -146,3 +146,21 @@ def test_two_fitting_readers_are_named_in_the_report(tmp_path: Path) -> None:
     (file,) = data.report["files"]
     notes = [note for note in file["notes"] if note["key"] == "also_fits"]
     assert file["reader"] == "slack" and notes and "messenger" in notes[0]["values"]["others"]
+
+
+def test_on_a_tie_a_format_specific_reader_wins_over_a_generic_one(monkeypatch) -> None:
+    class Generic:
+        name, title, generic = "any_text", "Any text", True
+
+        def sniff(self, sample) -> float:
+            return 0.6
+
+    class Specific:
+        name, title = "some_app", "Some app"
+
+        def sniff(self, sample) -> float:
+            return 0.6
+
+    # The generic one registered first: registration order alone would pick it.
+    monkeypatch.setattr(registry, "_READERS", [Generic(), Specific()])
+    assert [c.reader.name for c in registry.candidates(object())] == ["some_app", "any_text"]

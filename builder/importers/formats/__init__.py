@@ -1,6 +1,6 @@
 """One module per export format, each registering its reader (``builder.importers.registry``).
 
-The generic readers (``generic``: JSON, JSONL, CSV, speaker-prefixed text) come last in the list, so
+The generic readers (``generic``: JSON, JSONL, CSV, speaker-prefixed text) say ``generic = True``, so
 that a format-specific reader that is as sure wins a tie.
 """
 
@@ -19,8 +19,8 @@ from builder.importers.formats import (
     zendesk,
 )
 
-# The format modules, in the order they register (a tie goes to the earlier one). Importing this
-# package registers them all; ``READERS_LOADED`` is what the detector imports to be sure of it.
+# Importing this package registers every format module; ``READERS_LOADED`` is what the detector imports
+# to be sure of it.
 READERS_LOADED = (
     whatsapp,
     signal,

@@ -44,6 +44,7 @@ class JsonRecords:
     name: ClassVar[str] = "json"
     title: ClassVar[str] = "JSON records"
     container: ClassVar[Container] = Container.JSON
+    generic: ClassVar[bool] = True  # a format-specific reader as sure wins
 
     def sniff(self, sample: Sample) -> float:
         if sample.is_bundle:
@@ -70,6 +71,7 @@ class SpeakerText:
     name: ClassVar[str] = "transcript"
     title: ClassVar[str] = "text transcript with speaker prefixes"
     container: ClassVar[Container] = Container.TEXT
+    generic: ClassVar[bool] = True  # a format-specific reader as sure wins
 
     def sniff(self, sample: Sample) -> float:
         if sample.is_bundle or sample.document is not NOT_JSON:
@@ -91,6 +93,7 @@ class Delimited:
     name: ClassVar[str] = "csv"
     title: ClassVar[str] = "CSV/TSV"
     container: ClassVar[Container] = Container.CSV
+    generic: ClassVar[bool] = True  # a format-specific reader as sure wins
 
     def sniff(self, sample: Sample) -> float:
         if sample.is_bundle or sample.document is not NOT_JSON or sample.jsonl:
