@@ -8,6 +8,8 @@ Sections, each a module of this package with its own ``run()``:
 - ``import``: conversations per second and peak memory of the import CLI (``benchmarks.import_bench``);
 - ``eval_speed``: the evaluation of the three systems on the Spanish sentiment recipe, against the former
   computation and against the recipe's training time (``benchmarks.eval_speed``);
+- ``serve``: the API server's aggregate tokens/s and time to first token at 1, 4 and 8 clients at once
+  (``benchmarks.serve_batching``);
 - ``peer`` (only with ``--only peer``: it installs LLaMA-Factory in a venv of its own the first time):
   the product against LLaMA-Factory and plain TRL on Bitext (``benchmarks.peer_llamafactory``).
 
@@ -33,7 +35,7 @@ from typing import Any
 # The import runs first: import_bench reads its child's peak memory from RUSAGE_CHILDREN, which is the
 # largest of all children so far, and Linux carries a parent's peak into a forked child; so it must run
 # before this process has grown (training) or had bigger children (the playground's).
-SECTIONS = ("import", "playground", "train_throughput", "eval_speed")
+SECTIONS = ("import", "playground", "serve", "train_throughput", "eval_speed")
 OPTIONAL_SECTIONS = ("peer",)
 # eval_speed: training steps timed, dev examples answered by the engine and by the former computation.
 EVAL_SIZES = {"tiny": (2, 4, 4), "quick": (4, 16, 16), "full": (30, None, 48)}
@@ -105,6 +107,14 @@ def run_eval_speed(args: argparse.Namespace) -> dict[str, Any]:
     return eval_speed.run(steps=steps, max_examples=examples, reference_examples=reference, base_model=args.base_model)
 
 
+def run_serve(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks import serve_batching
+
+    if args.tiny:
+        return serve_batching.run(quick=True, base_model=args.base_model, max_tokens=4, requests=1)
+    return serve_batching.run(quick=args.quick, base_model=args.base_model)
+
+
 def run_peer(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks import peer_llamafactory
 
@@ -120,6 +130,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "playground": run_playground,
     "import": run_import,
     "eval_speed": run_eval_speed,
+    "serve": run_serve,
     "peer": run_peer,
 }
 
@@ -182,6 +193,8 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
         "import.peak_rss_mb": ("import", "peak_rss_mb"),
         "eval_speed.eval_to_train_ratio": ("eval_speed", "eval_to_train_ratio"),
         "eval_speed.speedup_vs_reference": ("eval_speed", "speedup_vs_reference"),
+        "serve.throughput_ratio_8_vs_1": ("serve", "throughput_ratio_8_vs_1"),
+        "serve.ttft_ratio_8_vs_1": ("serve", "ttft_ratio_8_vs_1"),
         "peer.ratio_vs_llamafactory": ("peer", "ratio_vs_llamafactory"),
         "peer.ratio_vs_trl_baseline": ("peer", "ratio_vs_trl_baseline"),
     }

@@ -201,6 +201,10 @@ def test_runner_quickest_path_writes_the_headline_keys(tmp_path: Path, tiny_mode
     assert playground["memory_ratio_side_by_side"] > 0.5
     assert playground["first_token_s"] > 0
     assert report["import"]["conversations_per_s"] > 0
+    serve = report["serve"]  # a real builder.serve, 1, 4 and 8 clients
+    assert [serve["levels"][n]["requests"] for n in ("1", "4", "8")] == [1, 4, 8]
+    assert all(serve["levels"][n]["completion_tokens"] > 0 for n in ("1", "4", "8"))
+    assert serve["throughput_ratio_8_vs_1"] > 0 and serve["ttft_ratio_8_vs_1"] > 0
     assert report["import"]["conversations"] == 500
     evaluation = report["eval_speed"]  # the engine and the former computation on the same tiny run
     assert evaluation["eval_to_train_ratio"] > 0 and evaluation["speedup_vs_reference"] > 0
@@ -213,6 +217,8 @@ def test_runner_quickest_path_writes_the_headline_keys(tmp_path: Path, tiny_mode
         "playground.first_token_s",
         "import.conversations_per_s",
         "eval_speed.eval_to_train_ratio",
+        "serve.throughput_ratio_8_vs_1",
+        "serve.ttft_ratio_8_vs_1",
     ):
         assert report["summary"][key] is not None, key
 
