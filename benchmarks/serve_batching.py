@@ -15,7 +15,9 @@ every other request the base model: both sides share the server's batches). Figu
 Goals (issue 30): aggregate throughput at 8 clients >= 4x one client; median time to first token at 8
 clients <= 1.5x one client's.
 
-    python -m benchmarks.serve_batching [--quick] [--quantization 4bit|none] [--json OUT]
+The run is in full precision by default, what ``quantization: auto`` gives the bundled model on a CPU.
+
+    python -m benchmarks.serve_batching [--quick] [--quantization none|4bit] [--json OUT]
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ def run(
     *,
     quick: bool = False,
     base_model: str | None = None,
-    quantization: str = "4bit",
+    quantization: str = "none",
     max_tokens: int | None = None,
     requests: int | None = None,
     workdir: Path | None = None,
@@ -191,7 +193,9 @@ def run(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="32 tokens per answer, 2 answers per client")
-    parser.add_argument("--quantization", default="4bit", choices=["4bit", "8bit", "none"])
+    parser.add_argument(
+        "--quantization", default="none", choices=["4bit", "8bit", "none"], help="none: what auto picks for it on a CPU"
+    )
     parser.add_argument("--base-model", default=None, help="default: the bundled SmolLM2-135M-Instruct")
     parser.add_argument("--max-tokens", type=int, default=None)
     parser.add_argument("--requests", type=int, default=None, help="answers per client at each level")
