@@ -16,6 +16,11 @@ per-row adapter selection (``adapter_names``, ``"__base__"`` for the base side) 
 it (LoRA without DoRA, trained token rows or merged weights); otherwise each side is a batch of its own,
 both stepped in turn with the adapter switched around each (``builder.generation.adapter_state``).
 
+The tokens that requests of a side share with the previous one (the run's system prompt and the
+template around it) are encoded once and kept (``builder.kv_prefix.SharedPrefix``, one per side: its
+keys depend on the adapter); a new request encodes only its own tokens on top of a copy, which keeps
+the encoding of many requests arriving at once short.
+
 The engine's lock is held for a step, never between steps: a label request or a run switch goes between.
 """
 
@@ -31,9 +36,10 @@ import torch
 
 from builder.batch_rows import Rows, join, keep, row_processors
 from builder.generation import adapter_state
-from builder.kv_prefix import SharedPrefix, prefill
+from builder.kv_prefix import SharedPrefix, common_prefix_length, prefill
 
 _NO_PREFIX = SharedPrefix([], [])
+MIN_PREFIX = 8  # tokens: a shorter common start (a bare template) is not worth a cache of its own
 
 
 @dataclass(eq=False)
@@ -128,6 +134,8 @@ class BatchScheduler:
         self._cond = threading.Condition()
         self._waiting: list[Job] = []
         self._groups: dict[bool | None, Rows] = {}  # None: one mixed batch; else tuned True/False
+        self._prefixes: dict[bool, SharedPrefix] = {}  # per side: the start its requests share
+        self._last_ids: dict[bool, list[int]] = {}  # per side: the previous request's prompt
         self._closed = False
         self._thread: threading.Thread | None = None
         self.steps = 0
@@ -221,15 +229,38 @@ class BatchScheduler:
         return self.model, adapter_state(self.model, key)
 
     def _admit(self, arrived: list[Job]) -> None:
-        """Encode the new requests (longest first, per group) and add them to their group's batch."""
-        groups: dict[bool | None, list[Job]] = {}
+        """Encode the new requests (per side, longest first) and add them to their group's batch."""
+        sides: dict[bool, list[Job]] = {}
         for job in sorted(arrived, key=lambda j: -len(j.ids)):
-            groups.setdefault(self._key(job), []).append(job)
-        for key, jobs in groups.items():
+            sides.setdefault(job.tuned, []).append(job)
+        for tuned, jobs in sides.items():
+            key = None if self.mix else tuned
+            prefix = self._prefix(tuned, [j.ids for j in jobs])
             model, state = self._forward_model(key, jobs)
             with state:
-                encoded = prefill(model, _NO_PREFIX, [j.ids for j in jobs], self.pad_id)
+                encoded = prefill(model, prefix, [j.ids for j in jobs], self.pad_id)
             self._groups[key] = join(self._groups.get(key), Rows.from_prompt(encoded, jobs))
+
+    def _prefix(self, tuned: bool, rows: list[list[int]]) -> SharedPrefix:
+        """The side's kept prefix when every row starts with it; else the start these rows share with the
+        side's previous request, encoded now and kept; the empty prefix when that start is short."""
+        kept = self._prefixes.get(tuned)
+        if kept is not None and all(len(r) > len(kept.ids) and r[: len(kept.ids)] == kept.ids for r in rows):
+            self._last_ids[tuned] = rows[-1]
+            return kept
+        previous = self._last_ids.get(tuned)
+        if previous is None and len(rows) == 1:  # nothing to compare with yet: a whole prompt is no common start
+            self._last_ids[tuned] = rows[-1]
+            return _NO_PREFIX
+        shared = common_prefix_length([*rows, previous] if previous else rows)
+        shared = min(shared, min(len(r) for r in rows) - 1)
+        self._last_ids[tuned] = rows[-1]
+        if shared < MIN_PREFIX:
+            return _NO_PREFIX
+        with adapter_state(self.model, tuned):
+            prefix = SharedPrefix.compute(self.model, rows[0][:shared])
+        self._prefixes[tuned] = prefix
+        return prefix
 
     def _step(self) -> None:
         """Every row's next token from its logits; the finished leave; one forward for the rest."""

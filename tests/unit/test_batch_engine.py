@@ -98,6 +98,12 @@ def test_concurrent_requests_are_decoded_together_each_as_generate_answers_it_al
     # Batched: the steps served several requests at once, fewer steps than one request at a time.
     assert max(scheduler.rows_per_step) >= (4 if mix else 2)
     assert scheduler.steps < sum(len(j.tokens) for j in jobs)
+    # The system prompt and template the requests of a side share were encoded once, per side.
+    from builder.kv_prefix import common_prefix_length
+
+    system = common_prefix_length([ids for ids, _, _ in requests])  # these questions differ from their first letter
+    assert system > 20 and {len(p.ids) for p in scheduler._prefixes.values()} == {system}
+    assert set(scheduler._prefixes) == {True, False}
     # What each request asked for mattered: its side, and its repetition penalty.
     assert jobs[0].tokens != alone(loaded, requests[0][0], False, requests[0][2], stops)
     plain = Sampling(max_new_tokens=4, temperature=0, repetition_penalty=1.0)
