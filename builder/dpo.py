@@ -50,15 +50,25 @@ def preference_losses(sft_weight: float) -> dict[str, Any]:
     return {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, sft_weight]}
 
 
-def build_dpo_trainer(recipe: Recipe, run_dir: Path, callbacks: list[Any]) -> tuple[Any, str, Any]:
-    """The DPO trainer on the recipe's vote pairs, its model the parent's adapter loaded trainable."""
+def build_dpo_trainer(
+    recipe: Recipe,
+    run_dir: Path,
+    train_rows: list[dict],
+    dev_rows: list[dict],
+    callbacks: list[Any],
+    tokenizer: Any = None,
+) -> tuple[Any, str, Any]:
+    """The DPO trainer on the recipe's vote pairs, its model the parent's adapter loaded trainable.
+
+    Called as any trainer of a run (``training_run.BuildTrainer``); the SFT rows and dev rows are not
+    used: a round learns from its pairs and is scored by the evaluation afterwards."""
     from trl import DPOConfig, DPOTrainer
 
     from builder.rounds import load_pairs
     from builder.trainer import load_for_training, shared_arguments, show_loss_in_progress_bar
 
     t = recipe.training
-    model, quantization, tokenizer, device = load_for_training(recipe, None)
+    model, quantization, tokenizer, device = load_for_training(recipe, None, tokenizer)
     config = DPOConfig(
         **shared_arguments(recipe, run_dir, device),
         beta=recipe.feedback.beta,

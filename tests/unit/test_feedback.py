@@ -159,7 +159,7 @@ def test_sft_weight_adds_the_preferred_answers_likelihood_to_the_dpo_loss(parent
     losses = {}
     for weight in (0.0, 1.0):
         recipe = load_recipe(parent_run / "next-dpo.yaml", [f"feedback.sft_weight={weight}"])
-        trainer, _, _ = build_dpo_trainer(recipe, tmp_path / f"w{weight}", [])
+        trainer, _, _ = build_dpo_trainer(recipe, tmp_path / f"w{weight}", [], [], [])
         torch.manual_seed(0)
         batch = next(iter(trainer.get_train_dataloader()))
         with torch.no_grad():
