@@ -14,7 +14,7 @@ import gradio as gr
 from builder.jobs import JobManager
 from builder.ui import data_tab, evaluate_tab, export_tab, playground_tab, recipe_tab, start_here, team_tab, train_tab
 from builder.ui.access import protect
-from builder.ui.common import AppContext
+from builder.ui.common import AppContext, runs_label
 from builder.ui.i18n import DEFAULT_LANG, LANGUAGES, language_from_header, t
 from builder.ui.team import Team
 
@@ -31,9 +31,13 @@ def build_app(
     runs_dir: Path, *, jobs: JobManager | None = None, team: Team | None = None
 ) -> tuple[gr.Blocks, AppContext]:
     """The app; with a ``team``, every handler checks the caller's role (``builder.ui.access``) and actions are
-    audited; without one, anyone who reaches the page may do anything."""
-    runs_dir = Path(runs_dir).resolve()
-    ctx = AppContext(runs_dir=runs_dir, jobs=jobs or JobManager(runs_dir), team=team)
+    audited; without one, anyone who reaches the page may do anything.
+
+    Paths in the runs folder are shown in it as ``runs_dir`` names it (absolute), or as ``runs/...`` for the
+    project's own runs folder; to reviewers always as ``runs/...`` (``AppContext.runs_shown_as``)."""
+    label = runs_label(runs_dir)
+    runs_dir = Path(runs_dir).expanduser().resolve()
+    ctx = AppContext(runs_dir=runs_dir, jobs=jobs or JobManager(runs_dir), team=team, runs_label=label)
     if team is not None:
         ctx.jobs.observers.append(team.job_action)
     labels = ctx.labels

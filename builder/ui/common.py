@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 import traceback
 from dataclasses import dataclass, field
@@ -27,6 +28,13 @@ if TYPE_CHECKING:
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def runs_label(runs_dir: Path | str) -> str:
+    """The runs folder as users who may see it are shown it: the folder the app was given, absolute (the web page
+    does not know the server's working folder), or ``runs`` for the project's own runs folder."""
+    given = Path(os.path.abspath(Path(runs_dir).expanduser()))
+    return "runs" if given.resolve() == (REPO_ROOT / "runs").resolve() else given.as_posix()
+
+
 @dataclass
 class AppContext:
     runs_dir: Path
@@ -36,6 +44,8 @@ class AppContext:
     # (event, follow-up) pairs of keyword arguments for demo.load(...).then(...), added by the tabs.
     on_load: list[tuple[dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)
     team: Team | None = None  # accounts, roles and the audit trail (None: no logins, nothing audited)
+    # The runs folder as the app was given it (``--runs-dir``), how paths in it are shown to admins and trainers.
+    runs_label: str = "runs"
     _engine: ChatEngine | None = None
 
     @property
@@ -63,10 +73,23 @@ class AppContext:
             self._engine = ChatEngine()
         return self._engine
 
+    def runs_shown_as(self) -> str:
+        """How the runs folder is written for the caller of the running handler: as the app was given it to whom may
+        see the server's folders (an admin, a trainer; anyone without logins), plain ``runs`` to a reviewer."""
+        if self.team is None:
+            return self.runs_label
+        from builder.ui.team import current_caller
+        from builder.users import ROLE_LEVEL
+
+        caller = current_caller()
+        trusted = caller is not None and ROLE_LEVEL.get(caller.role, 0) >= ROLE_LEVEL["trainer"]
+        return self.runs_label if trusted else "runs"
+
     @property
     def confinement(self) -> Confinement:
-        """The UI reads and writes only inside the folders it serves: the project and the runs folder."""
-        return Confinement(roots=[("", self.repo_root), ("runs", self.runs_dir)], cwd=self.jobs.cwd)
+        """The UI reads and writes only inside the folders it serves: the project and the runs folder (the project
+        folder is never named; the runs folder as ``runs_shown_as`` says)."""
+        return Confinement(roots=[("", self.repo_root), (self.runs_shown_as(), self.runs_dir)], cwd=self.jobs.cwd)
 
     def error_message(self, err: BaseException, lang: str = DEFAULT_LANG) -> str:
         """``error_text`` without the server's folders: paths inside them are shown as users see them."""
@@ -148,17 +171,8 @@ class AppContext:
 
     def recipe_choices(self) -> list[tuple[str, str]]:
         """(short label, full path) pairs for a dropdown."""
-        choices = []
-        for path in self.recipe_files():
-            resolved = Path(path)
-            if self.runs_dir in resolved.parents:
-                label = f"runs/{resolved.relative_to(self.runs_dir)}"
-            elif self.repo_root in resolved.parents:
-                label = str(resolved.relative_to(self.repo_root))
-            else:
-                label = path
-            choices.append((label, path))
-        return choices
+        shown = self.confinement.shown
+        return [(shown(path), path) for path in self.recipe_files()]
 
     def default_recipe(self) -> str | None:
         files = self.recipe_files()

@@ -33,7 +33,7 @@ def guide_markdown(done: list[bool], lang: str) -> str:
     lines = [t("start_title", lang), ""]
     current = next((i for i, d in enumerate(done) if not d), None)
     for i, key in enumerate(STEPS):
-        mark = "✔" if done[i] else f"{i + 1}."
+        mark = "✔" if done[i] else f"{i + 1}\\."  # escaped: one paragraph of lines, not a list that skips a ✔
         text = t(key, lang)
         if i == current:
             text = f"**{text}** {t('start_here_mark', lang)}"

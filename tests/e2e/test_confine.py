@@ -197,7 +197,7 @@ def test_train_tab_refuses_an_override_outside(web: WebApp, case: str) -> None:
     message = start(web, recipe, ["training.max_steps=1", override])
     assert "Not started" in message and f"{key}: " in message, message
     assert str(web.outside) in message  # the user's own value is named ...
-    assert str(web.runs) not in message  # ... never the server's own folders
+    assert str(REPO) not in message  # ... never the project's folder (the runs folder: as the app was given it)
     assert started_jobs(web.runs) == before, "the trainer must not be started"
 
 
@@ -252,8 +252,8 @@ def test_recipe_tab_refuses_remote_code_from_the_runs_folder(web: WebApp) -> Non
     (model / "config.json").write_text('{"model_type": "llama"}', encoding="utf-8")
     text = f"base_model: {model}\ntrust_remote_code: true\ndata:\n  train: [{REPO / 'sample_data' / 'support'}]\n"
     problems = web.client.predict(text, "en", api_name="/check")
-    assert "trust_remote_code" in problems and "runs/uploads/20260101-000000" in problems, problems
-    assert str(web.runs) not in problems
+    assert "trust_remote_code" in problems and f"{web.runs}/uploads/20260101-000000" in problems, problems
+    assert str(REPO) not in problems
     assert "trust_remote_code" not in web.client.predict(text.replace("true", "false"), "en", api_name="/check")
 
 
@@ -291,7 +291,7 @@ def test_export_tab_merge_leaves_foreign_folders_alone(web: WebApp, target: str)
     message = web.client.predict(web.run_id, value, "en", api_name="/do_merge")
     assert "ExportError" in message and "holds other files" in message, message
     assert [p for p in before if not p.exists() and not p.is_symlink()] == [], "nothing may be deleted"
-    assert str(web.runs) not in message and str(REPO) not in message
+    assert str(REPO) not in message
 
 
 def test_export_tab_merge_refuses_a_folder_outside(web: WebApp) -> None:

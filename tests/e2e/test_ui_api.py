@@ -137,12 +137,13 @@ def test_a_crash_shows_its_cause_and_where_the_log_is_not_a_traceback(app) -> No
     client, runs = app
     run_id = start(client, recipe(runs, "crash"))
     _, error = wait_status(client, run_id, "failed")
-    assert f"ValueError: data.train: runs/{run_id}/sample.csv line 7 has no 'response' column" in error, error
-    assert f"`runs/{run_id}/train.log`" in error
+    # Paths in the runs folder as the app was given it (an admin's view; no logins), the project's never.
+    assert f"ValueError: data.train: {runs}/{run_id}/sample.csv line 7 has no 'response' column" in error, error
+    assert f"`{runs}/{run_id}/train.log`" in error
     assert "Traceback" not in error and 'File "' not in error
-    assert str(runs) not in error  # no absolute server path
+    assert str(REPO) not in error
     log_tail = client.predict(run_id, "en", api_name="/train_status")[4]
-    assert "ValueError" in log_tail and f"runs/{run_id}" in log_tail and str(runs) not in log_tail
+    assert "ValueError" in log_tail and f"{runs}/{run_id}" in log_tail and str(REPO) not in log_tail
     # The traceback is in the log, for whoever needs it.
     assert "Traceback" in (runs / run_id / "train.log").read_text(encoding="utf-8")
 
@@ -152,13 +153,13 @@ def test_saving_over_a_saved_recipe_asks_first(app) -> None:
     text = (REPO / "recipes" / "support.yaml").read_text(encoding="utf-8").replace("name: support", "name: twice")
     text = text.replace("../sample_data/", f"{REPO}/sample_data/")
     _, saved, _ = client.predict(text, False, "en", api_name="/save_recipe")
-    assert "Saved to `runs/recipes/twice.yaml`" in saved, saved
+    assert f"Saved to `{runs}/recipes/twice.yaml`" in saved, saved
     target = runs / "recipes" / "twice.yaml"
     assert target.read_text(encoding="utf-8") == text
 
     changed = text.replace("max_steps:", "max_steps: 7 #")
     _, refused, _ = client.predict(changed, False, "en", api_name="/save_recipe")
-    assert "already exists" in refused and "runs/recipes/twice.yaml" in refused
+    assert "already exists" in refused and f"{runs}/recipes/twice.yaml" in refused
     assert target.read_text(encoding="utf-8") == text  # untouched
 
     _, saved, box = client.predict(changed, True, "en", api_name="/save_recipe")
@@ -166,19 +167,24 @@ def test_saving_over_a_saved_recipe_asks_first(app) -> None:
     assert box is False  # the box unticks itself: the next save asks again
 
 
-def test_import_report_and_quarantine_show_no_server_paths(app, tmp_path: Path) -> None:
+def test_import_report_and_quarantine_show_the_runs_folder_as_given(app, tmp_path: Path) -> None:
     from gradio_client import handle_file
 
     client, runs = app
     chat = {"messages": [{"role": "user", "content": "Where is my order?"}, {"role": "assistant", "content": "Here."}]}
     upload = tmp_path / "chats.jsonl"
     upload.write_text("\n".join([json.dumps(chat), json.dumps(chat), "{not json"]) + "\n", encoding="utf-8")
-    form = client.predict([handle_file(str(upload))], "en", api_name="/take_uploads")[1:]
+    from builder.importers import MAPPING_KEYS
+    from builder.ui.data_files import reason_text
+
+    # After the files' list come the mapping fields (then the cleared report, preview and table of an upload).
+    form = client.predict([handle_file(str(upload))], "en", api_name="/take_uploads")[1 : 1 + len(MAPPING_KEYS)]
     values = client.predict(*form, "en", api_name="/do_import")
     files, report, advice, quarantine = values[0], values[1], values[2], values[5]
     rows = quarantine["data"]
-    assert {row[2] for row in rows} == {"duplicate", "invalid_json"}, rows
-    duplicate = next(row for row in rows if row[2] == "duplicate")
-    assert re.fullmatch(r"exact duplicate of runs/uploads/[\d-]+/chats\.jsonl:1", duplicate[3]), duplicate
+    # The reason column says each reason in the page's language (reason_text), the message column the details.
+    assert {row[2] for row in rows} == {reason_text("duplicate", "en"), reason_text("invalid_json", "en")}, rows
+    duplicate = next(row for row in rows if row[2] == reason_text("duplicate", "en"))
+    assert re.fullmatch(rf"exact duplicate of {re.escape(str(runs))}/uploads/[\d-]+/chats\.jsonl:1", duplicate[3])
     everything = json.dumps([files, report, advice, quarantine])
-    assert str(runs) not in everything and str(REPO) not in everything
+    assert str(REPO) not in everything  # the project's folder is never named (the runs folder: as given)

@@ -71,7 +71,7 @@ def test_the_guide_marks_the_first_step_not_done(tmp_path: Path) -> None:
     done = steps_done(ctx, {"languages": {}})
     assert done == [True, True, False, False]
     guide = guide_markdown(done, "es")
-    assert "✔ Datos" in guide and "**Entrenar" in guide and "estás aquí" in guide
+    assert "✔ Datos" in guide and "3\\. **Entrenar" in guide and "estás aquí" in guide
 
 
 def test_an_evaluation_says_how_much_it_answers_and_how_long_by_an_earlier_pace(tmp_path: Path) -> None:
@@ -87,3 +87,29 @@ def test_an_evaluation_says_how_much_it_answers_and_how_long_by_an_earlier_pace(
     (old / "eval.json").write_text(json.dumps({"n_examples": 5, "systems": systems}))
     # 30 s for 5 examples: 6 s an example, 24 s for 4.
     assert "0m24s" in eval_estimate(ctx, "r1", "es") and "`r0`" in eval_estimate(ctx, "r1", "es")
+
+
+def test_the_runs_folder_is_shown_as_given_to_admins_and_trainers_and_as_runs_to_reviewers(tmp_path: Path) -> None:
+    from builder.ui.common import REPO_ROOT, runs_label
+    from builder.ui.team import Caller, reset_caller, set_caller
+
+    elsewhere = tmp_path / "my runs"
+    assert runs_label(elsewhere) == elsewhere.as_posix()
+    assert runs_label(REPO_ROOT / "runs") == "runs"  # the project's own runs folder, as the README names it
+    ctx = AppContext(runs_dir=elsewhere, jobs=JobManager(elsewhere), runs_label=runs_label(elsewhere))
+    saved = elsewhere / "recipes" / "mine.yaml"
+    saved.parent.mkdir(parents=True)
+    saved.write_text("name: mine\n", encoding="utf-8")
+    # No logins: whoever reaches the page started the app, and sees the folder they gave it.
+    assert ctx.confinement.shown(saved) == f"{elsewhere}/recipes/mine.yaml"
+    assert (f"{elsewhere}/recipes/mine.yaml", str(saved)) in ctx.recipe_choices()
+    assert ctx.confinement.shown(REPO_ROOT / "recipes" / "support.yaml") == "recipes/support.yaml"
+    ctx.team = object()  # type: ignore[assignment]  # logins on: the caller's role decides
+    for role, shown in [("admin", str(elsewhere)), ("trainer", str(elsewhere)), ("reviewer", "runs")]:
+        token = set_caller(Caller("someone", role))
+        try:
+            assert ctx.confinement.shown(saved) == f"{shown}/recipes/mine.yaml", role
+            assert ctx.confinement.shown_text(f"see {saved}") == f"see {shown}/recipes/mine.yaml", role
+        finally:
+            reset_caller(token)
+    assert ctx.confinement.shown(saved) == "runs/recipes/mine.yaml"  # outside a handler: nobody's to see
