@@ -39,9 +39,13 @@ RULES: dict[str, str] = {
     "i18n:Labels.updates": "reviewer",
     "ui:build_app.refresh_choices": "reviewer",
     "ui:build_app.first_screen": "reviewer",
+    "ui:build_app.run_list_shown": "reviewer",  # the run row shown once a run exists (the caller's runs)
+    # the start-here guide: its steps read the data folder and every run
+    "start_here:build.show": "trainer",
     # the playground: chat, blind votes, corrections (on shared runs only, see ``check``)
     "playground_tab:build.fill_system_prompt": "reviewer",
     "playground_tab:build.on_run": "reviewer",
+    "playground_tab:build.recheck": "reviewer",
     "playground_tab:build.on_blind": "reviewer",
     "playground_tab:build.chat": "reviewer",
     "playground_tab:build.do_clear": "reviewer",

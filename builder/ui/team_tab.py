@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from builder.ui.common import AppContext
     from builder.ui.team import Team
 
-TRAINER_TABS = ("tab-data", "tab-recipe", "tab-train", "tab-evaluate", "tab-export", "tab-team")
+# Shown to admins and trainers only; the start-here guide is about importing and training.
+TRAINER_TABS = ("tab-data", "tab-recipe", "tab-train", "tab-evaluate", "tab-export", "tab-team", "start-here")
 AUDIT_ROWS = 300
 
 
