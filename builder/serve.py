@@ -89,7 +89,8 @@ class ChatService:
             max_new_tokens=request.max_tokens,
             temperature=request.temperature,
             top_p=request.top_p,
-            repetition_penalty=request.repetition_penalty or self.defaults.repeat_penalty,
+            # No penalty unless asked, as OpenAI's API and vLLM: a greedy client then gets the evaluation's answers.
+            repetition_penalty=request.repetition_penalty or 1.0,
             seed=request.seed,
         )
         prompt = self.prompt(request.messages)

@@ -95,8 +95,9 @@ def test_answers_are_the_engines_with_the_adapter_on_for_the_tuned_name_only(
     reply = client.chat.completions.create(
         model="tiny-run", messages=[{"role": "user", "content": "hola"}], temperature=0, max_tokens=10
     )
-    # Without a system message the run's own system prompt ("Be brief.") is used, as in the playground.
-    greedy = Sampling(max_new_tokens=10, temperature=0, repetition_penalty=1.1)
+    # Without a system message the run's own system prompt ("Be brief.") is used, as in the playground; no
+    # repetition penalty unless the request asks for one (OpenAI's and vLLM's default).
+    greedy = Sampling(max_new_tokens=10, temperature=0, repetition_penalty=1.0)
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hola"}]
     expected_tuned = list(service.engine.stream(tiny_run, "tuned", messages, greedy))[-1]
     expected_base = list(service.engine.stream(tiny_run, "base", messages, greedy))[-1]
