@@ -316,8 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("llama-cpp-python is not installed; see this module's docstring for the command", file=sys.stderr)
         return 2
-    from builder.export import load_merged
     from builder.gguf_export import export_gguf
+    from builder.merge import load_merged
 
     work = Path(tempfile.mkdtemp(prefix="export-check-"))
     started = time.perf_counter()

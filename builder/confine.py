@@ -3,7 +3,8 @@
 Every field whose value names a file or folder on this machine carries a ``LocalPath`` marker
 in its pydantic annotation (``Annotated[list[str], LocalPath()]``), in the recipe and in each
 use case's ``task:`` options model. ``recipe_paths`` walks those markers, so a new path key is
-found (and confined) without being listed anywhere else.
+found (and confined) without being listed anywhere else. The walk over a whole recipe (its own
+fields and its use case's options) is ``builder.usecases.paths``: it needs the use cases.
 
 ``Confinement`` is the one check the web app applies to every path a user can set: recipe
 keys, ``--set`` overrides (they are applied before the recipe is validated, so they are just
@@ -14,7 +15,7 @@ the machine.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -24,8 +25,6 @@ from builder.messages import Message, MessageError
 if TYPE_CHECKING:
     from pydantic import BaseModel
     from pydantic.fields import FieldInfo
-
-    from builder.recipe import Recipe
 
 # Folders with more entries than this are refused rather than scanned for links.
 MAX_SCANNED_ENTRIES = 200_000
@@ -99,38 +98,13 @@ def model_paths(instance: BaseModel, prefix: str = "") -> Iterator[PathRef]:
             yield from model_paths(value, f"{prefix}{name}.")
 
 
-def task_paths(recipe: Recipe) -> Iterator[PathRef]:
-    """The marked keys of the use case's options model, read from the raw ``task:`` mapping.
-
-    Raw, not validated: a path is confined even when another option makes the task invalid.
-    """
-    from builder.usecases import get_usecase
-
-    try:
-        model = getattr(get_usecase(recipe.use_case), "options_model", None)
-    except KeyError:
-        return
-    if model is None or not isinstance(recipe.task, dict):
-        return
+def raw_paths(model: type[BaseModel], raw: Mapping[str, Any], prefix: str = "") -> Iterator[PathRef]:
+    """The marked fields of ``model`` read from a raw mapping (not validated: a path is confined even when
+    another value makes the mapping invalid)."""
     for name, field in model.model_fields.items():
         marker = _marker(field)
-        if marker is not None and recipe.task.get(name) is not None:
-            yield from _refs(f"task.{name}", recipe.task[name], marker)
-
-
-def recipe_paths(recipe: Recipe) -> Iterator[PathRef]:
-    """Every path a resolved recipe holds, with its key."""
-    yield from model_paths(recipe)
-    yield from task_paths(recipe)
-
-
-def is_model_name(value: str, cwd: Path) -> bool:
-    """A bundled model or a hub id that no local folder shadows: the loader reads no path of ours for it."""
-    from builder.models import is_hub_id
-
-    if value.startswith("bundled:"):
-        return True
-    return is_hub_id(value) and not os.path.exists(cwd / value)
+        if marker is not None and raw.get(name) is not None:
+            yield from _refs(f"{prefix}{name}", raw[name], marker)
 
 
 class ConfinementError(MessageError):
@@ -222,18 +196,6 @@ class Confinement:
             if seen > MAX_SCANNED_ENTRIES:
                 return folder
         return None
-
-    def recipe_problems(self, recipe: Recipe) -> list[PathProblem]:
-        """One line per path of the recipe that lies outside the roots, each naming its key."""
-        problems = []
-        for ref in recipe_paths(recipe):
-            if ref.marker.model and is_model_name(ref.value, self.cwd):
-                continue
-            base = recipe.base_dir if ref.marker.relative_to == "recipe" else self.cwd
-            problem = self.problem(ref.key, ref.value, base)
-            if problem:
-                problems.append(problem)
-        return problems
 
     def target(self, key: str, value: str, base: Path) -> Path:
         """A folder or file the app will write: resolved, or ConfinementError naming ``key``."""

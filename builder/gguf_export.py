@@ -1,6 +1,6 @@
 """A tuned run as one GGUF file: what llama.cpp, Ollama and LM Studio run.
 
-The adapter is merged into the full-precision base (as ``builder.export.merge_adapter`` does),
+The adapter is merged into the full-precision base (as ``builder.merge.merge_adapter`` does),
 then every tensor is renamed to llama.cpp's names with the ``gguf`` package's tables, reshaped
 where llama.cpp expects another layout, quantized with ``gguf.quants`` and written with
 ``gguf.GGUFWriter`` together with the tokenizer, the chat template the run trained with, its
@@ -26,14 +26,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from builder.export import ExportError, load_merged
+from builder.export_base import ExportError, GgufExport, SamplingDefaults
 from builder.gguf_vocab import Vocabulary, adds_bos, build_vocabulary, end_of_turn_token
+from builder.merge import load_merged
 from builder.templates import framed_chat_template
 from builder.usecases import PromptForm, get_usecase
 
@@ -54,34 +54,6 @@ KEY_AFTER = "domain_assistant.user_turn_after"
 KEY_RUN = "domain_assistant.run"
 KEY_BASE = "domain_assistant.base_model"
 KEY_USE_CASE = "domain_assistant.use_case"
-
-
-@dataclass
-class SamplingDefaults:
-    """What the playground samples with; written into the GGUF and the Modelfile."""
-
-    temperature: float = 0.7
-    top_p: float = 0.9
-    repeat_penalty: float = 1.1
-    max_new_tokens: int = 128
-
-
-@dataclass
-class GgufExport:
-    name: str  # the run's name; Ollama's model name comes from it
-    path: Path
-    quant: str
-    architecture: str
-    tensors: int
-    bytes: int
-    seconds: float
-    chat_template: str | None  # as written in the file: the run's, framed by ``prompt``
-    stop_tokens: list[str]
-    prompt: PromptForm  # the run's system prompt and user-turn frame
-    sampling: SamplingDefaults
-    bos_token: str | None = None
-    add_bos: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- architectures

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from builder.export import ExportError
+from builder.export_base import ExportError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

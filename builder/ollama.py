@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-    from builder.gguf_export import GgufExport
+    from builder.export_base import GgufExport
 
 Messages = list[dict[str, str]]
 

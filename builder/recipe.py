@@ -8,8 +8,6 @@ so an override is checked exactly like a value written in the file.
 
 from __future__ import annotations
 
-import copy
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -399,39 +397,3 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
         raise RecipeError(RecipeProblem("not_mapping", {"where": str(path), "kind": type(raw).__name__}))
     raw = apply_overrides(raw, overrides or [])
     return recipe_from_dict(raw, source=str(path), base_dir=path.parent)
-
-
-def with_absolute_paths(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """A copy of a raw recipe whose paths read against the recipe's folder (the ``LocalPath`` keys:
-    data files, a knowledge base) are absolute, so that the recipe works from any folder.
-
-    A recipe that does not validate comes back unchanged: its checker says what is wrong with it.
-    """
-    from builder.confine import recipe_paths
-
-    raw = copy.deepcopy(raw)
-    try:
-        recipe = recipe_from_dict(raw, base_dir=base_dir)
-    except RecipeError:
-        return raw
-    for ref in recipe_paths(recipe):
-        if ref.marker.relative_to == "recipe" and not Path(ref.value).expanduser().is_absolute():
-            _set_key(raw, ref.key, str(recipe.resolve_path(ref.value)))
-    return raw
-
-
-def _set_key(raw: dict[str, Any], key: str, value: str) -> None:
-    """Set ``data.train[0]``-style keys in a raw recipe (a single string counts as a list of one)."""
-    match = re.fullmatch(r"(.+?)(?:\[(\d+)\])?", key)
-    assert match is not None
-    *sections, last = match.group(1).split(".")
-    node = raw
-    for section in sections:
-        node = node.setdefault(section, {})
-    if match.group(2) is None:
-        node[last] = value
-        return
-    items = node.get(last)
-    items = [items] if isinstance(items, str) else list(items or [])
-    items[int(match.group(2))] = value
-    node[last] = items

@@ -351,3 +351,17 @@ def grounded_prompt(question: str, passages: Sequence[Passage], instruction: str
     """The user turn of a retrieval example: instruction, numbered passages, then the question."""
     blocks = [f"[{i}] {p.title}\n{p.text.strip()}" for i, p in enumerate(passages, 1)]
     return f"{instruction}\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question.strip()}"
+
+
+@dataclass
+class Retriever:
+    """A retrieval run's knowledge base, searched at chat time; the grounded text is the one training wrote."""
+
+    knowledge_base: KnowledgeBase
+    top_k: int
+
+    def ground(self, question: str) -> tuple[str, str]:
+        """(the question with its passages, as training wrote the user's text; the passages as the UI shows them)."""
+        passages = self.knowledge_base.search(question, k=self.top_k)
+        shown = "\n".join(f"- [{i}] {p.title} ({p.score:.2f})" for i, p in enumerate(passages, 1))
+        return grounded_prompt(question, passages), shown

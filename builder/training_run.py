@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from builder import devices, rundir
-from builder.recipe import Recipe, RecipeError, recipe_from_dict, with_absolute_paths
+from builder.recipe import Recipe, RecipeError, recipe_from_dict
 from builder.rundir import RunDir
 from builder.trackers import point_trackers
 from builder.trainer import build_trainer
+from builder.usecases.paths import with_absolute_paths
 
 if TYPE_CHECKING:
     from builder.dataset import PreparedSplits

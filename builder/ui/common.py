@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from builder.confine import Confinement, ConfinementError, PathProblem, is_model_name
+from builder.confine import Confinement, ConfinementError, PathProblem
 from builder.importers import DATA_SUFFIXES, collect_files
 from builder.jobs import JobManager
 from builder.messages import Message, MessageError
 from builder.rundir import RunDir
 from builder.ui.i18n import DEFAULT_LANG, Labels, message_text
 from builder.usecases import usecase_names
+from builder.usecases.paths import is_model_name, recipe_problems
 
 if TYPE_CHECKING:
     from builder.chat import ChatEngine
@@ -123,7 +124,7 @@ class AppContext:
 
     def recipe_problems(self, recipe: Recipe) -> list[PathProblem]:
         """Every path the recipe holds must lie in the served folders; and no code from a folder web users write."""
-        problems = self.confinement.recipe_problems(recipe)
+        problems = recipe_problems(self.confinement, recipe)
         if recipe.trust_remote_code and not is_model_name(recipe.base_model, self.jobs.cwd):
             model = self.confinement.resolve(recipe.base_model, self.jobs.cwd)
             if model == self.runs_dir or self.runs_dir in model.parents:

@@ -103,7 +103,8 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         return said, refused
 
     def merge(run_id: str | None, folder: str, language: str) -> str:
-        from builder.export import ExportError, check_merge_target
+        from builder.export_base import ExportError
+        from builder.merge import check_merge_target
 
         run = ctx.run(run_id)
         if run is None or run_id is None:

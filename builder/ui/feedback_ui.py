@@ -113,7 +113,7 @@ def build_next_round(
         run_id: str | None, chosen: str, extra: str, language: str, excluded: list[str] | None = None
     ) -> tuple[Any, ...]:
         from builder.rounds import write_next_round
-        from builder.ui.train_tab import parse_overrides, said_markdown, start_job
+        from builder.ui.job_actions import parse_overrides, said_markdown, start_job
 
         run = ctx.run_dir(run_id)
         told: Any = ("round_no_run", {})

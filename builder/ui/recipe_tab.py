@@ -13,12 +13,13 @@ import gradio as gr
 import yaml
 
 from builder.messages import Message
-from builder.recipe import Quantization, Recipe, RecipeProblem, with_absolute_paths
+from builder.recipe import Quantization, Recipe, RecipeProblem
 from builder.ui.common import AppContext, error_text
 from builder.ui.i18n import DEFAULT_LANG, UIText, t
 from builder.ui.model_cards import cpu_quantization, model_choices, model_note
 from builder.ui.recipe_check import data_check, data_problems, data_warnings, format_duration, time_estimate
 from builder.usecases import usecase_names
+from builder.usecases.paths import with_absolute_paths
 
 QUANTIZATIONS = list(get_args(Quantization))
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from builder.conversation import Conversation
     from builder.recipe import Recipe
-    from builder.usecases.retrieval import Retriever
+    from builder.retrieval import Retriever
 
 
 @dataclass(slots=True)

@@ -13,7 +13,6 @@ with no question log, such as the ABCD agent guidelines).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -28,7 +27,7 @@ from builder.usecases.options import record_skipped, task_options, where
 if TYPE_CHECKING:
     from builder.conversation import Conversation
     from builder.recipe import Recipe
-    from builder.retrieval import KnowledgeBase, Passage
+    from builder.retrieval import KnowledgeBase, Passage, Retriever
 
 DEFAULT_SYSTEM = "You are a support assistant. You answer from the knowledge-base passages you are given."
 QUESTION_TEMPLATES = (
@@ -111,6 +110,8 @@ class RetrievalUseCase(UseCase):
 
     def retriever(self, recipe: Recipe, run_dir: Path) -> Retriever:
         """Passages come from the run's knowledge base at chat time, as they did in training."""
+        from builder.retrieval import Retriever
+
         return Retriever(self.open_knowledge_base(recipe, run_dir), options(recipe).top_k)
 
     def _questions(
@@ -175,22 +176,6 @@ class RetrievalUseCase(UseCase):
             scores[f"recall@{k}"] = metrics.recall_at_k(retrieved, gold, k)
             scores["recall@1"] = metrics.recall_at_k(retrieved, gold, 1)
         return scores
-
-
-@dataclass
-class Retriever:
-    """A retrieval run's knowledge base, searched at chat time; the grounded text is the one training wrote."""
-
-    knowledge_base: KnowledgeBase
-    top_k: int
-
-    def ground(self, question: str) -> tuple[str, str]:
-        """(the question with its passages, as training wrote the user's text; the passages as the UI shows them)."""
-        from builder.retrieval import grounded_prompt
-
-        passages = self.knowledge_base.search(question, k=self.top_k)
-        shown = "\n".join(f"- [{i}] {p.title} ({p.score:.2f})" for i, p in enumerate(passages, 1))
-        return grounded_prompt(question, passages), shown
 
 
 register(RetrievalUseCase())

@@ -135,8 +135,8 @@ def test_every_use_case_declares_its_options_model() -> None:
 
 
 def test_recipe_paths_walks_recipe_and_task_keys() -> None:
-    from builder.confine import recipe_paths
     from builder.recipe import load_recipe
+    from builder.usecases.paths import recipe_paths
 
     recipe = load_recipe(
         REPO / "recipes" / "retrieval.yaml", ["task.db_uri=kb-store", "data.dev=[a.jsonl, b.jsonl]", "base_model=./m"]
@@ -157,16 +157,17 @@ def test_recipe_paths_walks_recipe_and_task_keys() -> None:
 def test_confinement_resolves_like_the_loaders(tmp_path: Path) -> None:
     from builder.confine import Confinement
     from builder.recipe import recipe_from_dict
+    from builder.usecases.paths import recipe_problems
 
     runs = tmp_path / "runs"
     runs.mkdir()
     (runs / "link").symlink_to("/etc")
     confinement = Confinement(roots=[("", REPO), ("runs", runs)], cwd=REPO)
     raw = {"base_model": "Qwen/Qwen2.5-0.5B-Instruct", "data": {"train": ["../sample_data/support"]}}
-    assert confinement.recipe_problems(recipe_from_dict(raw, base_dir=REPO / "recipes")) == []
+    assert recipe_problems(confinement, recipe_from_dict(raw, base_dir=REPO / "recipes")) == []
     for value in ("/etc", "~", "..", "../..", "link", "link/passwd", "file:///etc/passwd", "a\x00b"):
         raw = {"data": {"dev": [value]}}
-        (said,) = confinement.recipe_problems(recipe_from_dict(raw, base_dir=runs))
+        (said,) = recipe_problems(confinement, recipe_from_dict(raw, base_dir=runs))
         problem = str(said)  # the English; test_i18n checks the Spanish
         assert problem.startswith(f"data.dev[0]: {value!r}"), problem
         assert str(runs) not in problem and str(tmp_path) not in problem

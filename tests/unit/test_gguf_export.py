@@ -14,8 +14,9 @@ import pytest
 torch = pytest.importorskip("torch")
 gguf = pytest.importorskip("gguf")
 
-from builder.export import ExportError, load_merged  # noqa: E402
+from builder.export_base import ExportError  # noqa: E402
 from builder.gguf_export import KEY_SYSTEM, export_gguf, write_gguf  # noqa: E402
+from builder.merge import load_merged  # noqa: E402
 from tests.conftest import write_support_jsonl  # noqa: E402
 
 TEXTS = [

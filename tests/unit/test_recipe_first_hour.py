@@ -69,7 +69,7 @@ def test_the_recipe_says_which_files_it_trains_on_and_when_the_imported_ones_are
     assert "114 conversations" in shown and "not used" not in shown, shown
     # The translation recipe names its own data: the support files imported in the Data tab are not used.
     raw, _ = ctx.template_recipe("translation")
-    from builder.recipe import with_absolute_paths
+    from builder.usecases.paths import with_absolute_paths
 
     translation = yaml.safe_dump(with_absolute_paths(raw, ctx.recipes_dir))
     shown = data_markdown(ctx, translation, {"paths": [str(files[0])]}, "en")
