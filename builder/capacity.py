@@ -21,17 +21,19 @@ the frozen weights get none; attention; the LM head at labelled tokens, three pr
 with checkpointing) divided by the device's sustained throughput, plus the 4-bit dequantization passes.
 ``calibrate`` replaces the throughput by one measured from a real step. BENCHMARKS.md compares the
 estimates with measured runs; docs/capacity.md with published GPU figures.
+
+The model's shape is ``builder.model_shape``; the plan and the estimate it fills, ``builder.capacity_plan``.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from builder.capacity_plan import Estimate, Plan
 from builder.devices import Device, GiB, cpu_autocast_bf16, gpu
+from builder.model_shape import ModelShape, model_shape, turn_token_rows
 from builder.recipe import RecipeError
 
 if TYPE_CHECKING:
@@ -62,162 +64,7 @@ class CapacityError(RecipeError):
     """A run that will not fit; the message lists the changes that would make it fit."""
 
 
-# ---------------------------------------------------------------- the model
-
-
-@dataclass(frozen=True)
-class ModelShape:
-    linears: tuple[tuple[str, int, int], ...]  # (name, in, out) of the body's Linear layers (not the LM head)
-    other_params: int  # embeddings, norms, an untied LM head
-    vocab: int
-    hidden: int
-    layers: int
-    heads: int
-    kv_heads: int
-    head_dim: int
-    intermediate: int
-    tied_head: bool
-    checkpoint_bytes: int  # the size of the weights on disk, mapped while loading (0: unknown)
-
-    @property
-    def linear_params(self) -> int:
-        return sum(i * o for _, i, o in self.linears)
-
-    @property
-    def params(self) -> int:
-        return self.linear_params + self.other_params
-
-
-@functools.lru_cache(maxsize=16)
-def model_shape(path: str, trust_remote_code: bool = False) -> ModelShape:
-    """The shape of the model in ``path`` (a folder with config.json), built on the meta device: no weights read."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
-    # torch's device context is per thread; accelerate's init_empty_weights patches nn.Module for every thread,
-    # so a model loading meanwhile in the app (the playground) got meta tensors.
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
-    if getattr(config.get_text_config(), "tie_word_embeddings", False):
-        model.tie_weights()  # from_config on the meta device leaves the head untied
-    head = model.get_output_embeddings()
-    linears = tuple(
-        (name, m.in_features, m.out_features)
-        for name, m in model.named_modules()
-        if isinstance(m, torch.nn.Linear) and m is not head
-    )
-    # The body's Linear weights are counted from their shapes; everything else (embeddings, norms, biases, an
-    # untied head) here. parameters() lists a tied weight once.
-    linear_weight_ids = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Linear) and m is not head}
-    other = sum(p.numel() for p in model.parameters() if id(p) not in linear_weight_ids)
-    text = config.get_text_config()
-    heads = text.num_attention_heads
-    head_dim = getattr(text, "head_dim", None) or text.hidden_size // heads
-    files = list(Path(path).glob("*.safetensors")) if Path(path).is_dir() else []
-    return ModelShape(
-        linears=linears,
-        other_params=other,
-        vocab=head.weight.shape[0],
-        hidden=text.hidden_size,
-        layers=text.num_hidden_layers,
-        heads=heads,
-        kv_heads=getattr(text, "num_key_value_heads", None) or heads,
-        head_dim=head_dim,
-        intermediate=getattr(text, "intermediate_size", None) or 4 * text.hidden_size,
-        tied_head=head.weight is model.get_input_embeddings().weight,
-        checkpoint_bytes=sum(f.stat().st_size for f in files),
-    )
-
-
-@functools.lru_cache(maxsize=16)
-def turn_token_rows(path: str, trust_remote_code: bool = False) -> int:
-    """How many embedding rows a run on this base trains beside LoRA (``builder.trainer.lora_config``)."""
-    from builder.models import load_tokenizer
-    from builder.templates import given_turn_token_ids
-
-    return len(given_turn_token_ids(load_tokenizer(path, trust_remote_code=trust_remote_code)))
-
-
 # ---------------------------------------------------------------- the plan and the estimate
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The recipe's knobs that decide memory and time."""
-
-    quantization: str  # "4bit", "8bit" or "none" (auto already resolved)
-    batch_size: int
-    seq_len: int  # the longest batch's length: the peak
-    gradient_accumulation_steps: int = 1
-    gradient_checkpointing: bool = False
-    lora_r: int = 16
-    lora_targets: str | tuple[str, ...] = "all-linear"
-    lora_dropout: float = 0.05
-    bf16: bool = False  # compute in bf16 (GPU, or CPU autocast)
-    labelled_lm_head: bool = True
-    # A plain forward's head (transformers without TRL): the whole [batch, seq, vocab] logits, upcast to
-    # float32 for the loss. Not the product's path; for comparing with figures published for other setups.
-    full_logits: bool = False
-    # PEFT's prepare_model_for_kbit_training casts the unquantized weights to float32 (the product calls it);
-    # other frameworks keep them in the compute dtype.
-    kbit_prepare: bool = True
-    # Whether bitsandbytes' quantized matmul keeps its input for the backward: its int8 matmul does; its 4-bit
-    # one did up to 0.4x (``ctx.tensors = (A, B)``) and no longer does in 0.50. None: the installed behaviour.
-    quantized_matmul_keeps_input: bool | None = None
-    labelled_fraction: float = 1.0  # share of the tokens the loss covers
-    # Embedding rows trained beside LoRA (the turn tokens of a base given the turn format): their gradient
-    # passes through one of the whole embedding matrix, in float32.
-    trained_token_rows: int = 0
-    mean_seq_len: int | None = None  # a typical batch's length, for time (default seq_len)
-    steps: int | None = None
-
-    def changed(self, **updates: Any) -> Plan:
-        return replace(self, **updates)
-
-
-@dataclass
-class Estimate:
-    parts: dict[str, int]  # bytes
-    flops_per_step: float
-    seconds_per_step: float | None
-    seconds_total: float | None
-    plan: Plan
-    device: Device
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def peak_bytes(self) -> int:
-        return sum(self.parts.values())
-
-    @property
-    def fits(self) -> bool:
-        return self.peak_bytes <= self.device.memory_bytes
-
-    def lines(self) -> list[str]:
-        p = self.plan
-        parts = ", ".join(f"{k.replace('_', ' ')} {v / GiB:.2f}" for k, v in self.parts.items())
-        verdict = "fits" if self.fits else "DOES NOT FIT"
-        out = [
-            f"memory        peak {self.peak_bytes / GiB:.2f} GB on {self.device.label}: {verdict} "
-            f"({p.quantization}, batch {p.batch_size} x {p.seq_len} tokens"
-            f"{', gradient checkpointing' if p.gradient_checkpointing else ''})",
-            f"              GB: {parts}",
-        ]
-        if self.seconds_per_step is not None:
-            total = f", {_duration(self.seconds_total)} for {p.steps} steps" if self.seconds_total else ""
-            out.append(f"time          about {self.seconds_per_step:.1f} s per step{total}")
-        return out + [f"              {note}" for note in self.notes]
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _targets(shape: ModelShape, targets: str | tuple[str, ...]) -> list[tuple[str, int, int]]:

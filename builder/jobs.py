@@ -25,86 +25,29 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
 
+import builder
+from builder.job_process import (
+    Job,
+    JobKind,
+    command_line,
+    detect_devices,
+    is_alive,
+    job_id,
+    proc_start_time,
+    process_args,
+    terminate,
+)
 from builder.rundir import FINAL_STATUSES, RunDir, RunProgress, error_from_log, read_json, write_json_atomic
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+# The project folder, found from the package (not this file) so that moving this module keeps it right.
+REPO_ROOT = Path(builder.__file__).resolve().parents[1]
 DEFAULT_TRAINER_CMD = (sys.executable, "-m", "builder.sft")
 DEFAULT_EVALUATE_CMD = (sys.executable, "-m", "builder.evaluate")
 DEFAULT_MERGE_CMD = (sys.executable, "-m", "builder.export", "merge")
-
-JobState = Literal["queued", "running", "done"]
-JobKind = Literal["train", "evaluate", "export"]
-KIND_SEPARATOR = "~"  # never in a run id (new_run_id keeps [A-Za-z0-9._-]): "<run>~evaluate" is that run's job
-
-
-@dataclass
-class Job:
-    """What the queue knows about one job; the run directory holds the rest."""
-
-    id: str
-    run_dir: str
-    recipe_path: str = ""
-    overrides: list[str] = field(default_factory=list)
-    resume: bool = False
-    kind: JobKind = "train"
-    target: str | None = None  # export: the folder the merge writes
-    state: JobState = "queued"
-    device: str | None = None
-    pid: int | None = None
-    pid_start: str | None = None  # /proc start time: a reused pid is not our job
-    queued_at: float = field(default_factory=time.time)
-    started_at: float | None = None
-    ended_at: float | None = None
-    outcome: str | None = None  # completed | failed | stopped, once done
-    stop_requested: bool = False
-    stop_requested_at: float | None = None  # when SIGTERM was sent; SIGKILL follows after the grace period
-    error: str | None = None
-
-    @property
-    def run_id(self) -> str:
-        return Path(self.run_dir).name
-
-
-def job_id(run_id: str, kind: JobKind) -> str:
-    """A training job is known by its run id; another kind of job on that run by ``<run id>~<kind>``."""
-    return run_id if kind == "train" else f"{run_id}{KIND_SEPARATOR}{kind}"
-
-
-# ---------------------------------------------------------------- processes
-
-
-def _proc_start_time(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    # fields[0] is the state (field 3 of stat); the start time is field 22.
-    return fields[19] if len(fields) > 19 else None
-
-
-def _proc_state(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-    except (OSError, IndexError):
-        return None
-
-
-def detect_devices() -> list[str]:
-    """One queue slot per GPU, or one for the CPU. Read without importing torch (the UI must start fast)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        ids = [d.strip() for d in visible.split(",") if d.strip() and d.strip() != "-1"]
-        return [f"cuda:{d}" for d in ids] or ["cpu"]
-    gpus = Path("/proc/driver/nvidia/gpus")
-    count = len(list(gpus.iterdir())) if gpus.is_dir() else 0
-    return [f"cuda:{i}" for i in range(count)] or ["cpu"]
-
 
 # ---------------------------------------------------------------- the manager
 
@@ -264,7 +207,7 @@ class JobManager:
             self.tick()
             return self._tell("stopped", self.get(job_id) or job)
         if pid is not None:
-            self._terminate(pid)
+            terminate(pid, self._children.get(pid), self.stop_grace_s)
         with self._locked():
             job = self.get(job_id) or job
             if job.state == "running":
@@ -282,7 +225,7 @@ class JobManager:
             for job in jobs:
                 if job.state != "running":
                     continue
-                if self._alive(job):
+                if is_alive(job, self._children.get(job.pid) if job.pid else None):
                     busy.add(job.device or "")
                     self._kill_if_overdue(job)
                 else:
@@ -363,31 +306,6 @@ class JobManager:
     def _exit_path(self, job: Job) -> Path:
         return self.jobs_dir / f"{job.id}.exit"
 
-    def _command(self, job: Job) -> list[str]:
-        base = self.commands[job.kind]
-        if job.kind == "evaluate":
-            return [*base, job.run_dir]
-        if job.kind == "export":
-            return [*base, job.run_dir, "--out", job.target or str(RunDir(job.run_dir).merged)]
-        cmd = [*base, job.recipe_path, "--output-dir", job.run_dir]
-        for item in job.overrides:
-            cmd += ["--set", item]
-        if job.resume:
-            cmd.append("--resume")
-        return cmd
-
-    def _process(self, job: Job) -> list[str]:
-        """What is started: a training as it is (it writes its ending to run.json); any other job
-        under a shell that records its exit status, so that its ending survives an app restart."""
-        cmd = self._command(job)
-        if job.kind == "train":
-            return cmd
-        exit_file = self._exit_path(job)
-        exit_file.unlink(missing_ok=True)
-        # The Stop button signals the whole group; the shell's trap keeps it alive until the job has
-        # cleaned up and exited, so the job is not seen as ended (its device free) while it still works.
-        return ["/bin/sh", "-c", 'trap : TERM; "$@"; echo $? > "$0"', str(exit_file), *cmd]
-
     def _launch(self, job: Job, device: str) -> None:
         env = dict(os.environ)
         if device.startswith("cuda:"):
@@ -395,11 +313,11 @@ class JobManager:
         env["PYTHONUNBUFFERED"] = "1"
         RunDir(job.run_dir).path.mkdir(parents=True, exist_ok=True)
         with open(self.log_path(job), "ab") as log:
-            log.write(f"$ {' '.join(self._command(job))}\n".encode())
+            log.write(f"$ {' '.join(command_line(job, self.commands[job.kind]))}\n".encode())
             log.flush()
             try:
                 proc = subprocess.Popen(
-                    self._process(job),
+                    process_args(job, command_line(job, self.commands[job.kind]), self._exit_path(job)),
                     cwd=self.cwd,
                     env=env,
                     stdin=subprocess.DEVNULL,
@@ -413,20 +331,9 @@ class JobManager:
                 return
         self._children[proc.pid] = proc
         job.state, job.device, job.pid = "running", device, proc.pid
-        job.pid_start = _proc_start_time(proc.pid)
+        job.pid_start = proc_start_time(proc.pid)
         job.started_at = time.time()
         self._save(job)
-
-    def _alive(self, job: Job) -> bool:
-        pid = job.pid
-        if pid is None:
-            return False
-        child = self._children.get(pid)
-        if child is not None:
-            return child.poll() is None
-        if _proc_state(pid) in (None, "Z", "X"):
-            return False
-        return job.pid_start is None or _proc_start_time(pid) == job.pid_start
 
     def _settle(self, job: Job) -> None:
         """A running job's process is gone: record how it ended."""
@@ -484,24 +391,3 @@ class JobManager:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(job.pid, signal.SIGKILL)
-
-    def _terminate(self, pid: int) -> None:
-        """SIGTERM to the job's process group (the trainer and any workers), SIGKILL if it lingers."""
-        child = self._children.get(pid)
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + self.stop_grace_s
-        while time.monotonic() < deadline:
-            if child is not None:
-                if child.poll() is not None:
-                    return
-            elif _proc_state(pid) in (None, "Z", "X"):
-                return
-            time.sleep(0.1)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        if child is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=5)
