@@ -201,6 +201,7 @@ def step_flops(shape: ModelShape, plan: Plan) -> float:
     # causal attention: QK^T and AV, 2 * seq * q-width per token each, half of them masked
     forward += 2 * shape.layers * seq * shape.heads * shape.head_dim * tokens
     backward = forward + 4 * lora * tokens  # activations' gradients; LoRA's weight gradients
+    head: float
     if plan.full_logits:
         head = 2 * 2 * shape.vocab * shape.hidden * tokens  # forward and gradient, every position
     else:

@@ -342,14 +342,14 @@ class JobManager:
             return
         run = RunDir(job.run_dir)
         info = run.info()
-        status = info.get("status")
+        status = info.status
         child = self._children.pop(job.pid, None) if job.pid else None
         code = child.returncode if child is not None else None
         if job.stop_requested and status != "completed":
             self._finish(job, "stopped", None)
             return
         if status in FINAL_STATUSES:
-            self._finish(job, status, info.get("error") if status == "failed" else None)
+            self._finish(job, status, info.error if status == "failed" else None)
             return
         error = error_from_log(run.log)
         if not error:

@@ -108,7 +108,7 @@ def merge_adapter(run_dir: Path | str, out_dir: Path | str | None = None) -> Pat
     adapter = require_adapter(run)
     out_dir = Path(out_dir) if out_dir else run.merged
     check_merge_target(out_dir)  # before minutes of loading and merging
-    merged, tokenizer, recipe = load_merged(run)
+    merged, tokenizer, recipe = load_merged(run.path)
 
     with atomic_dir(out_dir, put=_replace_folder) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)

@@ -342,7 +342,7 @@ def load_tuned(
     recipe = run.recipe()
     base, _ = load_model(
         recipe.base_model,
-        run.info().get("quantization", recipe.quantization),
+        run.info().quantization or recipe.quantization,
         device=device,
         trust_remote_code=recipe.trust_remote_code,
     )

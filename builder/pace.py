@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.rundir import RunDir, read_json
+from builder.rundir import RunDir
 
 # A run of one or two steps is mostly loading and warm-up: its pace says little about the next run's.
 MIN_MEASURED_STEPS = 2
@@ -33,8 +33,8 @@ def device_kind(device: str | None) -> str:
 def run_pace(run: RunDir) -> float | None:
     """A finished run's measured / estimated seconds per step, or None when it lacks either."""
     info = run.info()
-    estimated = (info.get("estimate") or {}).get("seconds_per_step")
-    if info.get("status") != "completed" or not isinstance(estimated, int | float) or estimated <= 0:
+    estimated = info.estimate.seconds_per_step if info.estimate else None
+    if info.status != "completed" or not isinstance(estimated, int | float) or estimated <= 0:
         return None
     final = next((row for row in reversed(run.metrics()) if row.get("final")), None)
     measured = (final or {}).get("seconds_per_step")
@@ -55,8 +55,8 @@ def measured_pace(runs_dir: Path | str | None, device: str, quantization: str) -
     runs = [RunDir(p) for p in folder.iterdir() if p.is_dir() and (p / "run.json").is_file()]
     runs.sort(key=lambda r: r.run_json.stat().st_mtime, reverse=True)
     for run in runs:
-        info = read_json(run.run_json, {})
-        if device_kind(info.get("device")) != kind or info.get("quantization") != quantization:
+        info = run.info()
+        if device_kind(info.device) != kind or info.quantization != quantization:
             continue
         ratio = run_pace(run)
         if ratio is not None:

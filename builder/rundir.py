@@ -21,6 +21,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from builder.run_info import RunInfo
+
 if TYPE_CHECKING:
     from builder.recipe import Recipe
 
@@ -302,20 +306,24 @@ class RunDir:
     def has_adapter(self) -> bool:
         return (self.adapter / ADAPTER_CONFIG).is_file()
 
-    def info(self) -> dict[str, Any]:
-        """``run.json`` (status, device, quantization used, ...), or ``{}`` before the trainer wrote it."""
-        return read_json(self.run_json, {})
+    def info(self) -> RunInfo:
+        """``run.json`` (status, device, quantization used, ...); every field unset before the trainer wrote it."""
+        raw = read_json(self.run_json, {})
+        try:
+            return RunInfo.model_validate(raw if isinstance(raw, dict) else {})
+        except ValidationError as err:  # only the trainer writes it; say which key of which file is wrong
+            where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+            raise ValueError(f"{self.run_json}: {where}") from None
 
-    def update_info(self, **fields: Any) -> dict[str, Any]:
-        info = self.info()
-        info.update(fields)
-        write_json_atomic(self.run_json, info)
+    def update_info(self, **fields: Any) -> RunInfo:
+        """Set ``fields`` in run.json (checked against ``RunInfo``), keeping the others."""
+        info = RunInfo.model_validate({**self.info().to_json(), **fields})
+        write_json_atomic(self.run_json, info.to_json())
         return info
 
     def mark_ended(self, status: str, error: str | None = None) -> None:
         """Record an ending the trainer could not write (it died, or was stopped), unless it wrote one."""
-        info = read_json(self.run_json)
-        if info is not None and info.get("status") in FINAL_STATUSES:
+        if self.is_run() and self.info().status in FINAL_STATUSES:
             return
         fields: dict[str, Any] = {"status": status, "ended_at": datetime.now().isoformat(timespec="seconds")}
         if error:
@@ -356,10 +364,10 @@ class RunDir:
     def progress(self, run_id: str | None = None) -> RunProgress:
         """Status, steps, losses, pace and log tail, read from run.json, metrics.jsonl and train.log."""
         info = self.info()
-        progress = RunProgress(run_id=run_id or self.name, run_dir=str(self.path), status=info.get("status", "unknown"))
-        progress.error = info.get("error")
-        progress.device = info.get("device")
-        max_steps = info.get("max_steps")
+        progress = RunProgress(run_id=run_id or self.name, run_dir=str(self.path), status=info.status or "unknown")
+        progress.error = info.error
+        progress.device = info.device
+        max_steps = info.max_steps
         progress.max_steps = int(max_steps) if isinstance(max_steps, int | float) and max_steps > 0 else None
         for row in self.metrics():
             step = row.get("step")

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from builder import devices, rundir
 from builder.recipe import Recipe, RecipeError, recipe_from_dict
@@ -26,7 +26,12 @@ from builder.trainer import build_trainer
 from builder.usecases.paths import with_absolute_paths
 
 if TYPE_CHECKING:
-    from builder.dataset import PreparedSplits
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainerCallback
+    from transformers.trainer_utils import TrainOutput
+
+    from builder.callbacks import GracefulStop, LossGuard
+    from builder.capacity_plan import Estimate
+    from builder.dataset import PreparedSplits, TokenStats
 
 
 class BuildTrainer(Protocol):
@@ -73,7 +78,7 @@ def resolved_recipe(recipe: Recipe) -> Recipe:
     return recipe_from_dict(raw, base_dir=recipe.base_dir)
 
 
-def summarize(recipe: Recipe, splits: Any, stats: Any, dev_stats: Any) -> str:
+def summarize(recipe: Recipe, splits: PreparedSplits, stats: TokenStats, dev_stats: TokenStats | None) -> str:
     lines = [
         f"recipe        {recipe.name} (use case: {recipe.use_case}, base model: {recipe.base_model})",
         f"conversations {splits.conversations} kept after cleaning",
@@ -90,7 +95,7 @@ def summarize(recipe: Recipe, splits: Any, stats: Any, dev_stats: Any) -> str:
     return "\n".join(lines)
 
 
-def data_warnings(recipe: Recipe, splits: Any, stats: Any) -> list[str]:
+def data_warnings(recipe: Recipe, splits: PreparedSplits, stats: TokenStats) -> list[str]:
     from builder.advisor import advise
 
     fraction = stats.truncated / max(1, stats.examples + stats.dropped_without_target)
@@ -120,7 +125,7 @@ def prepare_run_dir(output_dir: Path, resume: bool) -> Path | None:
 
 def fit_check(
     recipe: Recipe, rows: list[dict], where: str, memory_limit_bytes: int | None = None, *, refuse: bool = True
-) -> Any:
+) -> Estimate:
     """The capacity estimate of this run on this device; a CapacityError (with the fixes) when it will not fit."""
     from builder import capacity
 
@@ -131,7 +136,7 @@ def fit_check(
     return capacity.estimate(shape, plan, device)
 
 
-def calibrate_time(estimate: Any, runs_dir: Path) -> None:
+def calibrate_time(estimate: Estimate, runs_dir: Path) -> None:
     """The estimate's time corrected by the measured pace of the newest comparable run (``builder.pace``)."""
     from builder.pace import calibrated_seconds
 
@@ -196,7 +201,7 @@ def train(
         dev_rows, _ = tokenize_examples(splits.dev, tokenizer, recipe.training.max_length)
         warnings = data_warnings(recipe, splits, stats)
         if main:
-            previous_hash = run.info().get("data_hash")
+            previous_hash = run.info().data_hash
             if resume and previous_hash and previous_hash != splits.data_hash:
                 print("Warning: the data changed since this run started; resuming on the new data.", flush=True)
             rundir.write_json_atomic(run.data_report, {**splits.data_report, "warnings": warnings})
@@ -259,7 +264,7 @@ def train(
             if not isinstance(err, RecipeError):  # a refusal explains itself; a crash needs its traceback
                 traceback.print_exc()
         raise
-    if main and evaluate is not None and recipe.eval.enabled and run.info().get("status") == "completed":
+    if main and evaluate is not None and recipe.eval.enabled and run.info().status == "completed":
         _evaluate(output_dir, evaluate)
     return output_dir
 
@@ -270,22 +275,22 @@ def _now() -> str:
 
 def _finish(
     output_dir: Path,
-    trainer: Any,
-    tokenizer: Any,
-    result: Any,
+    trainer: Trainer,
+    tokenizer: PreTrainedTokenizerBase,
+    result: TrainOutput,
     seconds: float,
-    stop: Any,
-    guard: Any,
+    stop: GracefulStop,
+    guard: LossGuard | None,
     start_step: int,
-    budget: list[Any],
+    budget: list[TrainerCallback],
 ) -> None:
     from builder.callbacks import stop_reason
 
     run = RunDir(output_dir)
-    trainer.model.save_pretrained(run.adapter, safe_serialization=True)
+    cast("PreTrainedModel", trainer.model).save_pretrained(run.adapter, safe_serialization=True)
     tokenizer.save_pretrained(run.tokenizer)
     step = trainer.state.global_step
-    final = {
+    final: dict[str, Any] = {
         "step": step,
         "final": True,
         "train_loss": result.training_loss,

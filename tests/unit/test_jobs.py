@@ -306,7 +306,7 @@ def test_an_evaluation_started_from_the_ui_waits_in_the_device_queue_behind_a_tr
     assert RunDir(evaluation.run_dir).eval_result()["main_metric"] == "chrf"
     assert "main metric **chrf**" in show(ctx, run_id, "en")[0]
     assert run_id in manager.list_runs() and job_id(run_id, "evaluate") not in manager.list_runs()
-    assert RunDir(evaluation.run_dir).info()["status"] == "completed", "evaluation leaves run.json alone"
+    assert RunDir(evaluation.run_dir).info().status == "completed", "evaluation leaves run.json alone"
 
 
 def test_an_evaluation_can_be_stopped_and_a_failed_one_shows_its_error(manager: JobManager, tmp_path: Path) -> None:
@@ -324,7 +324,7 @@ def test_an_evaluation_can_be_stopped_and_a_failed_one_shows_its_error(manager: 
     assert "evaluate: base" in (show(ctx, run_id, "en")[3]["value"] or "")  # the log follows the job
     assert stop_evaluation(ctx, run_id, "en") == f"Stopping the evaluation of `{run_id}`."
     assert wait_done(manager, ident) == "stopped"
-    assert run.info()["status"] == "completed" and run.eval_result() is None
+    assert run.info().status == "completed" and run.eval_result() is None
 
     (run.path / "fake_eval.json").write_text(json.dumps({"mode": "crash"}))
     start_evaluation(ctx, run_id, "en")
