@@ -80,7 +80,13 @@ def load_in_steps(
 
     def work() -> None:
         try:
-            load(run_dir)
+            try:
+                load(run_dir)
+            except ImportError:
+                # transformers 5 fills its lazy namespace without a per-name lock: a first import of peft here
+                # while another handler's thread imports transformers can fail once ("cannot import name
+                # 'AutoModel'"); the second attempt finds the namespace complete.
+                load(run_dir)
         except BaseException as err:  # handed to the caller, which shows it on the page
             failed.append(err)
 

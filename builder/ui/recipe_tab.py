@@ -344,11 +344,18 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
         render, [template_state, lang, *form], [yaml_box, problems]
     )
 
-    def follow_data(state: dict[str, Any], case: str) -> tuple[Any, ...]:
-        case = state.get("use_case") or case
-        return (case, *load_template(case, state))
+    def follow_data(state: dict[str, Any], case: str, template: dict[str, Any]) -> tuple[Any, ...]:
+        """The recipe follows an import: data for another use case brings that use case's recipe; for the same
+        one only the data changes, so a name or a model the user has already set (perhaps while the import was
+        still arriving) stays."""
+        new_case = state.get("use_case") or case
+        raw, *shown = load_template(new_case, state)
+        if new_case != case or not template:
+            return (new_case, raw, *shown)
+        kept = [value if f.name == "data_paths" else gr.update() for f, value in zip(FIELDS, shown, strict=True)]
+        return (case, raw, *kept)
 
-    data_state.change(follow_data, [data_state, use_case], [use_case, *outputs]).then(
+    data_state.change(follow_data, [data_state, use_case, template_state], [use_case, *outputs]).then(
         render, [template_state, lang, *form], [yaml_box, problems]
     )
     # Text and number fields re-render when the user leaves them (per-keystroke events raced each
@@ -356,7 +363,9 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
     typed = [components[k] for k in ("name", "system_prompt", "data_paths", *NUMBERS)]
     triggers = [c.blur for c in typed] + [c.submit for c in typed if c is not system_prompt and c is not data_paths]
     triggers += [quantization.input, eval_enabled.input, base_model.input]
-    gr.on(triggers, render, [template_state, lang, *form], [yaml_box, problems])
+    # always_last: a field left while the previous render still runs (it reads and tokenizes the data) renders
+    # after it; Gradio's default for these events ("once") dropped it, leaving the YAML without that change.
+    gr.on(triggers, render, [template_state, lang, *form], [yaml_box, problems], trigger_mode="always_last")
     validate.click(check, [yaml_box, lang], [problems])
     note_inputs = [base_model, data_state, lang]
     gr.on(

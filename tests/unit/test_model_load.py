@@ -59,3 +59,16 @@ def test_a_failed_load_raises_its_own_error_and_records_no_time(tmp_path: Path) 
     assert not (tmp_path / LOADS_FILE).exists()
     (tmp_path / LOADS_FILE).write_text("{not json", encoding="utf-8")  # a damaged file: no estimate, no error
     assert load_estimate(tmp_path, run) is None
+
+
+def test_a_load_that_loses_the_lazy_import_race_once_is_tried_again(tmp_path: Path) -> None:
+    run = run_of(tmp_path, "a", "bundled:tiny")
+    calls: list[Path] = []
+
+    def racy(path: Path) -> None:
+        calls.append(path)
+        if len(calls) == 1:
+            raise ImportError("cannot import name 'AutoModel' from 'transformers'")
+
+    list(load_in_steps(racy, tmp_path, run, tick_s=0.01))
+    assert calls == [run, run] and load_estimate(tmp_path, run) is not None
