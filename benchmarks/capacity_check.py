@@ -77,7 +77,7 @@ def measure(recipe: Path, out: Path) -> dict[str, Any]:
         timeout=3600,
     )
     run = RunDir(out)
-    info = run.info()
+    info = run.info().to_json()
     if proc.returncode != 0 or info.get("status") != "completed":
         return {"error": (info.get("error") or proc.stderr[-600:]).strip()}
     logged = run.metrics()

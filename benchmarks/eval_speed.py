@@ -98,7 +98,7 @@ def train_short(
         "recipe_max_steps": full.training.max_steps,
         "train_seconds_projected": round(per_step * full.training.max_steps, 1),
         "wall_s_including_load": round(wall, 1),
-        "precision": RunDir(out).info().get("precision"),
+        "precision": RunDir(out).info().precision,
     }
 
 

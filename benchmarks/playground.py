@@ -141,7 +141,7 @@ def child(mode: str, run_dir: Path, max_new_tokens: int) -> dict[str, Any]:
 
         run = RunDir(run_dir)
         recipe = run.recipe()
-        model, _ = load_model(recipe.base_model, run.info()["quantization"], device="cpu")
+        model, _ = load_model(recipe.base_model, run.info().quantization or "none", device="cpu")
         model.eval()
         tokenizer = load_saved_tokenizer(run.tokenizer)
         result["load_s"] = round(time.perf_counter() - started, 2)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class RunEstimate(BaseModel):
-    """The capacity estimate the run started with (``builder.capacity``), uncorrected: the next run's pace reads it."""
+    """The capacity estimate the run started with, uncorrected: the next run's pace reads it (``builder.pace``)."""
 
     model_config = ConfigDict(extra="allow")
 
