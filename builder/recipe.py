@@ -239,7 +239,7 @@ class TrainingConfig(_Section):
         "AVX512-BF16, AMX or Arm BF16); measured in BENCHMARKS.md",
     )
     labelled_lm_head: bool = Field(
-        True, description="the LM head and the loss computed only at trained tokens, in chunks (builder/lm_head.py)"
+        True, description="the LM head and its loss only at trained tokens, in chunks (builder/lm_head.py)"
     )
     loss_guard: bool = Field(True, description="stop when the loss is NaN or keeps rising")
     # Training to a budget: num_epochs (or max_steps) plans the run and its learning-rate schedule;
