@@ -113,6 +113,9 @@ def _trigger_text(demo: gr.Blocks, block_fn: BlockFunction) -> str:
     names = []
     for block_id, event in block_fn.targets:
         block = demo.blocks.get(block_id) if block_id is not None else None
+        if block is None:  # the page's own event (load), or a step that follows another (then, success)
+            names.append("page.load" if event == "load" else f"after the previous.{event}")
+            continue
         names.append(f"{getattr(block, 'elem_id', None) or type(block).__name__}.{event}")
     return ", ".join(dict.fromkeys(names))
 

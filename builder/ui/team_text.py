@@ -34,6 +34,7 @@ _ACCOUNTS_ES: dict[str, str] = {
     "last_admin": "{name!r} es el último administrador: nombra antes a otro administrador",
     "not_reviewer": "{name!r} no es revisor: los administradores y los entrenadores ya ven todas las ejecuciones",
     "passwords_differ": "las dos contraseñas no coinciden",
+    "backup_exists": "{path} ya existe: nombra un archivo nuevo para la copia",
 }
 
 TEAM_STRINGS: dict[str, tuple[str, str]] = {

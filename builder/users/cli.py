@@ -22,6 +22,7 @@ examples:
   python -m builder.users remove ana
   python -m builder.users list
   python -m builder.users audit --limit 50
+  python -m builder.users backup /safe/place/accounts-2025-01-31.db   # safe while the app runs
 
 The database is --db, else ${DB_ENV}, else RUNS/.team/accounts.db (RUNS: --runs-dir, $BUILDER_RUNS_DIR or ./runs).
 """
@@ -50,6 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands.add_parser("list", help="the accounts and their roles")
     audit = commands.add_parser("audit", help="the audit trail, newest first")
     audit.add_argument("--limit", type=int, default=100)
+    backup = commands.add_parser("backup", help="copy the whole database (accounts, shares, audit) to a new file")
+    backup.add_argument("target", type=Path)
     return parser.parse_args(argv)
 
 
@@ -66,6 +69,9 @@ def read_password(name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     path = accounts_db_path(args.db, args.runs_dir)
+    if args.command == "backup" and not path.is_file():
+        print(f"error: nothing to back up: {path} does not exist", file=sys.stderr)
+        return 2
     if args.command in ("list", "audit") and not path.is_file():
         print(f"no accounts yet ({path} does not exist)")
         return 0
@@ -83,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "remove":
             store.remove(args.name, actor=command_line_actor())
             print(f"removed {args.name}; their open sessions have ended")
+        elif args.command == "backup":
+            print(f"copied {path} to {store.backup(args.target)} (it holds the password hashes: keep it private)")
         elif args.command == "list":
             for account in store.accounts():
                 shared = sorted(store.shared_runs(account.name)) if account.role == "reviewer" else []

@@ -77,6 +77,7 @@ ACCOUNT_PROBLEMS = {
     "last_admin": "{name!r} is the last admin: make another admin first",
     "not_reviewer": "{name!r} is not a reviewer: admins and trainers see every run already",
     "passwords_differ": "the two passwords differ",
+    "backup_exists": "{path} exists already: name a new file for the backup",
 }
 
 
@@ -160,6 +161,20 @@ class AccountStore:
             db.execute("PRAGMA busy_timeout=10000")
             with db:
                 yield db
+
+    def backup(self, target: Path | str) -> Path:
+        """A consistent copy of the whole file (accounts, shares, audit) through SQLite's online backup, so
+        the app may go on writing meanwhile. Written beside ``target`` and renamed: never a half copy."""
+        target = Path(target).resolve()
+        if target.exists():
+            raise AccountError("backup_exists", path=str(target))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=10.0)) as db, closing(sqlite3.connect(partial)) as copy:
+            db.backup(copy)
+        partial.replace(target)
+        return target
 
     # -- accounts
 

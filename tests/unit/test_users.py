@@ -148,3 +148,23 @@ def test_the_command_line_manages_accounts_and_never_takes_a_password_from_argv(
     everything = db.read_bytes() + "".join(p.read_text(errors="replace") for p in tmp_path.iterdir()).encode()
     for secret in (SECRET, "another secret", "a third secret"):
         assert secret.encode() not in everything
+
+
+def test_a_backup_is_a_whole_consistent_copy_and_never_replaces_a_file(tmp_path: Path) -> None:
+    db = tmp_path / "team.db"
+    assert users_cli(db, "backup", str(tmp_path / "none.db")).returncode == 2  # no database yet: nothing copied
+    assert not (tmp_path / "none.db").exists()
+    assert users_cli(db, "add", "lead", "--role", "admin", stdin=SECRET + "\n").returncode == 0
+    store = AccountStore(db)
+    store.add("ana", "reviewer", "another secret", actor="lead")
+    store.share("run-1", "ana", actor="lead")
+    target = tmp_path / "backups" / "team-copy.db"
+    done = users_cli(db, "backup", str(target))
+    assert done.returncode == 0 and str(target) in done.stdout, done.stderr
+    copy = AccountStore(target)
+    assert [(a.name, a.role) for a in copy.accounts()] == [("ana", "reviewer"), ("lead", "admin")]
+    assert copy.verify("ana", "another secret") is not None and copy.shared_runs("ana") == {"run-1"}
+    assert [e.action for e in copy.audit_entries()] == [e.action for e in store.audit_entries()]
+    again = users_cli(db, "backup", str(target))
+    assert again.returncode == 2 and "exists already" in again.stderr
+    assert SECRET.encode() not in target.read_bytes()
