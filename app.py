@@ -122,6 +122,9 @@ def main(argv: list[str] | None = None, *, block: bool = True):
             show_error=True,
             css=CSS,
             footer_links=[],
+            # Gradio keeps each call's inputs in the browser for its run history page: a password typed in the
+            # Users panel, a customer's message. None of it is to be kept there.
+            run_history=False,
             quiet=True,
             app_kwargs={"middleware": [Middleware(LoginThrottle), Middleware(SessionGuard, team=team)]},
         )
