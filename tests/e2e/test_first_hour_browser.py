@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from tests.e2e.test_ui_browser import open_tab, text_of, wait_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = REPO / "test-output" / "first-hour"
+STARTED = time.monotonic()
 HOSTILE = [
     '<script>window.__xss = "script"</script>',
     "<img src=x onerror=\"window.__xss = 'img'\">",
@@ -33,6 +35,7 @@ TABS = {
     "en": ("Data", "Recipe", "Train", "Playground"),
     "es": ("Datos", "Receta", "Entrenar", "Pruebas"),
 }
+GUIDE = {"en": "Start here", "es": "Empieza aquí"}
 DONE = {
     "en": ("conversations ready", "Saved to", "completed", "Done"),
     "es": ("listas", "Guardada", "terminada", "Listo"),
@@ -67,6 +70,7 @@ def english_on_screen(page) -> list[str]:
 
 
 def shot(page, lang: str, number: int, name: str) -> None:
+    print(f"{lang}-{number:02d}-{name} at {time.monotonic() - STARTED:.0f} s")  # where the minutes go, if slow
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{lang}-{number:02d}-{name}.png"), full_page=True)
 
@@ -85,15 +89,32 @@ def new_page(browser, url: str, lang: str):
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_the_first_hour_from_sample_data_to_an_answer(first_app, browser, lang: str) -> None:
     url, runs, model = first_app
+    context, page = new_page(browser, url, lang)
+    try:
+        seen = walk(page, runs, model, lang)
+    except Exception:  # what the page showed when a step gave up, for whoever reads the failure
+        shot(page, lang, 99, "failed")
+        print("recipe YAML when it failed:", page.evaluate("document.querySelector('#recipe-yaml')?.innerText"))
+        raise
+    finally:
+        context.close()
+    if lang == "es":
+        assert not any(seen.values()), {screen: found for screen, found in seen.items() if found}
+
+
+def walk(page, runs: Path, model: Path, lang: str) -> dict[str, list[str]]:
+    """The first hour, step by step: the English of the app's own found on each screen."""
     _, recipe, train, play = TABS[lang]
     imported, saved, completed, answered = DONE[lang]
-    context, page = new_page(browser, url, lang)
     seen: dict[str, list[str]] = {}
 
-    # Start here: the guide, and no run list before there is a run.
-    wait_text(page, "#start-guide", "1.")
-    if not any((runs / r).is_dir() and (runs / r / "run.json").is_file() for r in (p.name for p in runs.iterdir())):
+    # Start here: the guide open and no run list before there is a run; once the other language's walk has
+    # trained one, the guide is a closed reminder (Gradio leaves its body out of the page).
+    if not any((runs / r / "run.json").is_file() for r in (p.name for p in runs.iterdir())):
+        wait_text(page, "#start-guide", "1.")
         assert page.locator("#run-select").count() == 0 or not page.locator("#run-select").is_visible()
+    else:
+        wait_text(page, "#start-here", GUIDE[lang])
     shot(page, lang, 0, "start")
     seen["start"] = english_on_screen(page)
 
@@ -112,12 +133,13 @@ def test_the_first_hour_from_sample_data_to_an_answer(first_app, browser, lang: 
     # Recipe: the support recipe on the tiny model, saved.
     open_tab(page, recipe)
     wait_text(page, "#recipe-yaml", "use_case: support", timeout=120_000)
+    name = page.locator("#recipe-name textarea, #recipe-name input").first
+    name.fill(f"first-{lang}")
+    name.press("Enter")  # submit sends the typed value; a blur right after a fill can send the old one
     base = page.locator("#recipe-base-model input")
     base.fill(str(model))
     base.press("Enter")
-    name = page.locator("#recipe-name textarea, #recipe-name input").first
-    name.fill(f"first-{lang}")
-    name.press("Tab")
+    base.evaluate("(e) => e.blur()")  # its list closed again, as a user's next click would
     wait_text(page, "#recipe-yaml", f"name: first-{lang}", timeout=120_000)
     wait_text(page, "#recipe-yaml", f"base_model: {model}", timeout=60_000)
     page.locator("#recipe-save").click()
@@ -153,10 +175,7 @@ def test_the_first_hour_from_sample_data_to_an_answer(first_app, browser, lang: 
     assert page.evaluate("window.__xss") is None
     shot(page, lang, 4, "playground")
     seen["playground"] = english_on_screen(page)
-    context.close()
-
-    if lang == "es":
-        assert not any(seen.values()), {screen: found for screen, found in seen.items() if found}
+    return seen
 
 
 def hostile_file(folder: Path) -> Path:
@@ -173,10 +192,20 @@ def hostile_file(folder: Path) -> Path:
 def test_hostile_transcript_text_becomes_no_element(first_app, browser, tmp_path: Path) -> None:
     url, _, _ = first_app
     context, page = new_page(browser, url, "en")
-    page.locator("#data-upload input[type=file]").set_input_files(str(hostile_file(tmp_path)))
-    wait_text(page, "#data-files", "hostile.jsonl")
+    spare = tmp_path / "spare.jsonl"
+    spare.write_text(json.dumps({"messages": [{"role": "user", "content": "spare"}]}) + "\n", encoding="utf-8")
+    page.locator("#data-upload input[type=file]").set_input_files([str(hostile_file(tmp_path)), str(spare)])
+    wait_text(page, "#data-files", "spare.jsonl")
+    # A file removed from the upload box is no longer in use (issue 29: it was still imported).
+    page.locator("#data-upload tr", has_text="spare").get_by_role("button", name="Remove this file").click()
+    page.wait_for_function(
+        "() => { const f = document.querySelector('#data-files');"
+        " return f && f.innerText.includes('hostile.jsonl') && !f.innerText.includes('spare.jsonl'); }",
+        polling=500,
+    )
     page.locator("#data-import").click()
     wait_text(page, "#data-report", "conversations ready", timeout=120_000)
+    assert "spare" not in text_of(page, "#data-report")
     page.locator("#data-preview .message").first.wait_for()
     areas = ["#data-preview", "#data-report", "#data-advice", "#data-files", "#data-quarantine", "#data-speakers"]
     for index in range(1, 6):  # each hostile text as the preview shows it

@@ -96,7 +96,8 @@ def test_a_users_path_from_sample_data_to_two_answers(app_url, browser) -> None:
     # The recipe reads its data as training will (tokenized) before it says anything: slow on a busy machine.
     wait_text(page, "#recipe-yaml", "use_case: support", timeout=120_000)
     page.locator("#recipe-name textarea, #recipe-name input").first.fill("browser-support")
-    page.locator("#recipe-name textarea, #recipe-name input").first.press("Tab")
+    # Submit sends the typed value; a blur right after a fill can send the old one.
+    page.locator("#recipe-name textarea, #recipe-name input").first.press("Enter")
     wait_text(page, "#recipe-yaml", "name: browser-support", timeout=120_000)
     page.locator("#recipe-save").click()
     wait_text(page, "#recipe-saved", "browser-support.yaml", timeout=120_000)
