@@ -159,7 +159,14 @@ def walk(page, runs: Path, model: Path, lang: str) -> dict[str, list[str]]:
     steps.press("Tab")
     page.wait_for_function("document.querySelector('#train-overrides textarea').value.includes('max_steps=1')")
     page.locator("#train-start").click()
-    wait_text(page, "#train-status", completed, timeout=300_000)
+    # This walk's run, completed (the Spanish walk's page first shows the English walk's finished run).
+    page.wait_for_function(
+        "([n, c]) => { const s = document.querySelector('#train-status');"
+        " return s && s.innerText.includes(n) && s.innerText.includes(c); }",
+        arg=[f"first-{lang}-", completed],
+        timeout=300_000,
+        polling=1000,
+    )
     assert page.locator("#run-select").is_visible()  # a run exists now: the run list shows
     shot(page, lang, 3, "train")
     seen["train"] = english_on_screen(page)
