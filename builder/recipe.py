@@ -253,8 +253,9 @@ class TrainingConfig(_Section):
     keep_best: bool = Field(False, description="end with the checkpoint of the lowest dev loss, not the last one")
     # The trackers teams already use, through the trainer's own report_to (builder/trackers.py).
     tensorboard: bool = Field(True, description="write TensorBoard event files to the run's tensorboard/ folder")
-    mlflow_tracking_uri: str | None = Field(
-        None, description="also log the run to MLflow at this tracking URI (http://host:5000, file:/path/mlruns)"
+    # A path the web app confines like any other (it refuses URLs there; the CLI takes http://host:5000 too).
+    mlflow_tracking_uri: Annotated[str | None, LocalPath(relative_to="cwd")] = Field(
+        None, description="also log the run to MLflow at this tracking URI (http://host:5000, a folder of mlruns)"
     )
     mlflow_experiment: str | None = Field(None, description="the MLflow experiment; default: the recipe's name")
 

@@ -119,6 +119,8 @@ def test_every_field_that_names_a_file_carries_the_path_marker() -> None:
             name = key.rsplit(".", 1)[-1]
             text = f"{name} {field.description or ''}".lower()
             marked = any(isinstance(m, LocalPath) for m in field.metadata)
+            if field.annotation is bool:  # a switch (training.tensorboard) names no file, whatever it says
+                continue
             # ``*_field`` options name metadata keys, not files; base_dir is set by the loader, never read from YAML.
             if looks_like_a_path.search(text) and not name.endswith("_field") and not marked and not field.exclude:
                 unmarked.append(prefix + key)
@@ -186,6 +188,16 @@ OVERRIDE_CASES = {
     "task.knowledge_base": ("retrieval.yaml", "task.knowledge_base=[{kb}]", "task.knowledge_base[0]"),
     "task.db_uri": ("retrieval.yaml", "task.db_uri={kb}", "task.db_uri"),
     "task.db_uri as a URL": ("retrieval.yaml", "task.db_uri=file://{kb}", "task.db_uri"),
+    "training.mlflow_tracking_uri": (
+        "support.yaml",
+        "training.mlflow_tracking_uri={kb}",
+        "training.mlflow_tracking_uri",
+    ),
+    "training.mlflow_tracking_uri as a URL": (
+        "support.yaml",
+        "training.mlflow_tracking_uri=file://{kb}",
+        "training.mlflow_tracking_uri",
+    ),
     "task as a whole mapping": ("retrieval.yaml", "task={{knowledge_base: [{kb}]}}", "task.knowledge_base[0]"),
 }
 
