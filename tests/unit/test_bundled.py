@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from builder.bundled import BUNDLED_MODELS, recommended_model
 from builder.recipe import BUNDLED_MODEL, MULTILINGUAL_MODEL
-from builder.ui.model_cards import MODEL_CHOICES, model_card, model_note
+from builder.ui.model_cards import MODEL_CHOICES, model_note
 
 
 def test_both_models_say_size_languages_and_license() -> None:
