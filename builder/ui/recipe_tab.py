@@ -340,8 +340,11 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
         return str(path), problems_markdown([], language), t("saved", language, path=shown), False
 
     outputs = [template_state, *form]
+    # Every render of the YAML in one queue, in the order asked: an import's render (the form as it was then)
+    # never lands after a render of a field the user changed since.
+    one_render = {"concurrency_id": "recipe_render", "concurrency_limit": 1}
     use_case.change(load_template, [use_case, data_state], outputs).then(
-        render, [template_state, lang, *form], [yaml_box, problems]
+        render, [template_state, lang, *form], [yaml_box, problems], **one_render
     )
 
     def follow_data(state: dict[str, Any], case: str, template: dict[str, Any]) -> tuple[Any, ...]:
@@ -356,7 +359,7 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
         return (case, raw, *kept)
 
     data_state.change(follow_data, [data_state, use_case, template_state], [use_case, *outputs]).then(
-        render, [template_state, lang, *form], [yaml_box, problems]
+        render, [template_state, lang, *form], [yaml_box, problems], **one_render
     )
     # Text and number fields re-render when the user leaves them (per-keystroke events raced each
     # other and could leave an older YAML on screen); choices re-render when picked.
@@ -365,7 +368,9 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
     triggers += [quantization.input, eval_enabled.input, base_model.input]
     # always_last: a field left while the previous render still runs (it reads and tokenizes the data) renders
     # after it; Gradio's default for these events ("once") dropped it, leaving the YAML without that change.
-    gr.on(triggers, render, [template_state, lang, *form], [yaml_box, problems], trigger_mode="always_last")
+    gr.on(
+        triggers, render, [template_state, lang, *form], [yaml_box, problems], trigger_mode="always_last", **one_render
+    )
     validate.click(check, [yaml_box, lang], [problems])
     note_inputs = [base_model, data_state, lang]
     gr.on(
@@ -392,5 +397,5 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State, recipe_path: gr
     # The first screen shows the default use case's recipe.
     setup = {"fn": load_template, "inputs": [use_case, data_state], "outputs": outputs}
     ctx.on_load.append(
-        (setup, {"fn": render, "inputs": [template_state, lang, *form], "outputs": [yaml_box, problems]})
+        (setup, {"fn": render, "inputs": [template_state, lang, *form], "outputs": [yaml_box, problems], **one_render})
     )
