@@ -67,9 +67,18 @@ def english_fragments() -> list[str]:
 def english_on_screen(page) -> list[str]:
     """The app's English texts on the page. The training log is left out: it is the trainer's own output, written
     once for the log file (its readiness advice is said in the page's language in the Data tab)."""
-    shown = " ".join(page.locator("body").inner_text().split())
-    for log in page.locator("#train-log").all_inner_texts():
-        shown = shown.replace(" ".join(log.split()), " ")
+    # The log is hidden while the page's text is read, in one script: a Timer refreshes the log, so taking its
+    # text out of the page's afterwards could miss (the log grew in between).
+    body = page.evaluate(
+        """() => {
+            const logs = [...document.querySelectorAll('#train-log')];
+            logs.forEach(e => { e.dataset.display = e.style.display; e.style.display = 'none'; });
+            const text = document.body.innerText;
+            logs.forEach(e => { e.style.display = e.dataset.display; });
+            return text;
+        }"""
+    )
+    shown = " ".join(body.split())
     return [piece for piece in english_fragments() if piece in shown]
 
 
