@@ -37,6 +37,7 @@ from builder.importers.formats.linechat import (
     conversation_items,
     messages_from_lines,
     plain,
+    sample_lines,
     stray_line,
     text_lines,
 )
@@ -163,7 +164,7 @@ class ChatLogReader:
     def sniff(self, sample: Sample) -> float:
         if sample.is_bundle:
             return 0.0
-        lines = [line for line in sample.lines[:300] if plain(line).strip()]
+        lines = sample_lines(sample, 300)
         if not lines:
             return 0.0
         shapes = Counter(_shape(line) for line in lines)

@@ -17,6 +17,7 @@ from typing import Any
 
 from builder.importers.chats import SESSION_GAP, ChatMessage, conversation_item, sessions
 from builder.importers.encoding import BadLine, iter_lines
+from builder.importers.registry import Sample
 from builder.importers.types import ReadItem, snippet
 from builder.recipe import FieldMapping
 
@@ -34,6 +35,11 @@ MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", 
 def plain(text: str) -> str:
     """The text without invisible direction marks, its odd spaces as plain spaces."""
     return text.translate(_MARKS)
+
+
+def sample_lines(sample: Sample, limit: int) -> list[str]:
+    """The first ``limit`` lines of a sample that hold more than marks and spaces: what a line reader sniffs."""
+    return [line for line in sample.lines[:limit] if plain(line).strip()]
 
 
 def spaces_only(text: str) -> str:

@@ -32,6 +32,7 @@ from builder.importers.formats.linechat import (
     conversation_items,
     messages_from_lines,
     plain,
+    sample_lines,
     stray_line,
     text_lines,
 )
@@ -155,7 +156,7 @@ class SignalReader:
     def sniff(self, sample: Sample) -> float:
         if sample.is_bundle:
             return 0.0
-        lines = [line for line in sample.lines[:300] if plain(line).strip()]
+        lines = sample_lines(sample, 300)
         style, count = _style(lines)
         if style is None:
             return 0.0
@@ -168,7 +169,7 @@ class SignalReader:
 
     def describe(self, sample: Sample, mapping: FieldMapping) -> DetectedFormat:
         encoding = sample.encoding or "utf-8"
-        style, _ = _style([line for line in sample.lines[:300] if plain(line).strip()])
+        style, _ = _style(sample_lines(sample, 300))
         style = style or "markdown"
         parse = _markdown if style == "markdown" else _backup
         speakers: Counter[str] = Counter()

@@ -29,6 +29,7 @@ from builder.importers.formats.linechat import (
     conversation_items,
     messages_from_lines,
     plain,
+    sample_lines,
     stray_line,
     text_lines,
 )
@@ -167,7 +168,7 @@ class WhatsAppReader:
     def sniff(self, sample: Sample) -> float:
         if sample.is_bundle:
             return 0.0
-        lines = [line for line in sample.lines[:200] if plain(line).strip()]
+        lines = sample_lines(sample, 200)
         found = [p for p in map(parse_stamp_line, lines) if p is not None]
         if not found:
             return 0.0
