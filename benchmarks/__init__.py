@@ -9,7 +9,7 @@ from typing import Any
 
 def report_json(result: Any, path: Path | None) -> None:
     """Print a benchmark's result as JSON and, when ``--json PATH`` was given, write it there atomically."""
-    from builder.rundir import write_json_atomic
+    from builder.run.rundir import write_json_atomic
 
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if path is not None:

@@ -35,7 +35,7 @@ def bitext_recipe(max_conversations: int | None, overrides: list[str], base_mode
     """The support recipe, reading Bitext through the import's field mapping (the ``data:`` keys)."""
     import yaml
 
-    from builder.recipe import apply_overrides, recipe_from_dict
+    from builder.config.recipe import apply_overrides, recipe_from_dict
 
     raw = yaml.safe_load(SUPPORT_RECIPE.read_text(encoding="utf-8"))
     raw["data"].update(
@@ -56,7 +56,7 @@ def sentiment_recipe(max_conversations: int | None, overrides: list[str], base_m
     """The real sentiment recipe (recipes/real/sentiment.yaml: three review files, labels as replies)."""
     import yaml
 
-    from builder.recipe import apply_overrides, recipe_from_dict
+    from builder.config.recipe import apply_overrides, recipe_from_dict
 
     raw = yaml.safe_load(SENTIMENT_RECIPE.read_text(encoding="utf-8"))
     # The recipe's files, read from REAL_DATA (its relative paths assume the main checkout's folder).
@@ -73,9 +73,9 @@ RECIPES = {"bitext": bitext_recipe, "sentiment": sentiment_recipe}
 
 
 def load_data(recipe: Any, workdir: Path) -> BenchData:
-    from builder.dataset import prepare_splits, tokenize_examples
-    from builder.masking import tokenize_with_assistant_mask
-    from builder.models import load_tokenizer
+    from builder.data.dataset import prepare_splits, tokenize_examples
+    from builder.models.loading import load_tokenizer
+    from builder.models.masking import tokenize_with_assistant_mask
 
     missing = [p for p in recipe.data.train if not recipe.resolve_path(p).exists()]
     if missing:
@@ -105,7 +105,7 @@ def isolation_check(data: BenchData, n_examples: int = 3) -> dict[str, Any]:
     import torch
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-    from builder.models import load_model
+    from builder.models.loading import load_model
 
     model, _ = load_model(data.recipe.base_model, "none", device="cpu")
     model.eval()

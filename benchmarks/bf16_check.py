@@ -89,7 +89,7 @@ def run(
     log: Any = print,
 ) -> dict[str, Any]:
     from benchmarks.train_throughput import MAX_LENGTHS, _common_overrides
-    from builder.devices import cpu_native_bf16
+    from builder.models.devices import cpu_native_bf16
 
     out: dict[str, Any] = {"cpu_native_bf16": cpu_native_bf16(), "seeds": seeds, "results": {}}
     for dataset in datasets:

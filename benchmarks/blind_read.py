@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from builder.rundir import RunDir
+from builder.run.rundir import RunDir
 
 VERDICTS = ("A", "B", "=")
 

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from benchmarks.bench_data import BITEXT, SUPPORT_RECIPE
-from builder.rundir import RunDir
+from builder.run.rundir import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
 MEMORY_TOLERANCE = 0.15
@@ -70,7 +70,7 @@ def write_recipe(folder: Path, data: Path, quantization: str, max_length: int, s
 
 def measure(recipe: Path, out: Path) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-m", "builder.sft", str(recipe), "--output-dir", str(out)],
+        [sys.executable, "-m", "builder.cli.sft", str(recipe), "--output-dir", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -95,9 +95,9 @@ def measure(recipe: Path, out: Path) -> dict[str, Any]:
 
 def predicted_times(rows: list[dict[str, Any]], reference: dict[str, Any]) -> None:
     """Calibrate the device on ``reference``'s measured step, then predict every run's step time."""
-    from builder import capacity, devices
-    from builder.models import resolve_base_model
-    from builder.recipe import BUNDLED_MODEL
+    from builder.config.recipe import BUNDLED_MODEL
+    from builder.models import capacity, devices
+    from builder.models.loading import resolve_base_model
 
     shape = capacity.model_shape(resolve_base_model(BUNDLED_MODEL))
     device = devices.present_device()
@@ -124,9 +124,9 @@ def run(
     batch: int = 8,
     log: Any = print,
 ) -> dict[str, Any]:
-    from builder.dataset import tokenize_examples
-    from builder.models import load_tokenizer
-    from builder.recipe import BUNDLED_MODEL
+    from builder.config.recipe import BUNDLED_MODEL
+    from builder.data.dataset import tokenize_examples
+    from builder.models.loading import load_tokenizer
     from builder.usecases import Example
 
     rows: list[dict[str, Any]] = []

@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from builder import capacity, devices
-from builder.capacity import Plan
+from builder.models import capacity, devices
+from builder.models.capacity import Plan
 
 TOLERANCE = 0.20
 LLAMA2_7B = {"vocab_size": 32000, "intermediate_size": 11008, "num_key_value_heads": 32}

@@ -4,8 +4,8 @@ Each figure comes from a fresh process (so nothing is shared or cached between t
 resident set size (RSS) after loading and answering one message:
 
 - ``baseline``: Python with torch and transformers imported, no model;
-- ``plain``: one base model loaded with ``builder.models.load_model``, one answer generated;
-- ``engine``: ``builder.chat.ChatEngine`` with a run loaded (ONE base model, the adapter attached),
+- ``plain``: one base model loaded with ``builder.models.loading.load_model``, one answer generated;
+- ``engine``: ``builder.serve.chat.ChatEngine`` with a run loaded (ONE base model, the adapter attached),
   the same message answered by the base side and the tuned side;
 - ``two_models``: what a naive playground would hold: the base model, plus a second copy with the
   adapter attached.
@@ -49,9 +49,9 @@ def measure(mode: str, run_dir: Path) -> dict[str, Any]:
     if mode == "baseline":
         result["rss_mib"] = rss_mib()
         return result
-    from builder.chat import ChatEngine, Sampling
-    from builder.models import load_model
-    from builder.rundir import RunDir
+    from builder.models.loading import load_model
+    from builder.run.rundir import RunDir
+    from builder.serve.chat import ChatEngine, Sampling
 
     recipe = RunDir(run_dir).recipe()
     sampling = Sampling(max_new_tokens=32, temperature=0)
@@ -63,7 +63,7 @@ def measure(mode: str, run_dir: Path) -> dict[str, Any]:
         from peft import PeftModel
 
         model, _ = load_model(recipe.base_model, "none", device="cpu")
-        from builder.models import load_tokenizer
+        from builder.models.loading import load_tokenizer
 
         tokenizer = load_tokenizer(recipe.base_model)
         inputs = tokenizer.apply_chat_template(
@@ -84,10 +84,10 @@ def make_random_run(root: Path) -> Path:
     """A run directory around the bundled model with an untrained (random) LoRA adapter."""
     from peft import get_peft_model
 
-    from builder.models import load_model, load_tokenizer
-    from builder.recipe import BUNDLED_MODEL, LoraConfigSection
-    from builder.rundir import RunDir, write_text_atomic
-    from builder.trainer import lora_config
+    from builder.config.recipe import BUNDLED_MODEL, LoraConfigSection
+    from builder.models.loading import load_model, load_tokenizer
+    from builder.run.rundir import RunDir, write_text_atomic
+    from builder.train.trainer import lora_config
 
     run = RunDir(root / "memory-run")
     model, _ = load_model(BUNDLED_MODEL, "none", device="cpu")

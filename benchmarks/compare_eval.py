@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from builder import metrics
-from builder.evaluate import SYSTEMS
-from builder.rundir import RunDir
+from builder.core import metrics
+from builder.evaluate.runner import SYSTEMS
+from builder.run.rundir import RunDir
 from builder.usecases.translation import cut_to_reference_lines
 
 Metric = Callable[[Sequence[str], Sequence[str], Sequence[str]], float]

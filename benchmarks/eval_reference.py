@@ -1,7 +1,7 @@
 """The evaluation's answers computed the straightforward way, as before prompts were encoded once.
 
-Kept as the reference that ``builder.eval_answers.answer_prompts`` must match (tests) and be timed
-against (``benchmarks.eval_speed``): free generation with ``model.generate`` (``builder.generation.generate``,
+Kept as the reference that ``builder.evaluate.answers.answer_prompts`` must match (tests) and be timed
+against (``benchmarks.eval_speed``): free generation with ``model.generate`` (``builder.models.generation.generate``,
 which encodes each prompt in full), then label scoring that encodes each prompt again with each label's
 reply after it, every row of a batch left-padded and scored in one forward. Nothing is shared between
 prompts: the few-shot examples are encoded again for every question and every label.
@@ -13,8 +13,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from builder.generation import Generations, Messages, adapter_state, generate
-from builder.labels import LabelScores, _prompt_and_reply_ids, _softmax
+from builder.models.generation import Generations, Messages, adapter_state, generate
+from builder.models.labels import LabelScores, _prompt_and_reply_ids, _softmax
 
 
 def score_labels_reference(
@@ -75,7 +75,7 @@ def answer_prompts_reference(
     adapter: bool = True,
     on_progress: Any = None,
 ) -> tuple[Generations, LabelScores | None]:
-    """``builder.eval_answers.answer_prompts``' signature, computed as the evaluation did before."""
+    """``builder.evaluate.answers.answer_prompts``' signature, computed as the evaluation did before."""
     gen = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, adapter=adapter)
     if on_progress is not None:
         on_progress(len(prompts), len(prompts))

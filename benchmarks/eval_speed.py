@@ -1,11 +1,11 @@
 """Evaluation time: the evaluation engine against the former computation, and against the training time.
 
 On the Spanish sentiment recipe (``recipes/real/sentiment_es.yaml``: Gemma 3 270M, full-precision LoRA,
-three labels, 3-shot base), one short training run is made with ``builder.sft.train``; its seconds per
+three labels, 3-shot base), one short training run is made with ``builder.cli.sft.train``; its seconds per
 step (steps 2..N, from ``metrics.jsonl``) give the time of the recipe's full ``training.max_steps``.
-Then the three systems (base, few-shot base, tuned) are evaluated with ``builder.evaluate.evaluate_loaded``
+Then the three systems (base, few-shot base, tuned) are evaluated with ``builder.evaluate.runner.evaluate_loaded``
 on the first ``--max-examples`` dev tweets with the engine the product uses
-(``builder.eval_answers.answer_prompts``) and on the first ``--reference-examples`` with the former
+(``builder.evaluate.answers.answer_prompts``) and on the first ``--reference-examples`` with the former
 computation (``benchmarks.eval_reference``), the model loaded once for both. Reported:
 
 - ``speedup_vs_reference``: seconds per dev example, former / engine (on the same examples);
@@ -77,9 +77,9 @@ def train_short(
     recipe_path: Path, steps: int, out: Path, base_model: str | None, dev_cap: int | None = None
 ) -> dict[str, Any]:
     """``dev_cap``: keep only that many dev examples in the run (the end-of-training dev loss then costs less)."""
-    from builder.recipe import load_recipe
-    from builder.rundir import RunDir
-    from builder.sft import train
+    from builder.cli.sft import train
+    from builder.config.recipe import load_recipe
+    from builder.run.rundir import RunDir
 
     overrides = [f"training.max_steps={steps}", "training.logging_steps=1", "eval.enabled=false"]
     overrides += ["training.save_steps=100000", "training.eval_steps=100000", "training.max_minutes=null"]
@@ -103,7 +103,7 @@ def train_short(
 
 
 def time_evaluation(run_dir: Path, loaded: tuple[Any, Any, Any], n: int, answerer: Any) -> tuple[float, dict[str, Any]]:
-    from builder.evaluate import evaluate_loaded
+    from builder.evaluate.runner import evaluate_loaded
 
     model, tokenizer, recipe = loaded
     started = time.perf_counter()
@@ -122,8 +122,8 @@ def run(
 ) -> dict[str, Any]:
     """``max_examples`` None: the recipe's whole dev set (eval.max_examples of the validation split)."""
     from benchmarks.eval_reference import answer_prompts_reference, compare_results
-    from builder.models import load_tuned
-    from builder.recipe import load_recipe
+    from builder.config.recipe import load_recipe
+    from builder.models.loading import load_tuned
 
     ensure_data()
     dev_total = recipe_dev_examples(load_recipe(recipe_path))

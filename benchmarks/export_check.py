@@ -8,7 +8,7 @@ Without RUN_DIR it first trains a short run of ``recipes/support.yaml`` on the b
 conversation up to the last customer turn):
 
 1. the merged model in transformers (float32) answers greedily: the reference token ids;
-2. each quantization is exported with ``builder.gguf_export`` and loaded in llama.cpp, which
+2. each quantization is exported with ``builder.export.gguf`` and loaded in llama.cpp, which
    - tokenizes the rendered chat prompt: the same ids as the transformers tokenizer?
    - answers greedily from the same prompt ids: the same tokens (identical answers, and the mean
      share of tokens before the first difference)?
@@ -18,7 +18,7 @@ conversation up to the last customer turn):
      template and stops at its stop tokens): the same text as transformers, and stops where it stops?
 3. speed (unless --no-speed): decode tokens per second of the merged model in transformers and of
    each GGUF in llama.cpp on the same prompt, forced to the same number of tokens, as ratios; and the
-   OpenAI-compatible server (``builder.serve``) against the playground engine it wraps, per token.
+   OpenAI-compatible server (``builder.serve.server``) against the playground engine it wraps, per token.
 
 llama-cpp-python is not a dependency of the project (its source build takes 10 to 20 minutes):
 install it first, with portable CPU flags on machines whose CPU advertises more than it runs:
@@ -45,8 +45,8 @@ SPEED_PROMPT = [{"role": "user", "content": "Hola, mi pedido no ha llegado todav
 
 
 def train_short_run(root: Path, steps: int) -> Path:
-    from builder.recipe import load_recipe
-    from builder.sft import train
+    from builder.cli.sft import train
+    from builder.config.recipe import load_recipe
 
     overrides = [
         f"training.max_steps={steps}",
@@ -60,7 +60,7 @@ def train_short_run(root: Path, steps: int) -> Path:
 
 
 def dev_prompts(run_dir: Path, count: int) -> list[list[dict[str, str]]]:
-    from builder.rundir import read_jsonl
+    from builder.run.rundir import read_jsonl
 
     prompts = []
     for split in ("dev.jsonl", "train.jsonl"):
@@ -107,7 +107,7 @@ def reference_answers(model: Any, tokenizer: Any, prompts: list, max_new: int) -
 
 
 def _stop_ids(tokenizer: Any) -> set[int]:
-    from builder.gguf_vocab import end_of_turn_token
+    from builder.export.gguf_vocab import end_of_turn_token
 
     eot = end_of_turn_token(tokenizer)
     ids = {tokenizer.eos_token_id}
@@ -238,8 +238,8 @@ def server_overhead(run_dir: Path, tokens: int, repeats: int = 3) -> dict[str, A
     import openai
     import uvicorn
 
-    from builder.chat import ChatEngine, GenerationStats, Sampling
-    from builder.serve import ChatService, create_app
+    from builder.serve.chat import ChatEngine, GenerationStats, Sampling
+    from builder.serve.server import ChatService, create_app
 
     service = ChatService(run_dir, ChatEngine())
     with socket.socket() as s:
@@ -316,8 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("llama-cpp-python is not installed; see this module's docstring for the command", file=sys.stderr)
         return 2
-    from builder.gguf_export import export_gguf
-    from builder.merge import load_merged
+    from builder.export.gguf import export_gguf
+    from builder.export.merge import load_merged
 
     work = Path(tempfile.mkdtemp(prefix="export-check-"))
     started = time.perf_counter()

@@ -24,7 +24,7 @@ number in it, is a prompt. A held-out set (every dev prompt, then seeded train p
 ``--heldout``) is kept apart. Each remaining prompt is answered ``--rounds`` times by the base and
 the tuned model with the playground's sampling (temperature 0.7, top-p 0.9, repetition penalty 1.1),
 exactly the pair the playground shows; the rule votes (one side follows it: that side wins; both or
-neither: a tie) and the vote is saved with ``builder.chat.record_vote`` like a blind playground vote.
+neither: a tie) and the vote is saved with ``builder.serve.chat.record_vote`` like a blind playground vote.
 
 ``measure``: the run's tuned model answers each held-out prompt greedily (the evaluation's decoding)
 and ``--samples`` times with the playground's sampling. Reported: the share that follows the rule,
@@ -94,7 +94,7 @@ def rule_vote(base: str, tuned: str, rule: str = DEFAULT_RULE) -> str:
 
 def prompt_pools(run: Path, heldout: int, seed: int) -> tuple[list[list[dict]], list[list[dict]]]:
     """(pair prompts, held-out prompts): system prompt + opening customer message, no order number given."""
-    from builder import rundir
+    from builder.run import rundir
 
     def openings(path: Path) -> list[list[dict]]:
         found = []
@@ -113,7 +113,7 @@ def prompt_pools(run: Path, heldout: int, seed: int) -> tuple[list[list[dict]], 
 
 
 def load_run(run: Path) -> tuple[Any, Any]:
-    from builder.models import load_tuned
+    from builder.models.loading import load_tuned
 
     model, tokenizer, _ = load_tuned(run)
     return model, tokenizer
@@ -122,7 +122,7 @@ def load_run(run: Path) -> tuple[Any, Any]:
 def sampled(model: Any, tokenizer: Any, prompts: list, seed: int, adapter: bool, max_new: int) -> list[str]:
     import torch
 
-    from builder.generation import generate
+    from builder.models.generation import generate
 
     torch.manual_seed(seed)
     out = generate(
@@ -132,7 +132,7 @@ def sampled(model: Any, tokenizer: Any, prompts: list, seed: int, adapter: bool,
 
 
 def cmd_votes(args: argparse.Namespace) -> int:
-    from builder.chat import record_vote
+    from builder.serve.chat import record_vote
 
     run = args.run.resolve()
     pairs, heldout = prompt_pools(run, args.heldout, args.seed)
@@ -214,7 +214,7 @@ def bootstrap(values: list[float], n: int = 4000, seed: int = 0) -> tuple[float,
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
-    from builder.generation import generate
+    from builder.models.generation import generate
 
     run = args.run.resolve()
     prompts_file = args.prompts or run / PROOF_DIR / "heldout.json"
@@ -254,7 +254,7 @@ def fmt_ci(ci: tuple[float, float] | list[float]) -> str:
 
 
 def sentence_chrf(eval_json: dict[str, Any]) -> list[float]:
-    from builder.metrics import chrf
+    from builder.core.metrics import chrf
 
     return [chrf([e["tuned"]], [e["reference"]]) for e in eval_json["examples"]]
 

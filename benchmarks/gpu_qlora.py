@@ -261,8 +261,8 @@ def load_quantized(folder: Path, device: str, attn: str) -> Any:
 
 
 def lora_config() -> Any:
-    from builder.recipe import LoraConfigSection
-    from builder.trainer import lora_config as recipe_lora_config
+    from builder.config.recipe import LoraConfigSection
+    from builder.train.trainer import lora_config as recipe_lora_config
 
     return recipe_lora_config(LoraConfigSection(dropout=0.0))
 

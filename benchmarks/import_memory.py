@@ -119,8 +119,8 @@ def child(mode: str, source: Path, out: Path) -> dict[str, Any]:
     """Run in the child process: import ``source`` one way and say the peak memory."""
     start = time.perf_counter()
     if mode == "reader":
+        from builder.config.recipe import FieldMapping
         from builder.importers import read_file
-        from builder.recipe import FieldMapping
 
         conversations = messages = 0
         for item in read_file(source, FieldMapping()):

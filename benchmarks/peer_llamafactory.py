@@ -1,7 +1,7 @@
 """The peer side by side: LLaMA-Factory 0.9.5 against the product and plain TRL, one run, the same Bitext rows.
 
 Every side trains the same base model (the bundled SmolLM2-135M-Instruct, the safetensors folder the
-product converts it to once, ``builder.models.resolve_base_model``) on the same Bitext training
+product converts it to once, ``builder.models.loading.resolve_base_model``) on the same Bitext training
 examples (the support recipe's system prompt and the import's ``csv_pairs`` mapping, as
 ``benchmarks.train_throughput`` prepares them), with the same LoRA (r16, alpha 32, dropout 0.05, all
 linear layers), 4-bit NF4 with double quantization, sequence length, batch size, steps, learning rate and
@@ -9,7 +9,7 @@ schedule. Each side keeps its own defaults for the rest, as its users get them:
 
 - ``trl_baseline``: plain TRL ``SFTTrainer`` (random batches, gradient checkpointing, bf16 autocast,
   loss on the whole sequence);
-- ``product``: ``builder.trainer.build_trainer`` on the recipe (its ``training.cpu_bf16`` default applies);
+- ``product``: ``builder.train.trainer.build_trainer`` on the recipe (its ``training.cpu_bf16`` default applies);
 - ``llamafactory``: ``llamafactory.train.tuner.run_exp`` with ``stage: sft``, ``template: smollm2``,
   ``cutoff_len`` = max_length, in its own venv (``benchmarks.peer_venv``); its other defaults apply
   (random batches, gradient checkpointing, loss on the replies). ``--peer-precisions bf16,fp32``:
@@ -164,7 +164,7 @@ def run(
     log: Any = print,
 ) -> dict[str, Any]:
     from benchmarks.train_throughput import VARIANTS, _common_overrides, run_variant
-    from builder.models import resolve_base_model
+    from builder.models.loading import resolve_base_model
 
     try:
         peer_env = ensure_venv(venv_dir, log=log)

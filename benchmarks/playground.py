@@ -2,8 +2,8 @@
 
 Each measurement runs in a fresh Python process so that one does not inherit the other's memory:
 
-- ``single``: the base model alone (``builder.models.load_model``, the run's quantization), one answer;
-- ``engine``: ``builder.chat.ChatEngine`` on a run directory (one base model with the run's LoRA adapter,
+- ``single``: the base model alone (``builder.models.loading.load_model``, the run's quantization), one answer;
+- ``engine``: ``builder.serve.chat.ChatEngine`` on a run directory (one base model with the run's LoRA adapter,
   the base side answering inside ``disable_adapter()``), one answer per side.
 
 Memory is the process's resident set (psutil) after loading and its peak (VmHWM) after the
@@ -37,14 +37,14 @@ PROMPT = [{"role": "user", "content": "Hola, mi pedido no ha llegado todavÃ­a. Â
 
 
 def make_run_dir(root: Path, base_model: str, quantization: str) -> Path:
-    """A run directory as ``builder.sft`` leaves it, with an untrained adapter (the support recipe's LoRA)."""
+    """A run directory as ``builder.cli.sft`` leaves it, with an untrained adapter (the support recipe's LoRA)."""
     import torch
     from peft import get_peft_model
 
-    from builder.models import load_model, load_tokenizer
-    from builder.recipe import load_recipe
-    from builder.rundir import RunDir, write_text_atomic
-    from builder.trainer import lora_config
+    from builder.config.recipe import load_recipe
+    from builder.models.loading import load_model, load_tokenizer
+    from builder.run.rundir import RunDir, write_text_atomic
+    from builder.train.trainer import lora_config
 
     recipe = load_recipe(
         REPO / "recipes" / "support.yaml", [f"base_model={base_model}", f"quantization={quantization}"]
@@ -129,15 +129,15 @@ def _single_stream(model: Any, tokenizer: Any, messages: list[dict[str, str]], s
 
 def child(mode: str, run_dir: Path, max_new_tokens: int) -> dict[str, Any]:
     """One measurement in this (fresh) process."""
-    from builder.chat import ChatEngine, Sampling
+    from builder.serve.chat import ChatEngine, Sampling
 
     result: dict[str, Any] = {"mode": mode, "rss_before_load_mb": round(_rss_mb(), 1)}
     warmup = Sampling(max_new_tokens=4, temperature=0)
     sampling = Sampling(max_new_tokens=max_new_tokens, temperature=0)
     started = time.perf_counter()
     if mode == "single":
-        from builder.models import load_model, load_saved_tokenizer
-        from builder.rundir import RunDir
+        from builder.models.loading import load_model, load_saved_tokenizer
+        from builder.run.rundir import RunDir
 
         run = RunDir(run_dir)
         recipe = run.recipe()
@@ -184,7 +184,7 @@ def run(
     max_new_tokens: int | None = None,
     workdir: Path | None = None,
 ) -> dict[str, Any]:
-    from builder.recipe import BUNDLED_MODEL
+    from builder.config.recipe import BUNDLED_MODEL
 
     base_model = base_model or BUNDLED_MODEL
     max_new_tokens = max_new_tokens or (32 if quick else 96)

@@ -67,13 +67,13 @@ def start_server(run_dir: Path, port: int, log: Path) -> subprocess.Popen:
     import httpx
 
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "builder.serve", str(run_dir), "--port", str(port)]
+    command = [sys.executable, "-m", "builder.serve.server", str(run_dir), "--port", str(port)]
     handle = open(log, "wb")  # noqa: SIM115 (closed with the process)
     proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
     deadline = time.time() + 600
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"builder.serve exited ({proc.returncode}): {log.read_text()[-3000:]}")
+            raise RuntimeError(f"builder.serve.server exited ({proc.returncode}): {log.read_text()[-3000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code == 200:
                 return proc
@@ -81,7 +81,7 @@ def start_server(run_dir: Path, port: int, log: Path) -> subprocess.Popen:
             pass
         time.sleep(0.5)
     proc.kill()
-    raise RuntimeError(f"builder.serve did not answer within 600 s: {log.read_text()[-3000:]}")
+    raise RuntimeError(f"builder.serve.server did not answer within 600 s: {log.read_text()[-3000:]}")
 
 
 def ask(client: Any, model: str, question: str, max_tokens: int) -> dict[str, float]:
@@ -156,7 +156,7 @@ def run(
     workdir: Path | None = None,
 ) -> dict[str, Any]:
     from benchmarks.playground import make_run_dir
-    from builder.recipe import BUNDLED_MODEL
+    from builder.config.recipe import BUNDLED_MODEL
 
     base_model = base_model or BUNDLED_MODEL
     max_tokens = max_tokens or (32 if quick else 64)

@@ -1,4 +1,4 @@
-"""Does the API server answer as well as the evaluation says? chrF through ``builder.serve`` against ``eval.json``.
+"""Does the API server answer as well as the evaluation says? chrF via ``builder.serve.server`` vs ``eval.json``.
 
 A tuned, evaluated translation run is served by ``python -m builder.serve`` (started from ``--repo``, so
 that an older checkout of the project, a ``git worktree``, can be measured the same way) and each dev
@@ -60,9 +60,9 @@ def measure(
 ) -> dict[str, Any]:
     import openai
 
-    from builder.evaluate import read_examples
-    from builder.recipe import load_recipe
-    from builder.rundir import RunDir
+    from builder.config.recipe import load_recipe
+    from builder.evaluate.runner import read_examples
+    from builder.run.rundir import RunDir
     from builder.usecases import get_usecase
 
     run = RunDir(run_dir.resolve())
@@ -75,7 +75,7 @@ def measure(
     port = port or _free_port()
     url = f"http://127.0.0.1:{port}/v1"
     env = {**os.environ, "PYTHONPATH": str(repo)}
-    command = [sys.executable, "-m", "builder.serve", str(run.path), "--port", str(port)]
+    command = [sys.executable, "-m", "builder.serve.server", str(run.path), "--port", str(port)]
     proc = subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_for(url, proc)
@@ -124,7 +124,7 @@ def measure(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.serve_vs_eval", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path, help="a tuned run with eval.json (a translation run)")
-    parser.add_argument("--repo", type=Path, default=REPO, help="the checkout whose builder.serve answers")
+    parser.add_argument("--repo", type=Path, default=REPO, help="the checkout whose builder.serve.server answers")
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--repetition-penalty", type=float, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the figures and every answer here")

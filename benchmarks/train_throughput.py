@@ -7,7 +7,7 @@ steps, batch size, max_length, learning rate and schedule):
   ``messages`` dataset that TRL tokenizes itself, the model loaded with ``from_pretrained`` and the
   recipe's bitsandbytes config, ``peft_config=``; so TRL's defaults apply: random batches, gradient
   checkpointing on, bf16 autocast, loss on the whole sequence.
-- ``product``: ``builder.trainer.build_trainer`` on the support recipe exactly as ``python -m builder.sft``
+- ``product``: ``builder.train.trainer.build_trainer`` on the support recipe exactly as ``python -m builder.sft``
   builds it (pre-tokenized rows, loss on assistant turns, length-grouped batches, float32 on the CPU).
 - levers, each the product with ONE thing changed, to say what each is worth: random batches, one
   thread, bf16 autocast, gradient checkpointing, no 4-bit quantization, padding-free batches.
@@ -85,7 +85,7 @@ VARIANTS = {
     "trl_baseline_fp32": Variant(
         "trl_baseline_fp32", "plain TRL SFTTrainer defaults except bf16=False", ["bf16=false"], baseline=True
     ),
-    "product": Variant("product", "builder.trainer.build_trainer on the recipe"),
+    "product": Variant("product", "builder.train.trainer.build_trainer on the recipe"),
     "product_trl_head": Variant(
         "product_trl_head",
         "TRL's fused LM head over every position instead of labelled positions (training.labelled_lm_head=false)",
@@ -139,8 +139,8 @@ def _sampler_order(trainer: Any) -> list[int]:
 def build_product(variant: Variant, data: BenchData, run_dir: Path, steps: int) -> tuple[Any, dict[str, Any]]:
     import torch
 
-    from builder.recipe import apply_overrides, recipe_from_dict
-    from builder.trainer import build_trainer
+    from builder.config.recipe import apply_overrides, recipe_from_dict
+    from builder.train.trainer import build_trainer
 
     raw = data.recipe.model_dump(mode="json")
     recipe = recipe_from_dict(apply_overrides(raw, list(variant.overrides)), base_dir=data.recipe.base_dir)
@@ -188,8 +188,8 @@ def build_trl_baseline(
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
-    from builder.models import pick_device, quantization_config, resolve_base_model
-    from builder.trainer import lora_config
+    from builder.models.loading import pick_device, quantization_config, resolve_base_model
+    from builder.train.trainer import lora_config
 
     recipe = data.recipe
     t = recipe.training
@@ -320,7 +320,7 @@ def run_variant(variant: Variant, data: BenchData, steps: int, workdir: Path) ->
 
 
 def base_dev_loss(data: BenchData) -> float:
-    from builder.models import load_model
+    from builder.models.loading import load_model
 
     model, _ = load_model(data.recipe.base_model, data.recipe.quantization, device="cpu")
     loss = statistics.fmean(assistant_token_losses(model, data.dev_rows))

@@ -24,8 +24,8 @@ def real_data() -> Path:
 
 @pytest.fixture(scope="session")
 def bundled_tokenizer():
-    from builder.models import load_tokenizer
-    from builder.recipe import BUNDLED_MODEL
+    from builder.config.recipe import BUNDLED_MODEL
+    from builder.models.loading import load_tokenizer
 
     return load_tokenizer(BUNDLED_MODEL)
 

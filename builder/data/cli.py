@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from builder.config.recipe import FieldMapping, cleaning_default
 from builder.data.library import ImportOptions, ImportRun
 from builder.data.peek import peek_files, peek_lines
 from builder.data.report import summary_lines
 from builder.importers import DATA_SUFFIXES, MAPPING_KEYS, DataError, collect_files, mapping_from_values
-from builder.recipe import FieldMapping, cleaning_default
-from builder.rundir import atomic_path, write_json_atomic
+from builder.run.rundir import atomic_path, write_json_atomic
 
 
 class OutputError(Exception):

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from builder.cleaning import Cleaner, CleaningOptions, Deduplicator, LanguageDetector, language_sample
-from builder.conversation import Conversation
+from builder.config.recipe import FieldMapping, Recipe
+from builder.core.conversation import Conversation
+from builder.data.cleaning import Cleaner, CleaningOptions, Deduplicator, LanguageDetector, language_sample
 from builder.data.owners import set_shared_owners
 from builder.data.report import FileStats, ImportStats
 from builder.importers import (
@@ -28,7 +29,6 @@ from builder.importers import (
     read_file,
     snippet,
 )
-from builder.recipe import FieldMapping, Recipe
 
 OnKept = Callable[[Conversation], None]
 OnSetAside = Callable[[dict[str, Any]], None]

@@ -22,10 +22,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from builder.config.recipe import FieldMapping
 from builder.importers import DetectedFormat, Note
 from builder.importers.detect import read_file
 from builder.importers.registry import ExportReader, reader_named
-from builder.recipe import FieldMapping
 
 GENERIC_READERS = {"json", "csv", "transcript"}  # their records carry roles, not people
 READ_LIMIT_BYTES = 64 * 1024 * 1024

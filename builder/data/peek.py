@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
+from builder.config.recipe import FieldMapping
 from builder.data.owners import set_shared_owners
 from builder.data.report import FileStats, file_lines
 from builder.importers import DataError, DetectedFormat, detect_format, read_file
 from builder.importers.encoding import sniff_encoding
 from builder.importers.registry import bundle_sample, candidates, is_bundle_path, sample_of
 from builder.importers.types import SNIFF_BYTES
-from builder.recipe import FieldMapping
 
 PEEK_RECORDS = 2000
 

@@ -12,13 +12,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from builder.advisor import advise
-from builder.cleaning import Cleaner, LanguageDetector, skeleton
-from builder.conversation import Conversation
+from builder.config.recipe import FieldMapping
+from builder.core.conversation import Conversation
+from builder.data.advisor import advise
+from builder.data.cleaning import Cleaner, LanguageDetector, skeleton
 from builder.data.plausible import Plausibility, plausibility_notes
 from builder.importers import DetectedFormat, Note, ReadItem, is_id_or_role_word
 from builder.importers.registry import reader_named
-from builder.recipe import FieldMapping
 
 TEMPLATE_TOP_N = 10
 MISREAD_SHARE = 0.5  # this share of a file's kept conversations made of ids or role words: the columns were misread

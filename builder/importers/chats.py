@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from builder.conversation import Conversation, Message
+from builder.config.recipe import FieldMapping
+from builder.core.conversation import Conversation, Message
 from builder.importers.speakers import assign_roles
 from builder.importers.types import ReadItem, RecordError, snippet
-from builder.recipe import FieldMapping
 
 # A chat that falls silent this long starts a new conversation: support chats are answered within the
 # working day, and a customer coming back the next day is a new case.

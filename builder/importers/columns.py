@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 
+from builder.config.recipe import FieldMapping
 from builder.importers.csvsniff import column_values, guess_header, sniff_dialect
 from builder.importers.types import Container, DataError, DetectedFormat, MessageColumns, Note, PairColumns
 from builder.importers.vocabulary import (
@@ -27,7 +28,6 @@ from builder.importers.vocabulary import (
     TIME_KEYS,
     known_role,
 )
-from builder.recipe import FieldMapping
 
 MIN_ROWS = 4  # fewer sample rows say nothing about a column's values
 MAX_ROLES = 6

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.conversation import Conversation, Message
+from builder.config.recipe import FieldMapping
+from builder.core.conversation import Conversation, Message
 from builder.importers.encoding import BadLine, iter_lines
 from builder.importers.types import DetectedFormat, MessageColumns, PairColumns, ReadItem, RecordError, snippet
 from builder.importers.vocabulary import map_role
-from builder.recipe import FieldMapping
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # one cell may hold a whole transcript (a 5 MB line)
 

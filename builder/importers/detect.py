@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from builder.config.recipe import FieldMapping
 from builder.importers.columns import detect_csv
 from builder.importers.encoding import check_encoding, mostly_binary, sniff_encoding
 from builder.importers.formats import READERS_LOADED  # noqa: F401  (registers every reader)
@@ -34,7 +35,6 @@ from builder.importers.types import (
     Note,
     ReadItem,
 )
-from builder.recipe import FieldMapping
 
 # Formats a user can force that the generic readers read (the others are reader names).
 _GENERIC = {"openai": "json", "sharegpt": "json", "dialogues": "json", "csv_messages": "csv", "csv_pairs": "csv"}

@@ -19,12 +19,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from builder.config.recipe import FieldMapping
 from builder.importers.chats import ChatMessage, conversation_item
 from builder.importers.encoding import BadLine, iter_lines
 from builder.importers.jsonstream import JsonStream, StreamError
 from builder.importers.registry import NOT_JSON, Sample
 from builder.importers.types import SNIFF_BYTES, Container, DetectedFormat, ReadItem, snippet
-from builder.recipe import FieldMapping
 
 # --------------------------------------------------------------------------- HTML bodies
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from builder.config.recipe import FieldMapping
 from builder.importers.encoding import BadLine, head_lines, iter_lines
 from builder.importers.records import conversation_from_record, record_shape
 from builder.importers.types import Container, DetectedFormat, Note, ReadItem, snippet
 from builder.importers.vocabulary import CONTAINER_KEYS, first_key
-from builder.recipe import FieldMapping
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 SHAPE_FORMATS = {"openai": "openai", "sharegpt": "sharegpt", "pairs": "csv_pairs"}

@@ -10,7 +10,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import ValidationError
 
-from builder.recipe import FieldMapping
+from builder.config.recipe import FieldMapping
 
 FLAG_CHOICES = ("auto", "yes", "no")  # a yes/no key that can also be left to detection
 _FLAG_VALUES: dict[str, bool | None] = {"auto": None, "": None, "yes": True, "no": False, "true": True, "false": False}

@@ -1,6 +1,6 @@
 """JSON records to conversations: find the list of turns, the role and text keys, the id, whatever the shape.
 
-One vocabulary (``builder.recipe.FieldMapping``) maps unknown shapes: where the list of turns is
+One vocabulary (``builder.config.recipe.FieldMapping``) maps unknown shapes: where the list of turns is
 (``messages_field``, a dotted path), which key holds the role and the text, which holds the
 conversation id, how source roles map to user/assistant/system, and for pair records which keys
 hold the customer message and the agent reply.
@@ -20,7 +20,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from builder.conversation import Conversation, Message
+from builder.config.recipe import FieldMapping
+from builder.core.conversation import Conversation, Message
 from builder.importers.types import ReadItem, RecordError, snippet
 from builder.importers.vocabulary import (
     CONTENT_KEYS,
@@ -34,7 +35,6 @@ from builder.importers.vocabulary import (
     first_key,
     map_role,
 )
-from builder.recipe import FieldMapping
 
 ALTERNATING = ("user", "assistant")
 

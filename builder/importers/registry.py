@@ -23,9 +23,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from builder.config.recipe import FieldMapping
 from builder.importers.encoding import head_lines, line_is_binary
 from builder.importers.types import SNIFF_BYTES, Container, DetectedFormat, Note, ReadItem
-from builder.recipe import FieldMapping
 
 JSON_SNIFF_LIMIT = 8 * 1024 * 1024  # a JSON file up to this size is parsed whole for sniffing
 FITS = 0.5  # a reader this sure fits; below it, it is only a guess

@@ -20,9 +20,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from builder.config.recipe import FieldMapping
 from builder.importers.types import RecordError
 from builder.importers.vocabulary import AGENT_NAME_WORDS, known_role
-from builder.recipe import FieldMapping
 
 
 @dataclass(frozen=True)

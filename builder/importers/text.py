@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from builder.conversation import Conversation, Message
+from builder.config.recipe import FieldMapping
+from builder.core.conversation import Conversation, Message
 from builder.importers.encoding import BadLine, iter_lines
 from builder.importers.types import Container, DetectedFormat, Note, ReadItem, RecordError, snippet
 from builder.importers.vocabulary import speaker_roles
-from builder.recipe import FieldMapping
 
 SPEAKER_SHARE = 0.5  # a text file is a transcript when at least this share of its lines start with "Name:"
 _TIMESTAMP_LINE = re.compile(

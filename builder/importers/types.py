@@ -8,9 +8,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, get_args
 
-from builder.conversation import Conversation
-from builder.messages import Message
-from builder.recipe import ImportFormat
+from builder.config.recipe import ImportFormat
+from builder.core.conversation import Conversation
+from builder.core.messages import Message
 
 # The one list of data-file suffixes: folders are searched for these, the Data tab accepts them.
 DATA_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".txt", ".text", ".log", ".zip")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from builder.config.recipe import FieldMapping
 from builder.importers.types import RecordError
-from builder.recipe import FieldMapping
 
 
 def _words(text: str) -> list[str]:

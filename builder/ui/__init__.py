@@ -11,7 +11,7 @@ from typing import Any
 
 import gradio as gr
 
-from builder.jobs import JobManager
+from builder.jobs.manager import JobManager
 from builder.ui import data_tab, evaluate_tab, export_tab, playground_tab, recipe_tab, start_here, team_tab, train_tab
 from builder.ui.access import protect
 from builder.ui.common import AppContext, runs_label

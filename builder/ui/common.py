@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from builder.confine import Confinement, ConfinementError, PathProblem
+from builder.config.confine import Confinement, ConfinementError, PathProblem
+from builder.core.messages import Message, MessageError
 from builder.importers import DATA_SUFFIXES, collect_files
-from builder.jobs import JobManager
-from builder.messages import Message, MessageError
-from builder.rundir import RunDir
+from builder.jobs.manager import JobManager
+from builder.run.rundir import RunDir
 from builder.ui.i18n import DEFAULT_LANG, Labels, message_text
 from builder.usecases import usecase_names
 from builder.usecases.paths import is_model_name, recipe_problems
 
 if TYPE_CHECKING:
-    from builder.chat import ChatEngine
-    from builder.recipe import Recipe
+    from builder.config.recipe import Recipe
+    from builder.serve.chat import ChatEngine
     from builder.ui.team import Team
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ class AppContext:
     def engine(self) -> ChatEngine:
         """Created on first use: importing torch and transformers must not slow the first screen."""
         if self._engine is None:
-            from builder.chat import ChatEngine
+            from builder.serve.chat import ChatEngine
 
             self._engine = ChatEngine()
         return self._engine
@@ -109,7 +109,7 @@ class AppContext:
         so a path set through an override is checked like one written in the file. A relative recipe
         path is read against the project folder.
         """
-        from builder.recipe import RecipeError, load_recipe
+        from builder.config.recipe import RecipeError, load_recipe
 
         confinement = self.confinement
         try:

@@ -10,6 +10,7 @@ from typing import Any
 
 import gradio as gr
 
+from builder.config.recipe import FieldMapping
 from builder.importers import (
     DATA_SUFFIXES,
     MAPPING_KEYS,
@@ -19,7 +20,6 @@ from builder.importers import (
     mapping_from_values,
     mapping_values,
 )
-from builder.recipe import FieldMapping
 from builder.ui.common import AppContext, chat_messages, error_text, log_exception, plain_markdown
 from builder.ui.data_files import (
     SPEAKER_COLUMNS,
@@ -116,7 +116,7 @@ def advice_markdown(report: dict[str, Any], lang: str, shown: Callable[[str], st
 
     A warning with no key (a bad mapping's error, in its own words) follows as it is.
     """
-    from builder.advisor import advice
+    from builder.data.advisor import advice
 
     items = advice(report)
     notes = [Note(n["key"], n.get("values") or {}) for n in report.get("notes") or []]

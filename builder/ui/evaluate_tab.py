@@ -3,7 +3,7 @@
 On demand, ``python -m builder.evaluate RUN`` is queued as a job (``JobManager.evaluate``): it waits
 for its device behind any training, goes on if the browser closes, and a timer follows it from
 its files as the Train tab follows a training. While it runs, the status says which system is answering,
-how many dev examples it has answered and about how long is left (``builder.eval_progress``).
+how many dev examples it has answered and about how long is left (``builder.evaluate.progress``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from builder.eval_progress import read_progress
-from builder.jobs import job_id
+from builder.evaluate.progress import read_progress
+from builder.jobs.manager import job_id
 from builder.ui.common import AppContext, log_exception
 from builder.ui.i18n import DEFAULT_LANG, status_text, t, t_known
 from builder.ui.train_tab import format_duration
@@ -48,7 +48,7 @@ def examples_frame(result: dict[str, Any] | None, lang: str = DEFAULT_LANG, limi
 
 
 def progress_text(record: dict[str, Any] | None, lang: str) -> str:
-    """Where the evaluation is (``builder.eval_progress``): the system, the examples answered, the time left."""
+    """Where the evaluation is (``builder.evaluate.progress``): the system, the examples answered, the time left."""
     if not record:
         return ""
     if record.get("phase") == "loading":
@@ -95,7 +95,7 @@ def eval_status(ctx: AppContext, run_id: str, lang: str) -> tuple[str, str | Non
 def eval_estimate(ctx: AppContext, run_id: str, lang: str) -> str:
     """Before an evaluation: how many dev examples it answers with the three systems, and how long that takes
     here, by the pace of the newest evaluation in this runs folder (none yet: the time shows once it runs)."""
-    from builder.rundir import read_jsonl
+    from builder.run.rundir import read_jsonl
 
     run = ctx.run(run_id)
     if run is None or not run.examples("dev").is_file():

@@ -11,8 +11,8 @@ from typing import Any
 
 import gradio as gr
 
-from builder.confine import ConfinementError
-from builder.jobs import job_id
+from builder.config.confine import ConfinementError
+from builder.jobs.manager import job_id
 from builder.ui.common import AppContext, log_exception
 from builder.ui.i18n import status_text, t
 
@@ -72,7 +72,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         return str(run.merged.relative_to(run.path.parent)) if run else ""
 
     def do_zip(run_id: str | None, language: str) -> tuple[Any, Any]:
-        from builder.export import zip_adapter
+        from builder.export.files import zip_adapter
 
         run = ctx.run_dir(run_id)
         if run is None:
@@ -85,7 +85,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         return f"`{ctx.confinement.shown(path)}`", str(path)
 
     def do_data(run_id: str | None, language: str) -> tuple[Any, Any]:
-        from builder.export import export_run_data
+        from builder.export.files import export_run_data
 
         run = ctx.run_dir(run_id)
         if run is None:
@@ -103,8 +103,8 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
         return said, refused
 
     def merge(run_id: str | None, folder: str, language: str) -> str:
-        from builder.export_base import ExportError
-        from builder.merge import check_merge_target
+        from builder.export.base import ExportError
+        from builder.export.merge import check_merge_target
 
         run = ctx.run(run_id)
         if run is None or run_id is None:
@@ -145,7 +145,7 @@ PROGRESS = gr.Progress()
 
 def _build_gguf(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     """GGUF (with a progress bar), its Modelfile, and the vLLM command after the adapter check."""
-    from builder.gguf_export import DEFAULT_QUANT, QUANTS
+    from builder.export.gguf import DEFAULT_QUANT, QUANTS
 
     labels = ctx.labels
     labels.add(gr.Markdown(t("gguf_intro")), value="gguf_intro")
@@ -163,8 +163,8 @@ def _build_gguf(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> Non
 
     # Gradio fills a gr.Progress default with the bar of this event (its documented pattern).
     def do_gguf(run_id: str | None, kind: str, language: str, progress: Any = PROGRESS) -> tuple[Any, Any]:
-        from builder.gguf_export import export_gguf
-        from builder.ollama import commands
+        from builder.export.gguf import export_gguf
+        from builder.export.ollama import commands
 
         run = ctx.run_dir(run_id)
         if run is None:
@@ -189,7 +189,7 @@ def _build_gguf(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> Non
         return "\n".join(lines), gr.update(value=text, visible=bool(text))
 
     def do_vllm(run_id: str | None, language: str) -> str:
-        from builder.vllm import check_run
+        from builder.export.vllm import check_run
 
         run = ctx.run_dir(run_id)
         if run is None:

@@ -1,5 +1,5 @@
 """The feedback loop in the web app: corrections and feedback counts in the Playground, and the
-"next round from feedback" panel of the Train tab (``builder.feedback`` does the work).
+"next round from feedback" panel of the Train tab (``builder.cli.feedback`` does the work).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import gradio as gr
 
-from builder.advisor import MIN_CORRECTIONS, MIN_PAIRS
+from builder.data.advisor import MIN_CORRECTIONS, MIN_PAIRS
 from builder.ui.common import AppContext, error_text, log_exception
 from builder.ui.i18n import message_text, t
 from builder.ui.team import current_author
@@ -17,7 +17,7 @@ from builder.ui.team import current_author
 
 def feedback_markdown(ctx: AppContext, run_id: str | None, lang: str, method: str | None = None) -> str:
     """Votes, the tuned win rate, usable pairs and corrections of a run; with a method, its warnings."""
-    from builder.feedback import summarize
+    from builder.cli.feedback import summarize
 
     run = ctx.run_dir(run_id)
     if run is None:
@@ -62,7 +62,7 @@ def build_correction(ctx: AppContext) -> tuple[Any, Any]:
 
 def save_correction(ctx: AppContext, text: str, run_id: str | None, state: dict[str, Any]) -> tuple[bool, str, str]:
     """Save the last message with ``text`` as the agent's reply: (saved, text key, an error's own words)."""
-    from builder.feedback_store import record_correction
+    from builder.data.feedback_store import record_correction
 
     last = state.get("last")
     run = ctx.run(run_id)
@@ -112,7 +112,7 @@ def build_next_round(
     def do_start(
         run_id: str | None, chosen: str, extra: str, language: str, excluded: list[str] | None = None
     ) -> tuple[Any, ...]:
-        from builder.rounds import write_next_round
+        from builder.feedback.rounds import write_next_round
         from builder.ui.job_actions import parse_overrides, said_markdown, start_job
 
         run = ctx.run_dir(run_id)
@@ -136,7 +136,7 @@ def build_next_round(
 
     def authors(run_id: str | None, current: list[str] | None) -> Any:
         """The named authors of the run's votes and corrections, to leave any of them out."""
-        from builder.feedback import summarize
+        from builder.cli.feedback import summarize
 
         run = ctx.run_dir(run_id)
         if run is None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from builder.advisor import Advice
-from builder.confine import PathProblem
+from builder.config.confine import PathProblem
+from builder.config.recipe import RecipeProblem, ValidationMessage
+from builder.core.messages import Message
+from builder.data.advisor import Advice
 from builder.importers.types import CONTAINER_NAMES, ENCODING_NAMES, FORMAT_NAMES, Note
-from builder.messages import Message
-from builder.recipe import RecipeProblem, ValidationMessage
 from builder.ui.i18n_chat_notes import CHAT_NOTES_ES
 from builder.ui.i18n_first_hour import FIRST_HOUR
 from builder.ui.team_text import TEAM_STRINGS
@@ -509,7 +509,7 @@ _NOTES_ES: dict[str, str] = {
 _NOTES_ES["file_guessed"] = "{path}: " + _NOTES_ES["guessed_columns"]
 _NOTES_ES.update(CHAT_NOTES_ES)  # the line-based chat readers' notes
 
-# Why a path a web user set may not be used, by the keys of builder/confine.py.
+# Why a path a web user set may not be used, by the keys of builder/config/confine.py.
 _PATHS_ES: dict[str, str] = {
     "url": "{field}: {value!r} es una URL; la aplicación web solo lee y escribe en las carpetas locales que sirve",
     "unusable": "{field}: {value!r} no es una ruta utilizable ({error})",
@@ -522,7 +522,7 @@ _PATHS_ES: dict[str, str] = {
     "donde llegan las subidas web; la aplicación web lo rechaza (la línea de órdenes lo permite)",
 }
 
-# What is wrong with a recipe, by the keys of builder/recipe.py.
+# What is wrong with a recipe, by the keys of builder/config/recipe.py.
 _RECIPES_ES: dict[str, str] = {
     "not_valid": "{source}: la receta no es válida",
     "unknown_key": "{field}: clave desconocida (revisa cómo se escribe y en qué sección está)",
@@ -572,7 +572,7 @@ def _pydantic_templates() -> dict[str, str]:
     return {e["type"]: e["message_template_python"] for e in list_all_errors() if e["type"] in _PYDANTIC_ES}
 
 
-# Every keyed message of the back end (builder/messages.py): its English, and the Spanish above.
+# Every keyed message of the back end (builder/core/messages.py): its English, and the Spanish above.
 for _prefix, _english, _spanish in (
     (Advice.prefix, Advice.templates, _ADVICE_ES),
     (Note.prefix, Note.templates, _NOTES_ES),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from builder.messages import Message
+from builder.core.messages import Message
 from builder.ui.common import AppContext, log_exception
 from builder.ui.i18n import message_text, t
 
@@ -46,7 +46,7 @@ def start_job(ctx: AppContext, path: str, given: list[str], *, recipe_named: boo
 
     ``recipe_named``: the run is named after the recipe's ``name:`` rather than its file.
     """
-    from builder.recipe import load_recipe
+    from builder.config.recipe import load_recipe
 
     checked, problems = ctx.checked_recipe(path, given)
     if problems or checked is None:

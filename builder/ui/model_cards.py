@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from builder.bundled import BUNDLED_MODELS, BundledModel, bundled_model, recommended_model
-from builder.recipe import BUNDLED_MODEL
+from builder.config.recipe import BUNDLED_MODEL
+from builder.models.bundled import BUNDLED_MODELS, BundledModel, bundled_model, recommended_model
 from builder.ui.i18n import DEFAULT_LANG, t, t_known
 
 
@@ -40,7 +40,7 @@ def model_choices(lang: str) -> list[tuple[str, str]]:
 def cpu_quantization(raw: dict[str, Any]) -> dict[str, Any]:
     """A bundled model on a machine without a GPU trains in full precision: 4-bit on top of its 4-bit GGUF costs
     most of what it can learn there (the README's measurements), and the CPU's 4-bit path is slow."""
-    from builder.devices import present_device
+    from builder.models.devices import present_device
 
     if bundled_model(str(raw.get("base_model") or BUNDLED_MODEL)) is None or raw.get("quantization") == "none":
         return raw

@@ -1,6 +1,6 @@
 """Playground tab: the same message to the base and the tuned model, answers streamed side by side.
 
-Both sides come from ONE model in memory (``builder.chat.ChatEngine``). In blind mode each
+Both sides come from ONE model in memory (``builder.serve.chat.ChatEngine``). In blind mode each
 conversation puts the two models on shuffled sides, labelled A and B; a vote is saved in
 the run's ``votes.jsonl`` with which model was which, and the tuned win rate is shown.
 """
@@ -104,7 +104,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
     correction, save = build_correction(ctx)
 
     def on_run(run_id: str | None, is_blind: bool, language: str) -> tuple[Any, ...]:
-        from builder.chat import run_system_prompt
+        from builder.serve.chat import run_system_prompt
 
         run = ctx.run(run_id)
         prompt = run_system_prompt(run.path) if run is not None else ""
@@ -137,7 +137,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
     ):
         """A generator: every step yields both chat panes, so the answers stream in (and, while the model
         loads, the seconds so far and the estimate)."""
-        from builder.chat import Sampling
+        from builder.serve.chat import Sampling
 
         text = (text or "").strip()
         left_side, right_side = sides(state)
@@ -211,7 +211,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
         yield frame(new_state, said("answered"))
 
     def vote(choice: str, run_id: str | None, state: dict[str, Any], language: str) -> tuple[str, str, list[Any]]:
-        from builder.chat import record_vote
+        from builder.serve.chat import record_vote
 
         last = state.get("last")
         run = ctx.run_dir(run_id)
@@ -237,7 +237,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
 
     def fill_system_prompt(run_id: str | None, current: str, state: dict[str, Any]) -> Any:
         """On opening the tab: the run's system prompt, unless the user has typed one or is chatting."""
-        from builder.chat import run_system_prompt
+        from builder.serve.chat import run_system_prompt
 
         if (current or "").strip() or state.get("base"):
             return gr.update()

@@ -3,7 +3,7 @@
 The data is read as training reads it (``builder.data.prepare_conversations`` and the use case's
 examples), so a binary file or a one-conversation file is seen for what it gives. The time is the
 capacity estimate on the recipe's real token lengths, corrected by the measured pace of the newest
-comparable run (``builder.pace``), exactly as the trainer's log says it: the two tabs and the log agree.
+comparable run (``builder.run.pace``), exactly as the trainer's log says it: the two tabs and the log agree.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from builder.advisor import MIN_CONVERSATIONS
-from builder.messages import Message
+from builder.core.messages import Message
+from builder.data.advisor import MIN_CONVERSATIONS
 from builder.ui.i18n import UIText
 
 if TYPE_CHECKING:
-    from builder.recipe import Recipe
+    from builder.config.recipe import Recipe
 
 # Fewer training examples than this and a run has nothing to learn from (a batch or two, no dev split).
 MIN_EXAMPLES = 10
@@ -71,7 +71,7 @@ def data_check(recipe: Recipe) -> DataCheck:
 
 def _read(recipe: Recipe) -> DataCheck:
     from builder.data import prepare_conversations
-    from builder.dataset import split_dev, tokenize_examples
+    from builder.data.dataset import split_dev, tokenize_examples
     from builder.importers.detect import collect_files
     from builder.usecases import get_usecase
 
@@ -102,7 +102,7 @@ _TOKENIZERS: dict[str, Any] = {}
 
 
 def _tokenizer(recipe: Recipe) -> Any:
-    from builder.models import load_tokenizer
+    from builder.models.loading import load_tokenizer
 
     if recipe.base_model not in _TOKENIZERS:
         _TOKENIZERS[recipe.base_model] = load_tokenizer(recipe.base_model, trust_remote_code=recipe.trust_remote_code)
@@ -144,7 +144,7 @@ class TimeEstimate:
 
 
 def planned_steps(recipe: Recipe, train_examples: int) -> int:
-    """As the trainer plans them (``builder.sft.planned_steps``, which imports the trainer: too heavy here)."""
+    """As the trainer plans them (``builder.cli.sft.planned_steps``, which imports the trainer: too heavy here)."""
     t = recipe.training
     if t.max_steps > 0:
         return t.max_steps
@@ -154,8 +154,8 @@ def planned_steps(recipe: Recipe, train_examples: int) -> int:
 
 def time_estimate(recipe: Recipe, runs_dir: Path) -> tuple[Any, Any, Any, TimeEstimate]:
     """(model shape, plan, this device, time) of the recipe here, as the trainer's log will say it."""
-    from builder import capacity, devices
-    from builder.pace import calibrated_seconds
+    from builder.models import capacity, devices
+    from builder.run.pace import calibrated_seconds
 
     found = data_check(recipe) if recipe.data.train else DataCheck()
     steps = planned_steps(recipe, len(found.rows) if found.rows is not None else found.train)

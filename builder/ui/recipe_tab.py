@@ -12,8 +12,8 @@ from typing import Any, get_args
 import gradio as gr
 import yaml
 
-from builder.messages import Message
-from builder.recipe import Quantization, Recipe, RecipeProblem
+from builder.config.recipe import Quantization, Recipe, RecipeProblem
+from builder.core.messages import Message
 from builder.ui.common import AppContext, error_text
 from builder.ui.i18n import DEFAULT_LANG, UIText, t
 from builder.ui.model_cards import cpu_quantization, model_choices, model_note
@@ -96,7 +96,7 @@ def validate_yaml(ctx: AppContext, text: str, lang: str = DEFAULT_LANG) -> tuple
 
 def recipe_problems(ctx: AppContext, text: str) -> tuple[dict[str, Any] | None, list[Message | str]]:
     """The parsed recipe and what is wrong with it, as keyed messages (a library's own words stay strings)."""
-    from builder.recipe import RecipeError, recipe_from_dict
+    from builder.config.recipe import RecipeError, recipe_from_dict
 
     try:
         raw = yaml.safe_load(text) or {}
@@ -127,7 +127,7 @@ def recipe_problems(ctx: AppContext, text: str) -> tuple[dict[str, Any] | None, 
 
 def _usecase_problems(recipe: Any) -> list[Message | str]:
     """The use case's own check of its ``task:`` options, and training data where it needs some."""
-    from builder.recipe import RecipeError
+    from builder.config.recipe import RecipeError
 
     try:
         from builder.usecases import get_usecase
@@ -153,13 +153,13 @@ def problems_markdown(problems: list[str], lang: str) -> str:
 
 
 def capacity_markdown(ctx: AppContext, text: str, lang: str) -> str:
-    """Will it fit, and how long? The estimate for this machine and for GPUs of 8 to 80 GB (builder/capacity.py).
+    """Will it fit, and how long? The estimate for this machine and for GPUs of 8 to 80 GB (builder/models/capacity.py).
 
     The time is the trainer's own estimate on the recipe's data (``recipe_check.time_estimate``): per step and
     in total, corrected by the pace measured in this runs folder when a comparable run finished.
     """
-    from builder import capacity
-    from builder.recipe import RecipeError, recipe_from_dict
+    from builder.config.recipe import RecipeError, recipe_from_dict
+    from builder.models import capacity
 
     try:
         raw = yaml.safe_load(text or "") or {}
@@ -204,7 +204,7 @@ def capacity_markdown(ctx: AppContext, text: str, lang: str) -> str:
 def data_markdown(ctx: AppContext, text: str, state: dict[str, Any] | None, lang: str) -> str:
     """Which files the recipe trains on, how many conversations and examples they give, and whether the files
     imported in the Data tab are among them (a recipe that names its own data ignores them: it says so)."""
-    from builder.recipe import RecipeError, recipe_from_dict
+    from builder.config.recipe import RecipeError, recipe_from_dict
 
     try:
         recipe = recipe_from_dict(yaml.safe_load(text or "") or {}, source="recipe", base_dir=ctx.user_recipes_dir)

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from builder.advisor import ADVICE
+from builder.data.advisor import ADVICE
 from builder.users.store import ACCOUNT_PROBLEMS
 
 _AUDIT_ACTIONS: dict[str, tuple[str, str]] = {

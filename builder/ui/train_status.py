@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from builder.rundir import RunProgress
+from builder.run.rundir import RunProgress
 from builder.ui.i18n import status_text, t
 from builder.ui.recipe_check import format_duration
 

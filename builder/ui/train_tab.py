@@ -10,7 +10,7 @@ from typing import Any
 
 import gradio as gr
 
-from builder.rundir import RunDir, RunProgress
+from builder.run.rundir import RunDir, RunProgress
 from builder.ui.common import AppContext, log_exception
 from builder.ui.feedback_ui import build_next_round
 from builder.ui.i18n import DEFAULT_LANG, status_text, t
@@ -111,7 +111,7 @@ def with_budget(text: str, steps: float | None, minutes: float | None) -> str:
 
 def estimate_markdown(ctx: AppContext, path: str | None, extra: str, lang: str) -> str:
     """How long the chosen recipe with these overrides takes here: the Recipe tab's figure, by the same function."""
-    from builder.recipe import load_recipe
+    from builder.config.recipe import load_recipe
 
     if not path:
         return ""
@@ -140,7 +140,7 @@ def estimate_markdown(ctx: AppContext, path: str | None, extra: str, lang: str) 
 
 def has_feedback(ctx: AppContext, run_id: str | None) -> bool:
     """Whether a next round can start from this run: it has an adapter and some votes or corrections."""
-    from builder.feedback import summarize
+    from builder.cli.feedback import summarize
 
     run = ctx.run_dir(run_id)
     if run is None or not ctx.has_adapter(run_id):

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, get_args
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from builder.conversation import Conversation
-    from builder.recipe import Recipe
-    from builder.retrieval import Retriever
+    from builder.config.recipe import Recipe
+    from builder.core.conversation import Conversation
+    from builder.models.retrieval import Retriever
 
 
 @dataclass(slots=True)
@@ -165,7 +165,7 @@ _REGISTRY: dict[str, UseCase] = {}
 def label_set(usecase: UseCase, recipe: Recipe) -> list[str] | None:
     """The answers a label task may give, or None for a use case that answers with free text.
 
-    Label tasks are answered by scoring each label (``builder.labels``), never by free generation.
+    Label tasks are answered by scoring each label (``builder.models.labels``), never by free generation.
     """
     labels = usecase.labels(recipe)
     return list(labels) if labels is not None else None
@@ -188,7 +188,7 @@ def get_usecase(name: str) -> UseCase:
 def _load_builtin() -> None:
     import importlib
 
-    from builder.recipe import UseCaseName
+    from builder.config.recipe import UseCaseName
 
     for module in get_args(UseCaseName):
         try:

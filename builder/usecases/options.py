@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from builder.recipe import RecipeError, RecipeProblem, validation_problems
-from builder.rundir import RunDir, write_jsonl
+from builder.config.recipe import RecipeError, RecipeProblem, validation_problems
+from builder.run.rundir import RunDir, write_jsonl
 
 if TYPE_CHECKING:
-    from builder.conversation import Conversation
-    from builder.recipe import Recipe
+    from builder.config.recipe import Recipe
+    from builder.core.conversation import Conversation
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Every path a recipe names: its own marked fields and those of its use case's ``task:`` options.
 
-The markers and the check of one path are ``builder.confine`` (below the use cases); walking a whole
+The markers and the check of one path are ``builder.config.confine`` (below the use cases); walking a whole
 recipe needs the use case's options model, so it lives here, above both.
 """
 
@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from builder.confine import Confinement, PathProblem, PathRef, model_paths, raw_paths
-from builder.models import is_hub_id
-from builder.recipe import RecipeError, recipe_from_dict
+from builder.config.confine import Confinement, PathProblem, PathRef, model_paths, raw_paths
+from builder.config.recipe import RecipeError, recipe_from_dict
+from builder.models.loading import is_hub_id
 from builder.usecases import get_usecase
 
 if TYPE_CHECKING:
-    from builder.recipe import Recipe
+    from builder.config.recipe import Recipe
 
 
 def task_paths(recipe: Recipe) -> Iterator[PathRef]:

@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from builder import metrics
-from builder.confine import LocalPath
-from builder.rundir import RunDir
+from builder.config.confine import LocalPath
+from builder.core import metrics
+from builder.run.rundir import RunDir
 from builder.usecases import Example, UseCase, register
 from builder.usecases.options import record_skipped, task_options, where
 
 if TYPE_CHECKING:
-    from builder.conversation import Conversation
-    from builder.recipe import Recipe
-    from builder.retrieval import KnowledgeBase, Passage, Retriever
+    from builder.config.recipe import Recipe
+    from builder.core.conversation import Conversation
+    from builder.models.retrieval import KnowledgeBase, Passage, Retriever
 
 DEFAULT_SYSTEM = "You are a support assistant. You answer from the knowledge-base passages you are given."
 QUESTION_TEMPLATES = (
@@ -96,12 +96,12 @@ class RetrievalUseCase(UseCase):
 
     def grounded_messages(self, question: str, passages: list[Passage], recipe: Recipe) -> list[dict[str, str]]:
         """The prompt for one question and its passages: the grounded question is the user's text."""
-        from builder.retrieval import grounded_prompt
+        from builder.models.retrieval import grounded_prompt
 
         return self.prompt_messages(grounded_prompt(question, passages), recipe)
 
     def open_knowledge_base(self, recipe: Recipe, run_dir: Path) -> KnowledgeBase:
-        from builder.retrieval import KnowledgeBase
+        from builder.models.retrieval import KnowledgeBase
 
         return KnowledgeBase.open(kb_uri(recipe, run_dir))
 
@@ -110,7 +110,7 @@ class RetrievalUseCase(UseCase):
 
     def retriever(self, recipe: Recipe, run_dir: Path) -> Retriever:
         """Passages come from the run's knowledge base at chat time, as they did in training."""
-        from builder.retrieval import Retriever
+        from builder.models.retrieval import Retriever
 
         return Retriever(self.open_knowledge_base(recipe, run_dir), options(recipe).top_k)
 
@@ -141,7 +141,7 @@ class RetrievalUseCase(UseCase):
         return items, skipped
 
     def build_examples(self, conversations: list[Conversation], recipe: Recipe, workdir: Path) -> list[Example]:
-        from builder.retrieval import KnowledgeBase, read_documents
+        from builder.models.retrieval import KnowledgeBase, read_documents
 
         opts = options(recipe)
         sources = [recipe.resolve_path(p) for p in opts.knowledge_base]

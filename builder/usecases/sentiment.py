@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from builder import metrics
+from builder.core import metrics
 from builder.usecases import Example, PromptForm, UseCase, frame_around, register
 from builder.usecases.options import record_skipped, task_options, where
 
 if TYPE_CHECKING:
-    from builder.conversation import Conversation
-    from builder.recipe import Recipe
+    from builder.config.recipe import Recipe
+    from builder.core.conversation import Conversation
 
 DEFAULT_SYSTEM = "You label the sentiment of customer messages."
 
@@ -59,7 +59,7 @@ def _options(recipe: Recipe) -> SentimentOptions:
     try:
         options.check_maps()
     except ValueError as err:
-        from builder.recipe import RecipeError, RecipeProblem
+        from builder.config.recipe import RecipeError, RecipeProblem
 
         raise RecipeError(RecipeProblem("task_invalid", {"name": recipe.name, "error": str(err)})) from None
     return options
@@ -96,7 +96,7 @@ class SentimentUseCase(UseCase):
     main_metric = "accuracy"
 
     def labels(self, recipe: Recipe) -> list[str]:
-        """A label task: answers are scored over this set (``builder.labels``), never generated off it."""
+        """A label task: answers are scored over this set (``builder.models.labels``), never generated off it."""
         return _options(recipe).labels
 
     default_system = DEFAULT_SYSTEM

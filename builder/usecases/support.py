@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from builder.conversation import Conversation
-from builder.recipe import Recipe
+from builder.config.recipe import Recipe
+from builder.core.conversation import Conversation
 from builder.usecases import Example, UseCase, register
 
 
@@ -33,7 +33,7 @@ class SupportUseCase(UseCase):
         return [e for e in examples if e is not None]
 
     def score(self, predictions: list[str], examples: list[Example], recipe: Recipe) -> dict[str, Any]:
-        from builder.metrics import chrf, rouge_l
+        from builder.core.metrics import chrf, rouge_l
 
         references = [e.reference for e in examples]
         return {"chrf": chrf(predictions, references), "rouge_l": rouge_l(predictions, references)}

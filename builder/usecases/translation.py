@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from builder import metrics
+from builder.core import metrics
 from builder.usecases import Example, PromptForm, UseCase, frame_around, register
 from builder.usecases.options import record_skipped, task_options, where
 
 if TYPE_CHECKING:
-    from builder.conversation import Conversation
-    from builder.recipe import Recipe
+    from builder.config.recipe import Recipe
+    from builder.core.conversation import Conversation
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from typing import ClassVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from builder.messages import Message, MessageError
+from builder.core.messages import Message, MessageError
 
 ROLES = ("admin", "trainer", "reviewer")
 ROLE_LEVEL = {"reviewer": 1, "trainer": 2, "admin": 3}

@@ -53,7 +53,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
     pytest.importorskip("torch")
     from gradio_client import Client
 
-    from builder.jobs import JobManager
+    from builder.jobs.manager import JobManager
     from builder.ui import build_app
     from tests.unit.test_chat import make_tiny_run
 
@@ -108,8 +108,8 @@ def _option_models() -> dict[str, type[BaseModel]]:
 
 def test_every_field_that_names_a_file_carries_the_path_marker() -> None:
     """A new key whose description speaks of files, folders or URIs is confined only if marked: this test says so."""
-    from builder.confine import LocalPath, model_paths
-    from builder.recipe import Recipe
+    from builder.config.confine import LocalPath, model_paths
+    from builder.config.recipe import Recipe
 
     looks_like_a_path = re.compile(r"\b(files|folders?|paths?|uri|directory)\b|_(dir|path|uri|file)$")
     unmarked = []
@@ -137,7 +137,7 @@ def test_every_use_case_declares_its_options_model() -> None:
 
 
 def test_recipe_paths_walks_recipe_and_task_keys() -> None:
-    from builder.recipe import load_recipe
+    from builder.config.recipe import load_recipe
     from builder.usecases.paths import recipe_paths
 
     recipe = load_recipe(
@@ -157,8 +157,8 @@ def test_recipe_paths_walks_recipe_and_task_keys() -> None:
 
 
 def test_confinement_resolves_like_the_loaders(tmp_path: Path) -> None:
-    from builder.confine import Confinement
-    from builder.recipe import recipe_from_dict
+    from builder.config.confine import Confinement
+    from builder.config.recipe import recipe_from_dict
     from builder.usecases.paths import recipe_problems
 
     runs = tmp_path / "runs"
@@ -275,7 +275,7 @@ def test_recipe_tab_refuses_remote_code_from_the_runs_folder(web: WebApp) -> Non
 
 def test_merge_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from builder.export import ExportError, merge_adapter
+    from builder.export.files import ExportError, merge_adapter
     from tests.unit.test_chat import make_tiny_run
 
     run = make_tiny_run(tmp_path)
@@ -315,7 +315,7 @@ def test_export_tab_merge_refuses_a_folder_outside(web: WebApp) -> None:
 
 def test_file_exports_replace_only_their_own_earlier_exports(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from builder.export import ExportError, export_conversations, zip_adapter
+    from builder.export.files import ExportError, export_conversations, zip_adapter
     from tests.unit.test_chat import make_tiny_run
 
     run = make_tiny_run(tmp_path)
@@ -391,8 +391,8 @@ def path_keys() -> list[PathKey]:
     """Every path key, found from the LocalPath markers: a key added later is fuzzed without editing this test."""
     import typing
 
-    from builder.confine import LocalPath
-    from builder.recipe import Recipe
+    from builder.config.confine import LocalPath
+    from builder.config.recipe import Recipe
 
     def marked(model: type[BaseModel], prefix: str, use_case: str | None) -> list[PathKey]:
         found = []
@@ -415,10 +415,10 @@ def within(path: str, roots: list[Path]) -> bool:
 def verdict(value: object, base: Path, roots: list[Path], model: bool) -> str:
     """The test's own judgement of a value: 'escapes' (must be refused), 'inside', or 'unknown'.
 
-    Written apart from builder.confine, with os.path: where the value leads once ``~`` is expanded,
+    Written apart from builder.config.confine, with os.path: where the value leads once ``~`` is expanded,
     read against ``base`` and every link followed, and whether a folder there holds a link leading out.
     """
-    from builder.models import is_hub_id
+    from builder.models.loading import is_hub_id
 
     if not isinstance(value, str):
         return "unknown"
@@ -548,7 +548,7 @@ def fuzz_train_tab(web: WebApp, keys: list[PathKey], values: list[str], roots: l
 
 def jobs_holding_outside_paths(web: WebApp, job_ids: set[str], keys: list[PathKey], roots: list[Path]) -> list[str]:
     """Each started job's recipe and overrides, loaded as the trainer loads them: every path key must lead inside."""
-    from builder.recipe import RecipeError, load_recipe
+    from builder.config.recipe import RecipeError, load_recipe
 
     failures = []
     for job_id in job_ids:

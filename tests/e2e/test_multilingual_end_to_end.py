@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from builder import rundir
-from builder.recipe import MULTILINGUAL_MODEL
+from builder.config.recipe import MULTILINGUAL_MODEL
+from builder.run import rundir
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -59,11 +59,11 @@ eval: {{enabled: true, max_examples: 2, few_shot: 1, max_new_tokens: 4}}
 
 
 def test_train_evaluate_and_chat_with_the_multilingual_model_from_the_cli(tmp_path: Path) -> None:
-    from builder.chat import ChatEngine, Sampling
+    from builder.serve.chat import ChatEngine, Sampling
 
     run = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "-m", "builder.sft", str(write_recipe(tmp_path)), "--output-dir", str(run)],
+        [sys.executable, "-m", "builder.cli.sft", str(write_recipe(tmp_path)), "--output-dir", str(run)],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -14,8 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 openai = pytest.importorskip("openai")
 
-from builder.chat import ChatEngine, Sampling  # noqa: E402
-from builder.serve import ChatService, create_app, main  # noqa: E402
+from builder.serve.chat import ChatEngine, Sampling  # noqa: E402
+from builder.serve.server import ChatService, create_app, main  # noqa: E402
 from tests.unit.test_chat import make_tiny_retrieval_run, make_tiny_run  # noqa: E402  (tiny random Llama, random adapter)
 
 KEY = "s3cret-key"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.recipe import load_recipe
-from builder.sft import train
+from builder.cli.sft import train
+from builder.config.recipe import load_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -58,7 +58,7 @@ def greedy(model, tokenizer, question: str) -> str:
 
 
 def test_qlora_on_the_bundled_model_learns_and_changes_generation(tmp_path):
-    from builder.models import load_tuned
+    from builder.models.loading import load_tuned
 
     out = train(load_recipe(write_overfit_recipe(tmp_path, steps=12)), tmp_path / "run")
     info = json.loads((out / "run.json").read_text())
@@ -80,7 +80,7 @@ def test_support_recipe_three_steps_from_the_command_line(tmp_path):
         [
             sys.executable,
             "-m",
-            "builder.sft",
+            "builder.cli.sft",
             "recipes/support.yaml",
             "--set",
             "training.max_steps=3",
@@ -113,7 +113,7 @@ def test_a_run_killed_after_its_second_checkpoint_resumes_to_its_step_count(supp
     args = [
         sys.executable,
         "-m",
-        "builder.sft",
+        "builder.cli.sft",
         str(support_recipe),
         "--output-dir",
         str(out),
@@ -158,7 +158,7 @@ def test_data_parallel_on_two_cpu_processes(support_recipe, tmp_path):
             "--dynamo_backend",
             "no",
             "-m",
-            "builder.sft",
+            "builder.cli.sft",
             str(support_recipe),
             "--output-dir",
             str(out),

@@ -25,8 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from builder.recipe import load_recipe
-from builder.sft import train
+from builder.cli.sft import train
+from builder.config.recipe import load_recipe
 from builder.users import ROLE_LEVEL, AccountStore
 from tests.conftest import write_support_jsonl
 from tests.e2e.conftest import end_jobs, free_port, wait_http
@@ -274,7 +274,7 @@ def test_two_reviewers_voting_at_the_same_time_lose_no_vote(team_app) -> None:
     assert not failures, failures
     lines = [json.loads(line) for line in (runs / PARENT / "votes.jsonl").read_text().splitlines()]
     assert len(lines) == 2 * rounds + 1 and all(v["blind"] for v in lines)
-    from builder import feedback
+    from builder.cli import feedback
 
     summary = feedback.summarize(runs / PARENT)
     assert summary.by_author == {"rita": rounds, "ruth": rounds}

@@ -1,7 +1,7 @@
 """The web app through its API (the Gradio client against a running app): what a user's click gets back.
 
 The app is the real one (``build_app``, served by Gradio on a loopback port). Its job manager runs a
-small stand-in trainer instead of ``builder.sft``: real training takes minutes and the browser test
+small stand-in trainer instead of ``builder.cli.sft``: real training takes minutes and the browser test
 does it; here the trainer only has to crash, or to take its time over a first step as the real one
 does. Everything else (the job queue, processes and signals, files, uploads, recipes) is real.
 """
@@ -63,7 +63,7 @@ STAND_IN_TRAINER = textwrap.dedent(
 def app(tmp_path_factory: pytest.TempPathFactory):
     from gradio_client import Client
 
-    from builder.jobs import JobManager
+    from builder.jobs.manager import JobManager
     from builder.ui import build_app
 
     runs = tmp_path_factory.mktemp("api-runs").resolve()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.recipe import load_recipe
-from builder.sft import train
+from builder.cli.sft import train
+from builder.config.recipe import load_recipe
 from tests.e2e.conftest import require_chromium, served_app
 from tests.e2e.test_ui_browser import open_page, open_tab, pick, shot, text_of, wait_text
 

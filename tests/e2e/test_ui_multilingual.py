@@ -13,8 +13,8 @@ import re
 
 import pytest
 
-from builder.bundled import BUNDLED_MODELS
-from builder.recipe import MULTILINGUAL_MODEL
+from builder.config.recipe import MULTILINGUAL_MODEL
+from builder.models.bundled import BUNDLED_MODELS
 from tests.e2e.test_ui_browser import app_url, open_page, open_tab, pick, shot, text_of  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

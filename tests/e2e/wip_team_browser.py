@@ -15,8 +15,8 @@ import shutil
 
 import pytest
 
-from builder.recipe import load_recipe
-from builder.sft import train
+from builder.cli.sft import train
+from builder.config.recipe import load_recipe
 from builder.users import AccountStore
 from tests.e2e.conftest import require_chromium, served_app
 from tests.e2e.test_ui_browser import open_tab, pick, shot, text_of, wait_text

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from builder.advisor import advise
+from builder.config.recipe import FieldMapping
 from builder.data import import_files
-from builder.recipe import FieldMapping
+from builder.data.advisor import advise
 
 
 def report(**overrides) -> dict:
@@ -94,7 +94,7 @@ def test_translation_pairs_are_bilingual_not_mixed() -> None:
 
 
 def test_data_mostly_in_a_language_the_model_was_not_trained_for() -> None:
-    from builder.recipe import BUNDLED_MODEL, MULTILINGUAL_MODEL
+    from builder.config.recipe import BUNDLED_MODEL, MULTILINGUAL_MODEL
 
     spanish = report(languages={"es": 900, "en": 100})
     (warning,) = [w for w in advise(spanish, base_model=BUNDLED_MODEL) if "not trained for" in w]

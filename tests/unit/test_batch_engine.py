@@ -2,7 +2,7 @@
 
 The truth is transformers' own ``generate`` on the same model, one request at a time (the adapter on for
 the tuned side, inside ``disable_adapter()`` for the base side). A tiny random Llama with a random LoRA
-adapter (``tests.unit.test_chat.make_tiny_run``) is loaded through the real ``builder.models.load_tuned``.
+adapter (``tests.unit.test_chat.make_tiny_run``) is loaded through the real ``builder.models.loading.load_tuned``.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from builder.batch_engine import BatchScheduler, can_mix_adapters  # noqa: E402
-from builder.batch_rows import keep  # noqa: E402
-from builder.chat import ChatEngine, LoadedRun, Sampling  # noqa: E402
-from builder.generation import stop_token_ids  # noqa: E402
-from builder.labels import pad_token_id  # noqa: E402
+from builder.models.batch_engine import BatchScheduler, can_mix_adapters  # noqa: E402
+from builder.models.batch_rows import keep  # noqa: E402
+from builder.models.generation import stop_token_ids  # noqa: E402
+from builder.models.labels import pad_token_id  # noqa: E402
+from builder.serve.chat import ChatEngine, LoadedRun, Sampling  # noqa: E402
 from tests.unit.test_chat import make_tiny_run  # noqa: E402
 
 QUESTIONS = ["hola", "where is my order?", "buenas tardes, tengo una pregunta larga", "ok"]
@@ -99,7 +99,7 @@ def test_concurrent_requests_are_decoded_together_each_as_generate_answers_it_al
     assert max(scheduler.rows_per_step) >= (4 if mix else 2)
     assert scheduler.steps < sum(len(j.tokens) for j in jobs)
     # The system prompt and template the requests of a side share were encoded once, per side.
-    from builder.kv_prefix import common_prefix_length
+    from builder.models.kv_prefix import common_prefix_length
 
     system = common_prefix_length([ids for ids, _, _ in requests])  # these questions differ from their first letter
     assert system > 20 and {len(p.ids) for p in scheduler._prefixes.values()} == {system}
@@ -163,8 +163,8 @@ def test_a_cancelled_request_leaves_the_batch_and_the_others_go_on(loaded: Loade
 
 def test_rows_that_leave_take_their_padding_with_them(loaded: LoadedRun) -> None:
     """The cache is never wider than its longest row once the long rows are gone."""
-    from builder.batch_rows import Rows
-    from builder.kv_prefix import SharedPrefix, prefill
+    from builder.models.batch_rows import Rows
+    from builder.models.kv_prefix import SharedPrefix, prefill
 
     long_ids, short_ids = prompt_ids(loaded, QUESTIONS[2] * 2), prompt_ids(loaded, "ok")
     with torch.inference_mode():
@@ -192,7 +192,7 @@ def test_closing_ends_waiting_requests_with_an_error(loaded: LoadedRun) -> None:
 
 
 def test_the_engine_streams_from_the_batch_and_reports_usage(tmp_path: Path) -> None:
-    from builder.chat import GenerationStats
+    from builder.serve.chat import GenerationStats
 
     engine = ChatEngine()
     run = make_tiny_run(tmp_path)

@@ -201,7 +201,7 @@ def test_runner_quickest_path_writes_the_headline_keys(tmp_path: Path, tiny_mode
     assert playground["memory_ratio_side_by_side"] > 0.5
     assert playground["first_token_s"] > 0
     assert report["import"]["conversations_per_s"] > 0
-    serve = report["serve"]  # a real builder.serve, 1, 4 and 8 clients
+    serve = report["serve"]  # a real builder.serve.server, 1, 4 and 8 clients
     assert [serve["levels"][n]["requests"] for n in ("1", "4", "8")] == [1, 4, 8]
     assert all(serve["levels"][n]["completion_tokens"] > 0 for n in ("1", "4", "8"))
     assert serve["throughput_ratio_8_vs_1"] > 0 and serve["ttft_ratio_8_vs_1"] > 0

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from builder import rundir
-from builder.recipe import RecipeError, load_recipe
-from builder.sft import train
+from builder.cli.sft import train
+from builder.config.recipe import RecipeError, load_recipe
+from builder.run import rundir
 from tests.conftest import write_support_jsonl
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from builder.bundled import BUNDLED_MODELS, recommended_model
-from builder.recipe import BUNDLED_MODEL, MULTILINGUAL_MODEL
+from builder.config.recipe import BUNDLED_MODEL, MULTILINGUAL_MODEL
+from builder.models.bundled import BUNDLED_MODELS, recommended_model
 from builder.ui.model_cards import MODEL_CHOICES, model_note
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from builder import capacity, devices
-from builder.capacity import Plan, estimate, model_shape
-from builder.devices import Device, GiB
+from builder.models import capacity, devices
+from builder.models.capacity import Plan, estimate, model_shape
+from builder.models.devices import Device, GiB
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,7 +69,7 @@ def test_checkpointing_chunked_head_and_batch_shrink_the_peak(llama8b_dir):
 
 
 def test_a_base_given_the_turn_format_counts_its_trained_turn_rows(tmp_path, tiny_model_dir, bundled_tokenizer):
-    from builder.recipe import recipe_from_dict
+    from builder.config.recipe import recipe_from_dict
     from tests.conftest import save_tiny_turn_token_base
 
     base_dir = save_tiny_turn_token_base(tmp_path / "base", bundled_tokenizer)
@@ -86,8 +86,8 @@ def test_a_base_given_the_turn_format_counts_its_trained_turn_rows(tmp_path, tin
 
 
 def test_a_run_that_cannot_fit_lists_each_change_that_would_make_it_fit():
-    from builder.models import resolve_base_model
-    from builder.recipe import BUNDLED_MODEL
+    from builder.config.recipe import BUNDLED_MODEL
+    from builder.models.loading import resolve_base_model
 
     shape = model_shape(resolve_base_model(BUNDLED_MODEL))
     plan = Plan("none", 2, 1024, labelled_fraction=0.5)
@@ -105,8 +105,8 @@ def test_a_run_that_cannot_fit_lists_each_change_that_would_make_it_fit():
 
 
 def test_nothing_fits_in_less_than_the_runtime_itself():
-    from builder.models import resolve_base_model
-    from builder.recipe import BUNDLED_MODEL
+    from builder.config.recipe import BUNDLED_MODEL
+    from builder.models.loading import resolve_base_model
 
     shape = model_shape(resolve_base_model(BUNDLED_MODEL))
     device = Device("cpu", "test machine", GiB // 4, native_bf16=False)
@@ -122,7 +122,7 @@ def test_native_bf16_is_read_from_the_cpu_flags():
 
 
 def test_cpu_bf16_auto_follows_the_hardware(monkeypatch):
-    from builder.recipe import TrainingConfig
+    from builder.config.recipe import TrainingConfig
 
     monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx512_bf16"})
     assert devices.cpu_autocast_bf16(TrainingConfig(cpu_bf16="auto"))
@@ -159,7 +159,7 @@ def test_an_8b_model_in_full_precision_is_refused_before_any_model_load(llama8b_
     recipe = _write_recipe(tmp_path, llama8b_dir, "none")
     out = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "builder.sft", str(recipe), "--output-dir", str(out), "--memory-limit", "16"],
+        [sys.executable, "-m", "builder.cli.sft", str(recipe), "--output-dir", str(out), "--memory-limit", "16"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -176,7 +176,7 @@ def test_an_8b_model_in_full_precision_is_refused_before_any_model_load(llama8b_
 def test_dry_run_prints_the_estimate_and_the_gpu_sizes(llama8b_dir, tmp_path):
     recipe = _write_recipe(tmp_path, llama8b_dir, "4bit")
     proc = subprocess.run(
-        [sys.executable, "-m", "builder.sft", str(recipe), "--dry-run"],
+        [sys.executable, "-m", "builder.cli.sft", str(recipe), "--dry-run"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -188,8 +188,8 @@ def test_dry_run_prints_the_estimate_and_the_gpu_sizes(llama8b_dir, tmp_path):
 
 
 def test_a_run_records_its_precision_estimate_and_measured_peak(support_recipe, tmp_path):
-    from builder.recipe import load_recipe
-    from builder.sft import train
+    from builder.cli.sft import train
+    from builder.config.recipe import load_recipe
 
     out = train(load_recipe(support_recipe, ["training.cpu_bf16=auto"]), tmp_path / "run")
     info = json.loads((out / "run.json").read_text())
@@ -204,7 +204,7 @@ def test_a_run_records_its_precision_estimate_and_measured_peak(support_recipe, 
     "lang,words", [("en", ("Peak memory", "this machine", "yes")), ("es", ("Memoria máxima", "esta máquina", "sí"))]
 )
 def test_recipe_tab_shows_the_estimate_for_this_machine_and_each_gpu_size(tmp_path, lang, words):
-    from builder.jobs import JobManager
+    from builder.jobs.manager import JobManager
     from builder.ui.common import AppContext
     from builder.ui.recipe_tab import capacity_markdown
 
@@ -254,9 +254,9 @@ def _saved_activation_bytes(model, input_ids) -> int:
 def test_the_activation_count_is_what_autograd_keeps_on_the_cpu(dropout):
     import torch
 
-    from builder.models import resolve_base_model
-    from builder.recipe import BUNDLED_MODEL, recipe_from_dict
-    from builder.trainer import load_for_training, lora_config
+    from builder.config.recipe import BUNDLED_MODEL, recipe_from_dict
+    from builder.models.loading import resolve_base_model
+    from builder.train.trainer import load_for_training, lora_config
 
     recipe = recipe_from_dict(
         {

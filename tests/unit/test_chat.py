@@ -1,7 +1,7 @@
 """The chat engine: one base model, the adapter on for the tuned side only, safe under concurrency.
 
 A tiny random Llama with a character tokenizer and a random (non-zero) LoRA adapter make
-a real run directory in a second; it is loaded through the real ``builder.models.load_tuned``.
+a real run directory in a second; it is loaded through the real ``builder.models.loading.load_tuned``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from builder.chat import ChatEngine, Sampling, record_vote, vote_summary  # noqa: E402
+from builder.serve.chat import ChatEngine, Sampling, record_vote, vote_summary  # noqa: E402
 
 CHARS = list(" abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?'¿¡áéíóúñ:\n")
 SPECIALS = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]
@@ -42,7 +42,7 @@ def char_tokenizer():
 
 
 def make_tiny_run(root: Path) -> Path:
-    """A run directory as `builder.sft` leaves it, around a tiny random model and a random adapter."""
+    """A run directory as `builder.cli.sft` leaves it, around a tiny random model and a random adapter."""
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaForCausalLM
 
@@ -72,7 +72,7 @@ POLICIES = (
 
 def make_tiny_retrieval_run(root: Path) -> Path:
     """A tiny run of the retrieval use case over a two-section policy file, its knowledge base built."""
-    from builder.retrieval import KnowledgeBase
+    from builder.models.retrieval import KnowledgeBase
 
     run = make_tiny_run(root)
     kb_file = root / "policies.md"
@@ -99,7 +99,7 @@ def reference_answers(run: Path, messages: list[dict[str, str]]) -> tuple[str, s
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from builder.recipe import load_recipe
+    from builder.config.recipe import load_recipe
 
     tokenizer = char_tokenizer()
     inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)

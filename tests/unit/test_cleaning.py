@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.cleaning import (
+from builder.core.conversation import Conversation, Message
+from builder.data.cleaning import (
     Cleaner,
     CleaningOptions,
     Deduplicator,
@@ -20,7 +21,6 @@ from builder.cleaning import (
     redact_pii,
     tidy_turns,
 )
-from builder.conversation import Conversation, Message
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real data folder {REAL} is absent")
@@ -155,7 +155,7 @@ def test_dates_in_attachment_names_and_timestamps_are_not_phone_numbers() -> Non
     """A WhatsApp attachment's name and a timestamp hold a date then digit groups: kept; phones still hidden."""
     from collections import Counter
 
-    from builder.cleaning import redact_pii
+    from builder.data.cleaning import redact_pii
 
     counts: Counter[str] = Counter()
     kept = ["00000012-PHOTO-2024-03-15-10-22-31.jpg (archivo adjunto)", "2024-03-15 10:22:31", "15.03.2024 10 22 31"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from builder.config.recipe import FieldMapping, recipe_from_dict
 from builder.data import DataError, import_files, main, prepare_conversations, quarantine_path
-from builder.recipe import FieldMapping, recipe_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.eval_reference import answer_prompts_reference
-from builder.eval_answers import answer_prompts
-from builder.evaluate import few_shot_prompt
-from builder.kv_prefix import common_prefix_length
+from builder.evaluate.answers import answer_prompts
+from builder.evaluate.runner import few_shot_prompt
+from builder.models.kv_prefix import common_prefix_length
 from builder.usecases import Example
 
 LABELS = ["negative", "neutral", "positive"]
@@ -97,8 +97,8 @@ def test_the_shared_prefix_cache_is_never_written(tuned) -> None:
     """Two batches continue from one prefix; its tensors stay what they were when computed."""
     import torch
 
-    from builder.generation import greedy_continue
-    from builder.kv_prefix import SharedPrefix, prefill
+    from builder.models.generation import greedy_continue
+    from builder.models.kv_prefix import SharedPrefix, prefill
 
     model, tokenizer = tuned
     rows = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in ("one two three four", "one two five")]
@@ -119,8 +119,8 @@ def test_the_shared_prefix_cache_is_never_written(tuned) -> None:
 def test_greedy_continue_keeps_each_rows_stop_tokens_and_maximum(tuned) -> None:
     import torch
 
-    from builder.generation import greedy_continue
-    from builder.kv_prefix import SharedPrefix, prefill
+    from builder.models.generation import greedy_continue
+    from builder.models.kv_prefix import SharedPrefix, prefill
 
     model, tokenizer = tuned
     rows = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in ("hello there", "hello again you")]
@@ -154,8 +154,8 @@ def assert_same_eval(new: dict, old: dict) -> None:
 
 def tiny_run(tmp_path: Path, tiny_model_dir: Path, use_case: str) -> Path:
     """Two training steps on the tiny model: a sentiment run (label task) or a support run (free text)."""
-    from builder.recipe import load_recipe
-    from builder.sft import train
+    from builder.cli.sft import train
+    from builder.config.recipe import load_recipe
     from tests.conftest import write_support_jsonl
 
     if use_case == "sentiment":
@@ -187,8 +187,8 @@ def test_a_tiny_runs_eval_json_numbers_are_those_of_the_full_computation(
 ) -> None:
     import json
 
-    from builder.eval_progress import read_progress
-    from builder.evaluate import evaluate_run
+    from builder.evaluate.progress import read_progress
+    from builder.evaluate.runner import evaluate_run
 
     run = tiny_run(tmp_path, tiny_model_dir, use_case)
     old = evaluate_run(run, batch_size=3, answerer=answer_prompts_reference)
@@ -203,10 +203,10 @@ def test_a_tiny_runs_eval_json_numbers_are_those_of_the_full_computation(
 @pytest.mark.slow
 def test_the_sentiment_samples_eval_json_numbers_are_those_of_the_full_computation(tmp_path: Path) -> None:
     """The bundled model, two training steps on sample_data/sentiment, 3-shot, a dev split of 40% (about 27)."""
-    from builder.evaluate import evaluate_loaded
-    from builder.models import load_tuned
-    from builder.recipe import load_recipe
-    from builder.sft import train
+    from builder.cli.sft import train
+    from builder.config.recipe import load_recipe
+    from builder.evaluate.runner import evaluate_loaded
+    from builder.models.loading import load_tuned
 
     repo = Path(__file__).resolve().parents[2]
     overrides = ["training.max_steps=2", "training.eval_steps=100", "training.save_steps=100", "eval.enabled=false"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.eval_progress import EvalProgress, read_progress, time_left
+from builder.evaluate.progress import EvalProgress, read_progress, time_left
 
 
 def test_time_left_is_the_pace_so_far_applied_to_what_remains() -> None:
@@ -17,7 +17,7 @@ def test_time_left_is_the_pace_so_far_applied_to_what_remains() -> None:
 
 def test_the_evaluation_writes_where_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     now = [0.0]
-    monkeypatch.setattr("builder.eval_progress.time.perf_counter", lambda: now[0])
+    monkeypatch.setattr("builder.evaluate.progress.time.perf_counter", lambda: now[0])
     progress = EvalProgress(tmp_path, ["base", "base_few_shot", "tuned"], 40)
     progress.loading()
     assert read_progress(tmp_path)["phase"] == "loading"

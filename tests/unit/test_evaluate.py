@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.evaluate import SYSTEMS, few_shot_prompt, pick_shots, render_markdown
+from builder.evaluate.runner import SYSTEMS, few_shot_prompt, pick_shots, render_markdown
 from builder.usecases import Example
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,7 +44,7 @@ def test_generate_switches_the_adapter_and_counts_prompt_tokens(tiny_model_dir: 
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from builder.generation import count_prompt_tokens, generate
+    from builder.models.generation import count_prompt_tokens, generate
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     torch.manual_seed(0)
@@ -94,9 +94,9 @@ def test_render_markdown_lists_every_system() -> None:
 @pytest.mark.slow
 def test_short_sentiment_run_writes_eval_with_three_systems(tmp_path: Path) -> None:
     """A few real training steps on the bundled model (full-precision LoRA), then the real evaluation."""
-    from builder.evaluate import main as evaluate_main
-    from builder.recipe import load_recipe
-    from builder.sft import train
+    from builder.cli.sft import train
+    from builder.config.recipe import load_recipe
+    from builder.evaluate.runner import main as evaluate_main
 
     recipe = load_recipe(
         REPO / "recipes" / "sentiment.yaml",

@@ -10,8 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from builder.conversation import Conversation, Message  # noqa: E402
-from builder.export import ExportError, export_conversations, export_run_data, merge_adapter, zip_adapter  # noqa: E402
+from builder.core.conversation import Conversation, Message  # noqa: E402
+from builder.export.files import ExportError, export_conversations, export_run_data, merge_adapter, zip_adapter  # noqa: E402
 from tests.unit.test_chat import make_tiny_run  # noqa: E402  (same tiny run directory as the chat tests)
 
 
@@ -31,7 +31,7 @@ def test_merged_model_answers_like_base_plus_adapter(tiny_run: Path, tmp_path: P
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from builder.recipe import load_recipe
+    from builder.config.recipe import load_recipe
 
     out = merge_adapter(tiny_run, tmp_path / "merged")
     assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from builder import feedback, feedback_store
-from builder.advisor import MIN_PAIRS, advise_feedback, contradicting_corrections, lopsided_votes
-from builder.chat import Sampling, record_vote
-from builder.recipe import RecipeError, load_recipe, recipe_from_dict
-from builder.sft import train
+from builder.cli import feedback
+from builder.cli.sft import train
+from builder.config.recipe import RecipeError, load_recipe, recipe_from_dict
+from builder.data import feedback_store
+from builder.data.advisor import MIN_PAIRS, advise_feedback, contradicting_corrections, lopsided_votes
+from builder.serve.chat import Sampling, record_vote
 from tests.conftest import write_support_jsonl
 
 # Early stopping on, as in the shipped support recipe: a DPO round has no dev loss to stop on and must train anyway.
@@ -116,7 +117,7 @@ def adapter_weights(run: Path):
 def test_a_dpo_round_and_an_sft_round_continue_the_parent_adapter(parent_run, tmp_path, capsys):
     import torch
 
-    from builder.models import load_tuned
+    from builder.models.loading import load_tuned
 
     for method in ("dpo", "sft"):
         out = tmp_path / f"round-{method}"
@@ -153,7 +154,7 @@ def test_sft_weight_adds_the_preferred_answers_likelihood_to_the_dpo_loss(parent
 
     import torch
 
-    from builder.dpo import build_dpo_trainer
+    from builder.feedback.dpo import build_dpo_trainer
 
     assert feedback.main([str(parent_run), "--method", "dpo"]) == 0
     losses = {}

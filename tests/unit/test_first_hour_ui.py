@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from builder.jobs import JobManager
+from builder.jobs.manager import JobManager
 from builder.ui.common import AppContext, chat_messages, chat_text
 from builder.ui.data_tab import quarantine_table, report_markdown
 from builder.ui.evaluate_tab import eval_estimate

@@ -14,9 +14,9 @@ import pytest
 torch = pytest.importorskip("torch")
 gguf = pytest.importorskip("gguf")
 
-from builder.export_base import ExportError  # noqa: E402
-from builder.gguf_export import KEY_SYSTEM, export_gguf, write_gguf  # noqa: E402
-from builder.merge import load_merged  # noqa: E402
+from builder.export.base import ExportError  # noqa: E402
+from builder.export.gguf import KEY_SYSTEM, export_gguf, write_gguf  # noqa: E402
+from builder.export.merge import load_merged  # noqa: E402
 from tests.conftest import write_support_jsonl  # noqa: E402
 
 TEXTS = [
@@ -29,8 +29,8 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
     """Two real TRL steps of LoRA on the tiny Llama with the bundled tokenizer (and its chat template)."""
-    from builder.recipe import load_recipe
-    from builder.sft import train
+    from builder.cli.sft import train
+    from builder.config.recipe import load_recipe
 
     root = tmp_path_factory.mktemp("gguf")
     write_support_jsonl(root / "chats.jsonl")

@@ -7,8 +7,8 @@ import re
 import string
 from pathlib import Path
 
-from builder.advisor import ADVICE, advice
-from builder.jobs import RunProgress
+from builder.data.advisor import ADVICE, advice
+from builder.jobs.manager import RunProgress
 from builder.ui.i18n import STRINGS, t
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,8 +96,8 @@ def test_the_loss_plot_is_labelled_in_the_chosen_language() -> None:
 
 def test_format_descriptions_say_in_english_exactly_what_the_importer_says() -> None:
     """The Data tab words the importer's description itself; in English both must agree, word for word."""
+    from builder.config.recipe import FieldMapping
     from builder.importers import detect_format
-    from builder.recipe import FieldMapping
     from builder.ui.data_tab import format_description
 
     repo = UI.parents[1]
@@ -118,9 +118,9 @@ SHAREGPT_LINE = '{"conversations": [{"from": "human", "value": "Refund %d?"}, {"
 
 def test_the_importers_notes_on_single_files_in_spanish(tmp_path: Path) -> None:
     """The Data tab says in Spanish what the importer says about each file: its format notes and its warnings."""
+    from builder.config.recipe import FieldMapping
     from builder.data import import_files
     from builder.importers import detect_format
-    from builder.recipe import FieldMapping
     from builder.ui.data_tab import advice_markdown, describe_formats, format_description
 
     # Two columns without known names: the importer guesses which is the prompt and which the reply.
@@ -174,7 +174,7 @@ def web_context(tmp_path: Path):
     """The web app's shared context on a runs folder of its own; its trainer is a no-op (nothing trains here)."""
     import sys
 
-    from builder.jobs import JobManager
+    from builder.jobs.manager import JobManager
     from builder.ui.common import AppContext
 
     runs = tmp_path / "runs"
@@ -228,7 +228,7 @@ def test_recipe_and_path_problems_in_spanish(tmp_path: Path) -> None:
 
 def test_the_train_tabs_message_line_in_spanish(tmp_path: Path) -> None:
     """What Start, Stop and Resume say is kept and said again in the language the user switches to."""
-    from builder.confine import ConfinementError
+    from builder.config.confine import ConfinementError
     from builder.ui.train_tab import resume_job, said_markdown, start_job, stop_job
 
     ctx = web_context(tmp_path)

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from builder.config.recipe import FieldMapping
 from builder.data import import_files
 from builder.importers import Note, detect_format, read_file
 from builder.importers.encoding import sniff_encoding
 from builder.importers.registry import FITS, bundle_sample, candidates, is_bundle_path, sample_of
 from builder.importers.types import SNIFF_BYTES
-from builder.recipe import FieldMapping
 from builder.ui.i18n import message_text
 
 EXPORTS = Path(__file__).resolve().parents[1] / "fixtures" / "exports"

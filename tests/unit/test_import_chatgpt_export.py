@@ -7,10 +7,10 @@ import json
 import zipfile
 from pathlib import Path
 
+from builder.config.recipe import FieldMapping
 from builder.data import import_files
 from builder.importers import collect_files, detect_format, read_file
 from builder.importers.formats.chatgpt_export import path_to
-from builder.recipe import FieldMapping
 
 EXPORT = Path(__file__).resolve().parents[1] / "fixtures" / "exports" / "chatgpt_export" / "export"
 CONVERSATIONS = EXPORT / "conversations.json"

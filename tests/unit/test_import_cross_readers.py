@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from builder.config.recipe import FieldMapping
 from builder.data import import_files
 from builder.importers import collect_files, detect_format, registry
 from builder.importers.encoding import sniff_encoding
 from builder.importers.registry import FITS, bundle_sample, candidates, is_bundle_path, readers, sample_of
 from builder.importers.types import SNIFF_BYTES
-from builder.recipe import FieldMapping
 
 EXPORTS = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
 # The fixture folder of each format -> the reader that must take its files (the generic JSON reader for datasets).

@@ -7,10 +7,10 @@ import json
 import zipfile
 from pathlib import Path
 
+from builder.config.recipe import FieldMapping
 from builder.data import import_files
 from builder.importers import collect_files, detect_format, read_file
 from builder.importers.registry import bundle_sample, candidates
-from builder.recipe import FieldMapping
 
 SERVER = Path(__file__).resolve().parents[1] / "fixtures" / "exports" / "discord" / "acme_server"
 CHANNEL = SERVER / "Acme Community - Support - help [905000000000000011].json"

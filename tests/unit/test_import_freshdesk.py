@@ -7,9 +7,9 @@ import json
 import zipfile
 from pathlib import Path
 
+from builder.config.recipe import FieldMapping
 from builder.data import import_files
 from builder.importers import collect_files, detect_format, read_file
-from builder.recipe import FieldMapping
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exports" / "freshdesk"
 FOLDER = FIXTURES / "helpdesk"

@@ -8,11 +8,11 @@ import tracemalloc
 import zipfile
 from pathlib import Path
 
+from builder.config.recipe import FieldMapping
 from builder.data import import_files
 from builder.importers import collect_files, detect_format, read_file
 from builder.importers.formats.messenger import repair
 from builder.importers.registry import bundle_sample, candidates
-from builder.recipe import FieldMapping
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exports" / "messenger"
 FACEBOOK = FIXTURES / "facebook"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from builder.config.recipe import FieldMapping
 from builder.data import import_files
 from builder.importers import detect_format, read_file
 from builder.importers.records import text_of
-from builder.recipe import FieldMapping
 
 FILE = Path(__file__).resolve().parents[1] / "fixtures" / "exports" / "openai_parts" / "chat_parts.jsonl"
 

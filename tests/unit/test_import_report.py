@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import pytest
 
+from builder.config.recipe import FieldMapping
 from builder.data import import_files
 from builder.data.plausible import looks_like_number_name, looks_like_timestamp
 from builder.data.report import summary_lines
@@ -24,7 +25,6 @@ from builder.importers import registry
 from builder.importers.chats import ChatMessage, conversation_item, sessions
 from builder.importers.registry import Sample
 from builder.importers.types import Container, DetectedFormat, ReadItem
-from builder.recipe import FieldMapping
 
 LINE = re.compile(r"^(\d{2}):(\d{2}) ([^:]+): (.*)$")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from builder.config.recipe import FieldMapping
 from builder.data import import_files
 from builder.importers import Note, detect_format, read_file
 from builder.importers.encoding import sniff_encoding
 from builder.importers.registry import FITS, NOT_JSON, candidates, sample_of
 from builder.importers.types import SNIFF_BYTES
-from builder.recipe import FieldMapping
 from builder.ui.i18n import message_text
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exports" / "signal"

@@ -7,10 +7,10 @@ import tracemalloc
 import zipfile
 from pathlib import Path
 
+from builder.config.recipe import FieldMapping
 from builder.data import import_files
 from builder.importers import collect_files, detect_format, read_file
 from builder.importers.registry import bundle_sample, candidates, sample_of
-from builder.recipe import FieldMapping
 
 WORKSPACE = Path(__file__).resolve().parents[1] / "fixtures" / "exports" / "slack" / "workspace"
 

@@ -6,10 +6,10 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from builder.config.recipe import FieldMapping
 from builder.data import import_files
 from builder.importers import detect_format, read_file
 from builder.importers.jsonstream import JsonStream
-from builder.recipe import FieldMapping
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exports" / "telegram"
 SINGLE = FIXTURES / "single_chat_result.json"

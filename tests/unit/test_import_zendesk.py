@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from builder.config.recipe import FieldMapping
 from builder.data import import_files
 from builder.importers import detect_format, read_file
-from builder.recipe import FieldMapping
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exports" / "zendesk"
 TICKETS = FIXTURES / "tickets_with_comments.json"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from builder.config.recipe import FieldMapping
 from builder.importers import DataError, detect_format, read_file
-from builder.recipe import FieldMapping
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real data folder {REAL} is absent")

@@ -1,7 +1,7 @@
 """The training job manager: detached subprocesses, a FIFO queue per device, state on disk.
 
 The trainer here is a small stand-in script that writes the run directory files the way
-`builder.sft` does (run.json, metrics.jsonl, train.log); the real trainer takes minutes,
+`builder.cli.sft` does (run.json, metrics.jsonl, train.log); the real trainer takes minutes,
 and the browser test runs it for real. Everything else (processes, signals, sessions,
 files, the queue) is real.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.jobs import JobManager, job_id
-from builder.rundir import RunDir, error_from_log
+from builder.jobs.manager import JobManager, job_id
+from builder.run.rundir import RunDir, error_from_log
 from builder.ui.train_tab import format_duration
 
 FAKE_TRAINER = textwrap.dedent(
@@ -355,8 +355,8 @@ SLOW_MERGE = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    import builder.export as export
-    from builder.rundir import atomic_dir
+    import builder.export.files as export
+    from builder.run.rundir import atomic_dir
 
     def slow_merge(run_dir, out_dir):
         with atomic_dir(Path(out_dir)) as tmp:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.labels import format_probabilities, score_labels
+from builder.models.labels import format_probabilities, score_labels
 
 LABELS = ["negative", "neutral", "positive"]
 TEXTS = [
@@ -40,8 +40,8 @@ def tiny(tiny_model_dir: Path):
 
 
 def test_an_untrained_model_is_never_off_label_when_labels_are_scored(tiny) -> None:
-    from builder import metrics
-    from builder.generation import generate
+    from builder.core import metrics
+    from builder.models.generation import generate
 
     model, tokenizer = tiny
     free = generate(model, tokenizer, prompts(), max_new_tokens=4, adapter=True)
@@ -70,7 +70,7 @@ def test_scores_are_the_log_likelihood_of_the_reply_as_trained(tiny) -> None:
     """Against a direct computation: the summed log-probabilities of the masked (trained) reply tokens."""
     import torch
 
-    from builder.masking import tokenize_with_assistant_mask
+    from builder.models.masking import tokenize_with_assistant_mask
 
     model, tokenizer = tiny
     prompt = prompts()[0]
@@ -96,9 +96,9 @@ def test_format_probabilities_lists_the_most_likely_first() -> None:
 
 def test_a_sentiment_run_evaluates_by_label_scores_beside_free_generation(tmp_path: Path, tiny_model_dir) -> None:
     """Two training steps on the tiny model, then the evaluation: every system answers on-label."""
-    from builder.evaluate import evaluate_run
-    from builder.recipe import load_recipe
-    from builder.sft import train
+    from builder.cli.sft import train
+    from builder.config.recipe import load_recipe
+    from builder.evaluate.runner import evaluate_run
 
     rows = ["text\tlabel"] + [f"{t} {i}\t{LABELS[i % 3]}" for i, t in enumerate(TEXTS * 4)]
     (tmp_path / "reviews.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")

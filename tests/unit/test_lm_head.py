@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from builder.lm_head import LabelledLogProbs, chunk_tokens, install_labelled_lm_head
+from builder.models.lm_head import LabelledLogProbs, chunk_tokens, install_labelled_lm_head
 
 
 def _reference_log_probs(hidden, weight, bias, targets, softcap, scale):
@@ -62,7 +62,7 @@ def test_trained_rows_get_their_gradient_and_the_frozen_ones_none():
 def _tiny_peft(tiny_model_dir, quantization, **extra):
     from peft import LoraConfig, get_peft_model
 
-    from builder.models import load_model
+    from builder.models.loading import load_model
 
     torch.manual_seed(0)
     model, used = load_model(str(tiny_model_dir), quantization, for_training=True, device="cpu")
@@ -170,13 +170,13 @@ class _WideMatmuls(TorchDispatchMode):
 
 
 def test_training_through_the_product_scores_only_labelled_positions(support_recipe, tmp_path):
-    """Two real training steps of builder.sft's trainer: the vocabulary-wide matmuls cover the labelled
+    """Two real training steps of builder.cli.sft's trainer: the vocabulary-wide matmuls cover the labelled
     tokens only (once forward, once in the backward's recomputation), a chunk at a time."""
-    from builder.dataset import prepare_splits, tokenize_examples
-    from builder.models import load_tokenizer
-    from builder.recipe import load_recipe
-    from builder.sft import resolved_recipe
-    from builder.trainer import build_trainer
+    from builder.cli.sft import resolved_recipe
+    from builder.config.recipe import load_recipe
+    from builder.data.dataset import prepare_splits, tokenize_examples
+    from builder.models.loading import load_tokenizer
+    from builder.train.trainer import build_trainer
 
     recipe = resolved_recipe(load_recipe(support_recipe, ["training.max_steps=2", "training.batch_size=4"]))
     splits = prepare_splits(recipe, tmp_path)

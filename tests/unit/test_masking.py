@@ -1,6 +1,6 @@
 import pytest
 
-from builder.masking import TemplateError, tokenize_with_assistant_mask
+from builder.models.masking import TemplateError, tokenize_with_assistant_mask
 
 MESSAGES = [
     {"role": "system", "content": "You are Nube Verde's assistant."},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from builder import metrics
+from builder.core import metrics
 
 
 def test_chrf_and_bleu_perfect_and_disjoint() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.models import (
+from builder.models.loading import (
     ModelNotAvailableError,
     load_model,
     load_tokenizer,

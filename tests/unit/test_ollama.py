@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.gguf_export import GgufExport, SamplingDefaults
-from builder.ollama import OllamaError, chat_format, modelfile_text, read_template, reference_prompt
+from builder.export.gguf import GgufExport, SamplingDefaults
+from builder.export.ollama import OllamaError, chat_format, modelfile_text, read_template, reference_prompt
 from builder.usecases import PromptForm
 
 RENDERER = Path(__file__).parent / "go" / "render_template.go"

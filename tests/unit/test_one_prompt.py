@@ -1,11 +1,11 @@
 """One prompt from training to every place the model answers (issue 27, part 1).
 
 For each of the five use cases, a run is prepared from its shipped recipe and sample data by the real data
-pipeline (``builder.dataset.prepare_splits``) around the tiny random Llama with the bundled tokenizer and a
+pipeline (``builder.data.dataset.prepare_splits``) around the tiny random Llama with the bundled tokenizer and a
 random adapter. One dev example's text is then "typed" as a user types it (the text alone, no instruction),
 and the token ids the model is fed are recorded where they reach it:
 
-- evaluation: the rows ``builder.prompt_batches.continue_prompts`` gets for the tuned system;
+- evaluation: the rows ``builder.models.prompt_batches.continue_prompts`` gets for the tuned system;
 - the playground: ``ChatEngine.stream_pair`` with the system box as the tab fills it (``generate``'s
   ``input_ids``, or the label rows of a label task);
 - the API server: one user message, raw, through ``/v1/chat/completions``;
@@ -14,7 +14,7 @@ and the token ids the model is fed are recorded where they reach it:
 
 All must be the ids evaluation scores. A retrieval run grounds the question in its knowledge base; an
 exported file cannot search one, so its client sends the grounded question (the passages and the question
-as ``builder.retrieval.grounded_prompt`` writes them), which the files must then ask exactly as training did.
+as ``builder.models.retrieval.grounded_prompt`` writes them), which the files must then ask exactly as training did.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("gguf")
 
-from builder.chat import ChatEngine, Sampling, run_system_prompt  # noqa: E402
+from builder.serve.chat import ChatEngine, Sampling, run_system_prompt  # noqa: E402
 from builder.usecases import Example, get_usecase  # noqa: E402
 from tests.unit.test_ollama import _ollama_messages, render  # noqa: E402,F401  (the Go renderer fixture)
 
@@ -59,16 +59,16 @@ def _pick(examples: list[Example], recipe: Any) -> Example:
 
 
 def make_run(root: Path, use_case: str, base_model: Path, tokenizer: Any) -> tuple[Path, list[dict[str, str]], str]:
-    """A run directory as ``builder.sft`` leaves it (examples from the real pipeline, a random adapter),
+    """A run directory as ``builder.cli.sft`` leaves it (examples from the real pipeline, a random adapter),
     with one dev example; returns it and the text a user types for that example."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from builder import rundir
-    from builder.dataset import example_to_record, prepare_splits
-    from builder.recipe import load_recipe
-    from builder.rundir import RunDir
-    from builder.sft import resolved_recipe
+    from builder.cli.sft import resolved_recipe
+    from builder.config.recipe import load_recipe
+    from builder.data.dataset import example_to_record, prepare_splits
+    from builder.run import rundir
+    from builder.run.rundir import RunDir
 
     overrides = [f"base_model={base_model}", "quantization=none", "data.redact_pii=false"]
     recipe = resolved_recipe(load_recipe(REPO / "recipes" / f"{use_case}.yaml", overrides))
@@ -91,18 +91,18 @@ class Fed:
     (the evaluation's, and the label scoring's)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, engine: ChatEngine) -> None:
-        import builder.eval_answers
-        import builder.prompt_batches
+        import builder.evaluate.answers
+        import builder.models.prompt_batches
 
         self.ids: list[list[int]] = []
-        original = builder.prompt_batches.continue_prompts
+        original = builder.models.prompt_batches.continue_prompts
 
         def continue_prompts(model: Any, rows: list[list[int]], *args: Any, **kwargs: Any) -> Any:
             self.ids += [list(row) for row in rows]
             return original(model, rows, *args, **kwargs)
 
-        monkeypatch.setattr(builder.prompt_batches, "continue_prompts", continue_prompts)
-        monkeypatch.setattr(builder.eval_answers, "continue_prompts", continue_prompts)
+        monkeypatch.setattr(builder.models.prompt_batches, "continue_prompts", continue_prompts)
+        monkeypatch.setattr(builder.evaluate.answers, "continue_prompts", continue_prompts)
         encode = engine._encode  # the chat engine's prompt ids, whatever then decodes them (generate, a batch)
 
         def recording_encode(loaded: Any, messages: Any) -> Any:
@@ -138,10 +138,10 @@ def test_every_place_feeds_the_model_the_ids_evaluation_scores(
     from fastapi.testclient import TestClient
     from transformers import AutoTokenizer
 
-    from builder.evaluate import evaluate_loaded
-    from builder.gguf_export import export_gguf
-    from builder.ollama import read_template
-    from builder.serve import ChatService, create_app
+    from builder.evaluate.runner import evaluate_loaded
+    from builder.export.gguf import export_gguf
+    from builder.export.ollama import read_template
+    from builder.serve.server import ChatService, create_app
 
     run, history, typed = runs[use_case]
     engine = ChatEngine()
@@ -150,7 +150,7 @@ def test_every_place_feeds_the_model_the_ids_evaluation_scores(
 
     # Evaluation: the tuned system's rows (the base systems run with the adapter off, before it).
     def answerer(*args: Any, **kwargs: Any) -> Any:
-        from builder.eval_answers import answer_prompts
+        from builder.evaluate.answers import answer_prompts
 
         fed.take()
         return answer_prompts(*args, **kwargs)

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.recipe import RecipeError, load_recipe, parse_role_map, recipe_from_dict
-from builder.sft import main
+from builder.cli.sft import main
+from builder.config.recipe import RecipeError, load_recipe, parse_role_map, recipe_from_dict
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import yaml
 
-from builder.bundled import BUNDLED_MODELS
-from builder.recipe import BUNDLED_MODEL, MULTILINGUAL_MODEL
+from builder.config.recipe import BUNDLED_MODEL, MULTILINGUAL_MODEL
+from builder.models.bundled import BUNDLED_MODELS
 
 REPO = Path(__file__).resolve().parents[2]
 SUPPORT = REPO / "sample_data" / "support"
 
 
 def web_context(tmp_path: Path):
-    from builder.jobs import JobManager
+    from builder.jobs.manager import JobManager
     from builder.ui.common import AppContext
 
     runs = tmp_path / "runs"

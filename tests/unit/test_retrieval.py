@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.conversation import Conversation, Message
-from builder.recipe import recipe_from_dict
-from builder.retrieval import KnowledgeBase, KnowledgeBaseError, grounded_prompt, read_documents
+from builder.config.recipe import recipe_from_dict
+from builder.core.conversation import Conversation, Message
+from builder.models.retrieval import KnowledgeBase, KnowledgeBaseError, grounded_prompt, read_documents
 from builder.usecases import get_usecase
 
 KB_TEXT = """# Shipping

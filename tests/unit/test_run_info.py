@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.rundir import RunDir
+from builder.run.rundir import RunDir
 
 
 def test_update_info_keeps_unknown_keys_and_writes_only_what_was_set(tmp_path: Path) -> None:

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from builder import rundir
-from builder.recipe import load_recipe
-from builder.sft import main, parse_args, train
+from builder.cli.sft import main, parse_args, train
+from builder.config.recipe import load_recipe
+from builder.run import rundir
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "builder.sft", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "builder.cli.sft", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -109,7 +109,7 @@ def test_loss_guard_stops_a_run_whose_loss_turns_nan(support_recipe, tmp_path):
 def test_loss_guard_notices_a_climbing_loss():
     from transformers import TrainerControl, TrainerState
 
-    from builder.callbacks import LossGuard
+    from builder.train.callbacks import LossGuard
 
     guard, state, control = LossGuard(), TrainerState(), TrainerControl()
     falling = [3.0, 2.6, 2.3, 2.1, 1.9, 1.8, 1.7, 1.6, 1.55, 1.5]
@@ -141,7 +141,7 @@ def test_sigterm_stops_at_the_next_step_with_a_checkpoint_and_an_adapter(support
         [
             sys.executable,
             "-m",
-            "builder.sft",
+            "builder.cli.sft",
             str(support_recipe),
             "--output-dir",
             str(out),
@@ -172,7 +172,7 @@ def test_a_base_given_the_turn_format_trains_its_turn_tokens_and_merges_them(sup
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from builder.export import merge_adapter
+    from builder.export.files import merge_adapter
     from tests.conftest import save_tiny_turn_token_base
 
     tokenizer = AutoTokenizer.from_pretrained(load_recipe(support_recipe).base_model)
@@ -198,8 +198,8 @@ def test_a_base_given_the_turn_format_trains_its_turn_tokens_and_merges_them(sup
     assert merged.get_output_embeddings().weight is merged.get_input_embeddings().weight  # still tied
 
     # Generation writes the rows into the embedding once (not a copy of it per token); the base side restores them.
-    from builder.generation import adapter_state
-    from builder.models import load_tuned
+    from builder.models.generation import adapter_state
+    from builder.models.loading import load_tuned
 
     model, _, _ = load_tuned(out, device="cpu")
     ids = torch.tensor([[5, *turn_ids, 7]])

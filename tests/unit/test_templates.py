@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from builder.masking import assistant_char_spans, tokenize_with_assistant_mask
-from builder.templates import END_OF_TURN, ensure_chat_template, turn_template
+from builder.models.masking import assistant_char_spans, tokenize_with_assistant_mask
+from builder.models.templates import END_OF_TURN, ensure_chat_template, turn_template
 
 CONVERSATION = [
     {"role": "system", "content": "You are a store assistant."},

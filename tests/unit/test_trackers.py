@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from builder.recipe import load_recipe
-from builder.sft import train
+from builder.cli.sft import train
+from builder.config.recipe import load_recipe
 
 
 def tensorboard_scalars(folder) -> dict[str, list[tuple[int, float]]]:

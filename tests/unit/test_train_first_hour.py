@@ -24,7 +24,7 @@ memory        peak 1.20 GB on cpu: fits
 
 
 def web_context(tmp_path: Path):
-    from builder.jobs import JobManager
+    from builder.jobs.manager import JobManager
     from builder.ui.common import AppContext
 
     runs = tmp_path / "runs"
@@ -50,8 +50,8 @@ def test_the_log_on_the_page_leaves_out_harmless_library_warnings() -> None:
 def test_the_status_says_when_the_dev_set_is_scored_and_which_step_the_run_is_at(tmp_path) -> None:
     from transformers import TrainerControl, TrainerState, TrainingArguments
 
-    from builder.callbacks import MetricsWriter
-    from builder.rundir import RunDir
+    from builder.run.rundir import RunDir
+    from builder.train.callbacks import MetricsWriter
     from builder.ui.train_status import status_markdown
 
     run = RunDir(tmp_path / "run")

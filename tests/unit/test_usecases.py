@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.conversation import Conversation, Message
-from builder.recipe import RecipeError, recipe_from_dict
+from builder.config.recipe import RecipeError, recipe_from_dict
+from builder.core.conversation import Conversation, Message
 from builder.usecases import PromptForm, get_usecase
 
 REPO = Path(__file__).resolve().parents[2]
@@ -182,7 +182,7 @@ def test_content_three_shapes(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["sentiment", "translation", "content", "retrieval"])
 def test_recipes_validate_and_name_their_use_case(name: str) -> None:
-    from builder.recipe import load_recipe
+    from builder.config.recipe import load_recipe
 
     repo = Path(__file__).resolve().parents[2]
     r = load_recipe(repo / "recipes" / f"{name}.yaml")
@@ -192,7 +192,7 @@ def test_recipes_validate_and_name_their_use_case(name: str) -> None:
 
 
 def test_the_recipe_tab_runs_the_use_cases_own_check_of_its_task_options(tmp_path: Path) -> None:
-    from builder.jobs import JobManager
+    from builder.jobs.manager import JobManager
     from builder.ui.common import AppContext
     from builder.ui.recipe_tab import validate_yaml
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.export import main as export_main
-from builder.vllm import check_adapter, check_run
+from builder.export.files import main as export_main
+from builder.export.vllm import check_adapter, check_run
 from tests.unit.test_chat import make_tiny_run  # a real PEFT adapter, r=8 on q/v/o
 
 

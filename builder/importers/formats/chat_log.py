@@ -28,6 +28,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import ClassVar
 
+from builder.config.recipe import FieldMapping
 from builder.importers.chats import SESSION_GAP, ChatMessage
 from builder.importers.formats.linechat import (
     CUT,
@@ -43,7 +44,6 @@ from builder.importers.formats.linechat import (
 )
 from builder.importers.registry import Sample, register
 from builder.importers.types import NOTES, Container, DetectedFormat, Note, ReadItem
-from builder.recipe import FieldMapping
 
 NOTES.update(
     {

@@ -21,13 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
+from builder.config.recipe import FieldMapping
 from builder.importers.bundle import Bundle
 from builder.importers.chats import ChatMessage
 from builder.importers.helpdesk import first_values, parse_time, ticket_item, wrong_value
 from builder.importers.jsonstream import JsonStream, StreamError
 from builder.importers.registry import Sample, register
 from builder.importers.types import Container, DetectedFormat, ReadItem, snippet
-from builder.recipe import FieldMapping
 
 CONVERSATIONS = "conversations.json"
 _EXPORT_SIBLINGS = ("user.json", "chat.html", "message_feedback.json", "shared_conversations.json")

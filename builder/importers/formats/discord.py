@@ -27,12 +27,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
+from builder.config.recipe import FieldMapping
 from builder.importers.bundle import Bundle
 from builder.importers.chats import ChatMessage, conversation_item, sessions
 from builder.importers.jsonstream import JsonStream, StreamError
 from builder.importers.registry import NOT_JSON, Sample, register
 from builder.importers.types import DATA_SUFFIXES, Container, DetectedFormat, ReadItem, snippet
-from builder.recipe import FieldMapping
 
 TEXT_TYPES = frozenset({"Default", "Reply", "ChatInputCommand", "ContextMenuCommand", "ThreadStarterMessage"})
 _HEAD = re.compile(r'"guild"\s*:\s*\{.*?"channel"\s*:\s*\{', re.S)

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from builder.config.recipe import FieldMapping
 from builder.importers.bundle import Bundle
 from builder.importers.chats import ChatMessage
 from builder.importers.helpdesk import (
@@ -46,7 +47,6 @@ from builder.importers.helpdesk import (
 )
 from builder.importers.registry import Sample, register
 from builder.importers.types import SNIFF_BYTES, Container, DetectedFormat, ReadItem
-from builder.recipe import FieldMapping
 
 _JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _DATA_SUFFIXES = (*_JSON_SUFFIXES, ".csv", ".tsv", ".txt", ".text", ".log")

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
+from builder.config.recipe import FieldMapping
 from builder.importers.columns import detect_csv
 from builder.importers.csvfile import read_csv
 from builder.importers.jsonfile import detect_json, read_json, read_jsonl
 from builder.importers.registry import NOT_JSON, Sample, register
 from builder.importers.text import detect_transcript, read_text
 from builder.importers.types import Container, DetectedFormat, ReadItem
-from builder.recipe import FieldMapping
 
 _OBJECT_START = re.compile(r'\s*\{\s*"')
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from builder.config.recipe import FieldMapping
 from builder.importers.chats import ChatMessage
 from builder.importers.helpdesk import (
     html_has_image,
@@ -33,7 +34,6 @@ from builder.importers.helpdesk import (
 )
 from builder.importers.registry import Sample, register
 from builder.importers.types import Container, DetectedFormat, ReadItem
-from builder.recipe import FieldMapping
 
 AGENT_TYPES = frozenset(("admin", "bot", "team"))
 NOTE_TYPES = frozenset(("note", "note_and_reopen"))

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from builder.config.recipe import FieldMapping
 from builder.importers.chats import SESSION_GAP, ChatMessage, conversation_item, sessions
 from builder.importers.encoding import BadLine, iter_lines
 from builder.importers.registry import Sample
 from builder.importers.types import ReadItem, snippet
-from builder.recipe import FieldMapping
 
 # Marks that chat apps put in their exports and that no one typed: the left-to-right mark (U+200E) and
 # the other direction controls are dropped; no-break and narrow no-break spaces (U+00A0, U+202F, before

@@ -30,12 +30,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
+from builder.config.recipe import FieldMapping
 from builder.importers.bundle import Bundle
 from builder.importers.chats import SESSION_GAP, ChatMessage, conversation_item
 from builder.importers.jsonstream import JsonStream, StreamError
 from builder.importers.registry import NOT_JSON, Sample, is_bundle_path, register
 from builder.importers.types import DATA_SUFFIXES, Container, DetectedFormat, ReadItem, snippet
-from builder.recipe import FieldMapping
 
 MESSAGE_FILE = re.compile(r"(?:^|/)message_(\d+)\.json$")
 MEDIA_KEYS = ("photos", "videos", "gifs", "audio_files", "files", "sticker", "share")

@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
+from builder.config.recipe import FieldMapping
 from builder.importers.chats import ChatMessage
 from builder.importers.formats.linechat import (
     MONTHS,
@@ -38,7 +39,6 @@ from builder.importers.formats.linechat import (
 )
 from builder.importers.registry import Sample, register
 from builder.importers.types import NOTES, Container, DetectedFormat, Note, ReadItem
-from builder.recipe import FieldMapping
 
 NOTES.update(
     {

@@ -30,13 +30,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
+from builder.config.recipe import FieldMapping
 from builder.importers.bundle import Bundle
 from builder.importers.chats import SESSION_GAP, ChatMessage, conversation_item
 from builder.importers.formats.slack_text import message_text, speaker_name
 from builder.importers.jsonstream import JsonStream, StreamError
 from builder.importers.registry import NOT_JSON, Sample, register
 from builder.importers.types import DATA_SUFFIXES, Container, DetectedFormat, ReadItem, snippet
-from builder.recipe import FieldMapping
 
 DAY_FILE = re.compile(r"(?:^|/)([^/]+)/(\d{4}-\d{2}-\d{2})\.json$")
 _DAY_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")

@@ -28,11 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from builder.config.recipe import FieldMapping
 from builder.importers.chats import ChatMessage, conversation_item, sessions
 from builder.importers.jsonstream import JsonStream, StreamError
 from builder.importers.registry import NOT_JSON, Sample, register
 from builder.importers.types import Container, DetectedFormat, ReadItem, snippet
-from builder.recipe import FieldMapping
 
 CHAT_TYPES = frozenset(
     {

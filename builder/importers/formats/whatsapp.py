@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
 
+from builder.config.recipe import FieldMapping
 from builder.importers.chats import SESSION_GAP, ChatMessage
 from builder.importers.encoding import sniff_encoding
 from builder.importers.formats.linechat import (
@@ -43,7 +44,6 @@ from builder.importers.formats.whatsapp_lines import (
 from builder.importers.registry import FITS, Sample, register, sample_of
 from builder.importers.speakers import assign_roles
 from builder.importers.types import NOTES, SNIFF_BYTES, Container, DetectedFormat, Note, ReadItem, RecordError
-from builder.recipe import FieldMapping
 
 NOTES.update(
     {

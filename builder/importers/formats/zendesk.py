@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from builder.config.recipe import FieldMapping
 from builder.importers.chats import ChatMessage
 from builder.importers.helpdesk import (
     JsonValue,
@@ -40,7 +41,6 @@ from builder.importers.helpdesk import (
 )
 from builder.importers.registry import Sample, register
 from builder.importers.types import Container, DetectedFormat, ReadItem
-from builder.recipe import FieldMapping
 
 AGENT_ROLES = frozenset(("agent", "admin"))
 _FRESHDESK_KEYS = ("description_text", "fr_due_by", "responder_id")  # a Freshdesk ticket, not a Zendesk one

@@ -1,0 +1,1 @@
+"""Command lines that tie layers together (training with its round and evaluation; feedback rounds)."""

@@ -1,0 +1,1 @@
+"""The recipe (schema, loading, overrides) and the path markers that confine it."""

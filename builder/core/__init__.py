@@ -1,0 +1,1 @@
+"""Texts and conversations: messages, the conversation type, text metrics, vote authors."""

@@ -1,0 +1,1 @@
+"""Base versus tuned on the dev split."""

@@ -1,0 +1,1 @@
+"""Merge, data export, GGUF, Ollama, vLLM."""

@@ -1,0 +1,434 @@
+"""A tuned run as one GGUF file: what llama.cpp, Ollama and LM Studio run.
+
+The adapter is merged into the full-precision base (as ``builder.export.merge.merge_adapter`` does),
+then every tensor is renamed to llama.cpp's names with the ``gguf`` package's tables, reshaped
+where llama.cpp expects another layout, quantized with ``gguf.quants`` and written with
+``gguf.GGUFWriter`` together with the tokenizer, the chat template the run trained with, its
+end-of-turn token and the run's system prompt and sampling defaults.
+
+The chat template is the run's, preceded by the run's prompt form (``UseCase.prompt_form``,
+``builder.models.templates.framed_chat_template``): where a client sends no system message the run's
+system prompt is used, and every user turn is framed as in training (a translation run's
+"Translate to Spanish:"), so that llama.cpp (``--jinja``) and LM Studio ask what training asked.
+
+Architectures: the llama family (``llama``, the bundled SmolLM2) and ``gemma3`` (Gemma 3 text).
+Any other one is refused with its name, before anything is written.
+
+Quantizations: ``f32`` and ``f16`` (no loss beyond rounding), ``q8_0``, and the 4-bit ``q4_1``
+and ``q4_0``. The k-quants (``Q4_K_M`` and friends) have no writer in ``gguf.quants``; llama.cpp's
+``llama-quantize`` makes them from the f16 file. In the 4-bit files the token embedding (which
+is also the output layer when the two are tied) stays at 8 bits, as llama.cpp's own 4-bit
+presets keep that tensor at a higher precision: it costs little and decides every token.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from builder.export.base import ExportError, GgufExport, SamplingDefaults
+from builder.export.gguf_vocab import Vocabulary, adds_bos, build_vocabulary, end_of_turn_token
+from builder.export.merge import load_merged
+from builder.models.templates import framed_chat_template
+from builder.usecases import PromptForm, get_usecase
+
+if TYPE_CHECKING:
+    import gguf
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+Progress = Callable[[float, str], None]
+
+QUANTS = ("f16", "q8_0", "q4_1", "q4_0", "f32")
+DEFAULT_QUANT = "q8_0"
+FOUR_BIT = ("q4_0", "q4_1")
+# Our metadata keys: llama.cpp ignores keys it does not know, and the Modelfile reads them back.
+KEY_SYSTEM = "domain_assistant.system_prompt"
+KEY_BEFORE = "domain_assistant.user_turn_before"  # the frame of a user turn: text before the user's own
+KEY_AFTER = "domain_assistant.user_turn_after"
+KEY_RUN = "domain_assistant.run"
+KEY_BASE = "domain_assistant.base_model"
+KEY_USE_CASE = "domain_assistant.use_case"
+
+
+# ---------------------------------------------------------------- architectures
+
+
+def _rope(config: Any) -> tuple[float, dict[str, Any]]:
+    """(rope theta, the rope parameters) from a transformers 5 config (``rope_parameters``) or an older one."""
+    params = dict(getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {})
+    theta = params.get("rope_theta", getattr(config, "rope_theta", 10000.0))
+    return float(theta), params
+
+
+def _head_dim(config: Any) -> int:
+    return int(getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads)
+
+
+def _permute_for_rope(weights: np.ndarray, n_head: int) -> np.ndarray:
+    """Transformers' Llama rotates the two halves of a head; llama.cpp's ``llama`` rotates adjacent pairs.
+
+    Reordering the rows of the Q and K projections (and biases) per head from [first half, second
+    half] to interleaved pairs makes both compute the same attention.
+    """
+    shape = weights.shape
+    return weights.reshape(n_head, 2, shape[0] // n_head // 2, *shape[1:]).swapaxes(1, 2).reshape(shape)
+
+
+class _Architecture:
+    gguf_arch: gguf.MODEL_ARCH
+    name: str
+
+    def write_hparams(self, writer: gguf.GGUFWriter, config: Any) -> None:
+        raise NotImplementedError
+
+    def transform(self, gguf_name: str, data: np.ndarray, config: Any) -> np.ndarray:
+        return data
+
+
+class _Llama(_Architecture):
+    name = "llama"
+
+    def __init__(self) -> None:
+        import gguf
+
+        self.gguf_arch = gguf.MODEL_ARCH.LLAMA
+
+    def write_hparams(self, writer: gguf.GGUFWriter, config: Any) -> None:
+        import gguf
+
+        theta, rope = _rope(config)
+        rope_type = rope.get("rope_type", rope.get("type", "default")) or "default"
+        writer.add_context_length(int(config.max_position_embeddings))
+        writer.add_embedding_length(int(config.hidden_size))
+        writer.add_block_count(int(config.num_hidden_layers))
+        writer.add_feed_forward_length(int(config.intermediate_size))
+        writer.add_head_count(int(config.num_attention_heads))
+        writer.add_head_count_kv(int(config.num_key_value_heads or config.num_attention_heads))
+        writer.add_layer_norm_rms_eps(float(config.rms_norm_eps))
+        writer.add_rope_freq_base(theta)
+        head_dim = _head_dim(config)
+        writer.add_rope_dimension_count(head_dim)
+        if head_dim != config.hidden_size // config.num_attention_heads:
+            writer.add_key_length(head_dim)
+            writer.add_value_length(head_dim)
+        if rope_type == "linear":
+            writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+            writer.add_rope_scaling_factor(float(rope["factor"]))
+        elif rope_type != "default":
+            raise ExportError(
+                f"rope type {rope_type!r} of this llama model is not supported by the GGUF export "
+                "(supported: default, linear)"
+            )
+        writer.add_vocab_size(int(config.vocab_size))
+
+    def transform(self, gguf_name: str, data: np.ndarray, config: Any) -> np.ndarray:
+        if ".attn_q." in gguf_name:
+            return _permute_for_rope(data, int(config.num_attention_heads))
+        if ".attn_k." in gguf_name:
+            return _permute_for_rope(data, int(config.num_key_value_heads or config.num_attention_heads))
+        return data
+
+
+class _Gemma3(_Architecture):
+    name = "gemma3"
+
+    def __init__(self) -> None:
+        import gguf
+
+        self.gguf_arch = gguf.MODEL_ARCH.GEMMA3
+
+    def write_hparams(self, writer: gguf.GGUFWriter, config: Any) -> None:
+        theta, rope = _rope(config)
+        # Gemma 3 keeps one set of rope parameters per attention kind in transformers 5.
+        if "full_attention" in rope:
+            theta = float(rope["full_attention"].get("rope_theta", theta))
+            kind = rope["full_attention"].get("rope_type", "default")
+            if kind != "default":
+                raise ExportError(f"gemma3 with rope type {kind!r} is not supported by the GGUF export")
+            if "sliding_attention" in rope:
+                writer.add_rope_freq_base_swa(float(rope["sliding_attention"].get("rope_theta", 10000.0)))
+        elif getattr(config, "rope_local_base_freq", None):
+            writer.add_rope_freq_base_swa(float(config.rope_local_base_freq))
+        head_dim = _head_dim(config)
+        writer.add_context_length(int(config.max_position_embeddings))
+        writer.add_embedding_length(int(config.hidden_size))
+        writer.add_block_count(int(config.num_hidden_layers))
+        writer.add_feed_forward_length(int(config.intermediate_size))
+        writer.add_head_count(int(config.num_attention_heads))
+        writer.add_head_count_kv(int(config.num_key_value_heads))
+        writer.add_key_length(head_dim)
+        writer.add_value_length(head_dim)
+        writer.add_layer_norm_rms_eps(float(config.rms_norm_eps))
+        writer.add_rope_freq_base(theta)
+        if getattr(config, "sliding_window", None):
+            writer.add_sliding_window(int(config.sliding_window))
+        # llama.cpp places Gemma 3's global-attention layers itself (every sixth); refuse any other layout.
+        layer_types = getattr(config, "layer_types", None) or []
+        expected = ["full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(len(layer_types))]
+        if layer_types != expected:
+            raise ExportError("this gemma3 model does not have one global-attention layer in six, as llama.cpp assumes")
+        writer.add_vocab_size(int(config.vocab_size))
+
+    def transform(self, gguf_name: str, data: np.ndarray, config: Any) -> np.ndarray:
+        # Transformers' Gemma norms scale by (1 + weight); llama.cpp multiplies by the stored weight.
+        if gguf_name.endswith("norm.weight"):
+            return data + 1.0
+        return data
+
+
+ARCHITECTURES: dict[str, type[_Architecture]] = {"llama": _Llama, "gemma3_text": _Gemma3, "gemma3": _Gemma3}
+
+
+def architecture_for(config: Any) -> _Architecture:
+    model_type = getattr(config, "model_type", None)
+    if model_type not in ARCHITECTURES:
+        names = ", ".join(sorted({cls.name for cls in ARCHITECTURES.values()}))
+        raise ExportError(
+            f"the GGUF export does not support the architecture {model_type!r} of this base model "
+            f"(supported: {names}); export the merged model folder and convert it with llama.cpp's own tools"
+        )
+    return ARCHITECTURES[model_type]()
+
+
+# ---------------------------------------------------------------- tensors
+
+
+def _qtypes() -> dict[str, gguf.GGMLQuantizationType]:
+    import gguf
+
+    q = gguf.GGMLQuantizationType
+    return {"f32": q.F32, "f16": q.F16, "q8_0": q.Q8_0, "q4_1": q.Q4_1, "q4_0": q.Q4_0}
+
+
+def _file_type(quant: str) -> int:
+    import gguf
+
+    f = gguf.LlamaFileType
+    return int(
+        {
+            "f32": f.ALL_F32,
+            "f16": f.MOSTLY_F16,
+            "q8_0": f.MOSTLY_Q8_0,
+            "q4_1": f.MOSTLY_Q4_1,
+            "q4_0": f.MOSTLY_Q4_0,
+        }[quant]
+    )
+
+
+def tensor_type(gguf_name: str, data: np.ndarray, quant: str) -> gguf.GGMLQuantizationType:
+    """Vectors (norms, biases) stay float32; matrices get the requested type where their rows fit its blocks."""
+    import gguf
+
+    qtypes = _qtypes()
+    if data.ndim < 2 or quant == "f32":
+        return qtypes["f32"]
+    wanted = qtypes[quant]
+    if quant in FOUR_BIT and gguf_name in ("token_embd.weight", "output.weight"):
+        wanted = qtypes["q8_0"]
+    block = gguf.GGML_QUANT_SIZES[wanted][0]
+    if data.shape[-1] % block:
+        return qtypes["f16"]  # rows that do not divide into blocks: f16, as llama-quantize falls back too
+    return wanted
+
+
+def _encode(data: np.ndarray, qtype: gguf.GGMLQuantizationType) -> np.ndarray:
+    import gguf
+
+    if qtype == gguf.GGMLQuantizationType.F32:
+        return data.astype(np.float32)
+    if qtype == gguf.GGMLQuantizationType.F16:
+        return data.astype(np.float16)
+    return gguf.quants.quantize(data.astype(np.float32), qtype)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_gguf(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    dest: Path | str,
+    quant: str = DEFAULT_QUANT,
+    *,
+    name: str = "model",
+    prompt: PromptForm | None = None,
+    sampling: SamplingDefaults | None = None,
+    extra: dict[str, str] | None = None,
+    progress: Progress | None = None,
+) -> GgufExport:
+    """Write ``model`` (plain transformers weights) and ``tokenizer`` as one GGUF file at ``dest``; its chat
+    template asks in the ``prompt`` form (default: the conversation as the client sends it)."""
+    import gguf
+
+    if quant not in QUANTS:
+        raise ExportError(f"unknown GGUF quantization {quant!r}; choose one of {', '.join(QUANTS)}")
+    started = time.perf_counter()
+    progress = progress or (lambda fraction, message: None)
+    config = model.config
+    arch = architecture_for(config)  # refuse an unknown architecture before any work
+    sampling = sampling or SamplingDefaults()
+    prompt = prompt or PromptForm()
+    template = getattr(tokenizer, "chat_template", None)
+    if isinstance(template, str) and template:
+        template = framed_chat_template(template, prompt.system, prompt.before, prompt.after)
+    vocab = build_vocabulary(tokenizer, int(config.vocab_size))
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    writer = gguf.GGUFWriter(tmp, gguf.MODEL_ARCH_NAMES[arch.gguf_arch], use_temp_file=True)
+    try:
+        writer.add_type(gguf.GGUFType.MODEL)
+        writer.add_name(name)
+        writer.add_file_type(_file_type(quant))
+        if quant not in ("f32", "f16"):
+            writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
+        arch.write_hparams(writer, config)
+        eot, add_bos = _write_tokenizer(writer, tokenizer, vocab, template)
+        writer.add_sampling_temp(float(sampling.temperature))
+        writer.add_sampling_top_p(float(sampling.top_p))
+        writer.add_sampling_penalty_repeat(float(sampling.repeat_penalty))
+        writer.add_string(KEY_SYSTEM, prompt.system)
+        writer.add_string(KEY_BEFORE, prompt.before)
+        writer.add_string(KEY_AFTER, prompt.after)
+        for key, value in (extra or {}).items():
+            writer.add_string(key, value)
+        count = _add_tensors(writer, model, arch, quant, progress)
+        progress(0.95, "writing the file")
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        os.replace(tmp, dest)
+    except BaseException:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    stops = [t for t in dict.fromkeys([eot, tokenizer.eos_token]) if t]
+    progress(1.0, "done")
+    return GgufExport(
+        name=name,
+        path=dest,
+        quant=quant,
+        architecture=arch.name,
+        tensors=count,
+        bytes=dest.stat().st_size,
+        seconds=time.perf_counter() - started,
+        chat_template=template,
+        stop_tokens=stops,
+        prompt=prompt,
+        sampling=sampling,
+        bos_token=tokenizer.bos_token,
+        add_bos=add_bos,
+    )
+
+
+def _write_tokenizer(
+    writer: gguf.GGUFWriter, tokenizer: PreTrainedTokenizerBase, vocab: Vocabulary, template: str | None
+) -> tuple[str | None, bool]:
+    """Tokenizer metadata; returns the end-of-turn token and whether a BOS token starts every prompt."""
+    writer.add_tokenizer_model(vocab.model)
+    if vocab.pre:
+        writer.add_tokenizer_pre(vocab.pre)
+    writer.add_token_list(vocab.tokens)
+    writer.add_token_types(vocab.types)
+    if vocab.scores is not None:
+        writer.add_token_scores(vocab.scores)
+    if vocab.add_space_prefix is not None:
+        writer.add_add_space_prefix(vocab.add_space_prefix)
+    if vocab.merges:
+        writer.add_token_merges(vocab.merges)
+    ids = {
+        writer.add_bos_token_id: tokenizer.bos_token_id,
+        writer.add_eos_token_id: tokenizer.eos_token_id,
+        writer.add_unk_token_id: tokenizer.unk_token_id,
+        writer.add_pad_token_id: tokenizer.pad_token_id,
+    }
+    for add, token_id in ids.items():
+        if token_id is not None:
+            add(int(token_id))
+    add_bos = adds_bos(tokenizer)
+    writer.add_add_bos_token(add_bos)
+    writer.add_add_eos_token(False)
+    eot = end_of_turn_token(tokenizer)
+    if eot is not None:
+        writer.add_eot_token_id(int(tokenizer.convert_tokens_to_ids(eot)))
+    if isinstance(template, str) and template:
+        writer.add_chat_template(template)
+    return eot, add_bos
+
+
+def _add_tensors(
+    writer: gguf.GGUFWriter, model: PreTrainedModel, arch: _Architecture, quant: str, progress: Progress
+) -> int:
+    import gguf
+    import torch
+
+    config = model.config
+    names = gguf.get_tensor_name_map(arch.gguf_arch, int(config.num_hidden_layers))
+    state = model.state_dict()
+    tied = bool(getattr(config, "tie_word_embeddings", False))
+    items = [(k, v) for k, v in state.items() if not (tied and k == "lm_head.weight")]
+    for done, (hf_name, tensor) in enumerate(items):
+        gguf_name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+        if gguf_name is None:
+            raise ExportError(f"no GGUF name for the tensor {hf_name!r} of this {arch.name} model")
+        data = tensor.detach().to(torch.float32).cpu().numpy()
+        data = arch.transform(gguf_name, data, config)
+        qtype = tensor_type(gguf_name, data, quant)
+        encoded = _encode(data, qtype)
+        writer.add_tensor(gguf_name, encoded, raw_shape=encoded.shape, raw_dtype=qtype)
+        progress(0.9 * (done + 1) / len(items), f"{gguf_name} → {qtype.name}")
+    return len(items)
+
+
+# ---------------------------------------------------------------- a run
+
+
+def default_out_dir(run_dir: Path | str, quant: str) -> Path:
+    return Path(run_dir) / "exports" / f"gguf-{quant}"
+
+
+def export_gguf(
+    run_dir: Path | str,
+    quant: str = DEFAULT_QUANT,
+    out_dir: Path | str | None = None,
+    *,
+    progress: Progress | None = None,
+    modelfile: bool = True,
+) -> GgufExport:
+    """``<out>/<run>-<quant>.gguf`` from a finished run, and an Ollama ``Modelfile`` beside it."""
+    if quant not in QUANTS:
+        raise ExportError(f"unknown GGUF quantization {quant!r}; choose one of {', '.join(QUANTS)}")
+    run_dir = Path(run_dir)
+    progress = progress or (lambda fraction, message: None)
+    progress(0.0, "merging the adapter into the base model")
+    model, tokenizer, recipe = load_merged(run_dir)
+    architecture_for(model.config)
+    out_dir = Path(out_dir) if out_dir else default_out_dir(run_dir, quant)
+    sampling = SamplingDefaults(max_new_tokens=recipe.eval.max_new_tokens)
+    result = write_gguf(
+        model,
+        tokenizer,
+        out_dir / f"{run_dir.name}-{quant}.gguf",
+        quant,
+        name=run_dir.name,
+        prompt=get_usecase(recipe.use_case).prompt_form(recipe),
+        sampling=sampling,
+        extra={KEY_RUN: run_dir.name, KEY_BASE: recipe.base_model, KEY_USE_CASE: recipe.use_case},
+        progress=lambda fraction, message: progress(0.05 + 0.9 * fraction, message),
+    )
+    if modelfile:
+        from builder.export.ollama import OllamaError, write_modelfile
+
+        try:
+            write_modelfile(result, tokenizer, out_dir / "Modelfile")
+        except OllamaError as err:  # the GGUF stands on its own; say why Ollama gets no Modelfile
+            result.notes.append(str(err))
+    progress(1.0, "done")
+    return result

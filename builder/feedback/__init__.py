@@ -1,0 +1,1 @@
+"""A next round from a run's votes and corrections (SFT or DPO)."""

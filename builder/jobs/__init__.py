@@ -1,0 +1,1 @@
+"""The job queue: one subprocess per job, started from the web app."""

@@ -1,0 +1,1 @@
+"""Base models: bundled catalogue, loading, chat templates, masking, devices, generation, capacity."""

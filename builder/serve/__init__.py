@@ -1,0 +1,1 @@
+"""The chat engine and the OpenAI-compatible server."""
