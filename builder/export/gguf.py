@@ -11,8 +11,9 @@ The chat template is the run's, preceded by the run's prompt form (``UseCase.pro
 system prompt is used, and every user turn is framed as in training (a translation run's
 "Translate to Spanish:"), so that llama.cpp (``--jinja``) and LM Studio ask what training asked.
 
-Architectures: the llama family (``llama``, the bundled SmolLM2) and ``gemma3`` (Gemma 3 text).
-Any other one is refused with its name, before anything is written.
+Architectures: the llama family (``llama``, the bundled SmolLM2) and ``gemma3`` (Gemma 3 text),
+each described in ``builder.export.gguf_arch``; any other one is refused with its name, before
+anything is written.
 
 Quantizations: ``f32`` and ``f16`` (no loss beyond rounding), ``q8_0``, and the 4-bit ``q4_1``
 and ``q4_0``. The k-quants (``Q4_K_M`` and friends) have no writer in ``gguf.quants``; llama.cpp's
@@ -27,11 +28,12 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from builder.export.base import ExportError, GgufExport, SamplingDefaults
+from builder.export.gguf_arch import Architecture, architecture_for
 from builder.export.gguf_vocab import Vocabulary, adds_bos, build_vocabulary, end_of_turn_token
 from builder.export.merge import load_merged
 from builder.models.templates import framed_chat_template
@@ -54,146 +56,6 @@ KEY_AFTER = "domain_assistant.user_turn_after"
 KEY_RUN = "domain_assistant.run"
 KEY_BASE = "domain_assistant.base_model"
 KEY_USE_CASE = "domain_assistant.use_case"
-
-
-# ---------------------------------------------------------------- architectures
-
-
-def _rope(config: Any) -> tuple[float, dict[str, Any]]:
-    """(rope theta, the rope parameters) from a transformers 5 config (``rope_parameters``) or an older one."""
-    params = dict(getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {})
-    theta = params.get("rope_theta", getattr(config, "rope_theta", 10000.0))
-    return float(theta), params
-
-
-def _head_dim(config: Any) -> int:
-    return int(getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads)
-
-
-def _permute_for_rope(weights: np.ndarray, n_head: int) -> np.ndarray:
-    """Transformers' Llama rotates the two halves of a head; llama.cpp's ``llama`` rotates adjacent pairs.
-
-    Reordering the rows of the Q and K projections (and biases) per head from [first half, second
-    half] to interleaved pairs makes both compute the same attention.
-    """
-    shape = weights.shape
-    return weights.reshape(n_head, 2, shape[0] // n_head // 2, *shape[1:]).swapaxes(1, 2).reshape(shape)
-
-
-class _Architecture:
-    gguf_arch: gguf.MODEL_ARCH
-    name: str
-
-    def write_hparams(self, writer: gguf.GGUFWriter, config: Any) -> None:
-        raise NotImplementedError
-
-    def transform(self, gguf_name: str, data: np.ndarray, config: Any) -> np.ndarray:
-        return data
-
-
-class _Llama(_Architecture):
-    name = "llama"
-
-    def __init__(self) -> None:
-        import gguf
-
-        self.gguf_arch = gguf.MODEL_ARCH.LLAMA
-
-    def write_hparams(self, writer: gguf.GGUFWriter, config: Any) -> None:
-        import gguf
-
-        theta, rope = _rope(config)
-        rope_type = rope.get("rope_type", rope.get("type", "default")) or "default"
-        writer.add_context_length(int(config.max_position_embeddings))
-        writer.add_embedding_length(int(config.hidden_size))
-        writer.add_block_count(int(config.num_hidden_layers))
-        writer.add_feed_forward_length(int(config.intermediate_size))
-        writer.add_head_count(int(config.num_attention_heads))
-        writer.add_head_count_kv(int(config.num_key_value_heads or config.num_attention_heads))
-        writer.add_layer_norm_rms_eps(float(config.rms_norm_eps))
-        writer.add_rope_freq_base(theta)
-        head_dim = _head_dim(config)
-        writer.add_rope_dimension_count(head_dim)
-        if head_dim != config.hidden_size // config.num_attention_heads:
-            writer.add_key_length(head_dim)
-            writer.add_value_length(head_dim)
-        if rope_type == "linear":
-            writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
-            writer.add_rope_scaling_factor(float(rope["factor"]))
-        elif rope_type != "default":
-            raise ExportError(
-                f"rope type {rope_type!r} of this llama model is not supported by the GGUF export "
-                "(supported: default, linear)"
-            )
-        writer.add_vocab_size(int(config.vocab_size))
-
-    def transform(self, gguf_name: str, data: np.ndarray, config: Any) -> np.ndarray:
-        if ".attn_q." in gguf_name:
-            return _permute_for_rope(data, int(config.num_attention_heads))
-        if ".attn_k." in gguf_name:
-            return _permute_for_rope(data, int(config.num_key_value_heads or config.num_attention_heads))
-        return data
-
-
-class _Gemma3(_Architecture):
-    name = "gemma3"
-
-    def __init__(self) -> None:
-        import gguf
-
-        self.gguf_arch = gguf.MODEL_ARCH.GEMMA3
-
-    def write_hparams(self, writer: gguf.GGUFWriter, config: Any) -> None:
-        theta, rope = _rope(config)
-        # Gemma 3 keeps one set of rope parameters per attention kind in transformers 5.
-        if "full_attention" in rope:
-            theta = float(rope["full_attention"].get("rope_theta", theta))
-            kind = rope["full_attention"].get("rope_type", "default")
-            if kind != "default":
-                raise ExportError(f"gemma3 with rope type {kind!r} is not supported by the GGUF export")
-            if "sliding_attention" in rope:
-                writer.add_rope_freq_base_swa(float(rope["sliding_attention"].get("rope_theta", 10000.0)))
-        elif getattr(config, "rope_local_base_freq", None):
-            writer.add_rope_freq_base_swa(float(config.rope_local_base_freq))
-        head_dim = _head_dim(config)
-        writer.add_context_length(int(config.max_position_embeddings))
-        writer.add_embedding_length(int(config.hidden_size))
-        writer.add_block_count(int(config.num_hidden_layers))
-        writer.add_feed_forward_length(int(config.intermediate_size))
-        writer.add_head_count(int(config.num_attention_heads))
-        writer.add_head_count_kv(int(config.num_key_value_heads))
-        writer.add_key_length(head_dim)
-        writer.add_value_length(head_dim)
-        writer.add_layer_norm_rms_eps(float(config.rms_norm_eps))
-        writer.add_rope_freq_base(theta)
-        if getattr(config, "sliding_window", None):
-            writer.add_sliding_window(int(config.sliding_window))
-        # llama.cpp places Gemma 3's global-attention layers itself (every sixth); refuse any other layout.
-        layer_types = getattr(config, "layer_types", None) or []
-        expected = ["full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(len(layer_types))]
-        if layer_types != expected:
-            raise ExportError("this gemma3 model does not have one global-attention layer in six, as llama.cpp assumes")
-        writer.add_vocab_size(int(config.vocab_size))
-
-    def transform(self, gguf_name: str, data: np.ndarray, config: Any) -> np.ndarray:
-        # Transformers' Gemma norms scale by (1 + weight); llama.cpp multiplies by the stored weight.
-        if gguf_name.endswith("norm.weight"):
-            return data + 1.0
-        return data
-
-
-ARCHITECTURES: dict[str, type[_Architecture]] = {"llama": _Llama, "gemma3_text": _Gemma3, "gemma3": _Gemma3}
-
-
-def architecture_for(config: Any) -> _Architecture:
-    model_type = getattr(config, "model_type", None)
-    if model_type not in ARCHITECTURES:
-        names = ", ".join(sorted({cls.name for cls in ARCHITECTURES.values()}))
-        raise ExportError(
-            f"the GGUF export does not support the architecture {model_type!r} of this base model "
-            f"(supported: {names}); export the merged model folder and convert it with llama.cpp's own tools"
-        )
-    return ARCHITECTURES[model_type]()
 
 
 # ---------------------------------------------------------------- tensors
@@ -357,14 +219,14 @@ def _write_tokenizer(
     writer.add_add_eos_token(False)
     eot = end_of_turn_token(tokenizer)
     if eot is not None:
-        writer.add_eot_token_id(int(tokenizer.convert_tokens_to_ids(eot)))
+        writer.add_eot_token_id(cast(int, tokenizer.convert_tokens_to_ids(eot)))  # one token in, one id out
     if isinstance(template, str) and template:
         writer.add_chat_template(template)
     return eot, add_bos
 
 
 def _add_tensors(
-    writer: gguf.GGUFWriter, model: PreTrainedModel, arch: _Architecture, quant: str, progress: Progress
+    writer: gguf.GGUFWriter, model: PreTrainedModel, arch: Architecture, quant: str, progress: Progress
 ) -> int:
     import gguf
     import torch

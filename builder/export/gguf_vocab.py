@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from builder.export.base import ExportError
 
@@ -119,8 +119,11 @@ def end_of_turn_token(tokenizer: PreTrainedTokenizerBase) -> str | None:
         return None
     marker = "Zq7 marker answer"
     try:
-        text = tokenizer.apply_chat_template(
-            [{"role": "user", "content": "hello"}, {"role": "assistant", "content": marker}], tokenize=False
+        text = cast(
+            str,  # tokenize=False: the template's text
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": "hello"}, {"role": "assistant", "content": marker}], tokenize=False
+            ),
         )
     except Exception:
         return None

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -139,7 +139,7 @@ def _gemma() -> ChatFormat:
 
 def reference_prompt(tokenizer: PreTrainedTokenizerBase, messages: Messages, *, strip_bos: bool) -> str:
     """The tokenizer's template output, less the BOS token that the runtime adds by itself."""
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    text = cast(str, tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
     bos = tokenizer.bos_token
     if strip_bos and bos and text.startswith(bos):
         text = text[len(bos) :]
@@ -148,7 +148,7 @@ def reference_prompt(tokenizer: PreTrainedTokenizerBase, messages: Messages, *, 
 
 def _default_system(tokenizer: PreTrainedTokenizerBase) -> str | None:
     """The system turn a ChatML template writes when the conversation has none (SmolLM2 does)."""
-    text = tokenizer.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False)
+    text = cast(str, tokenizer.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False))
     match = re.match(r"<\|im_start\|>system\n(.*?)<\|im_end\|>\n", text, flags=re.S)
     return match.group(1) if match else None
 
