@@ -45,6 +45,7 @@ EVAL_JSON = "eval.json"
 EVAL_MD = "eval.md"
 EVAL_LOG = "eval.log"
 EXPORT_LOG = "export.log"
+GGUF_LOG = "gguf.log"
 VOTES = "votes.jsonl"
 CORRECTIONS = "corrections.jsonl"  # "Write the right reply" in the playground (builder.cli.feedback)
 PAIRS = "pairs.jsonl"  # the vote pairs a DPO round trained on
@@ -280,8 +281,8 @@ class RunDir:
     knowledge_base = property(lambda self: self.path / KNOWLEDGE_BASE)
 
     def job_log(self, kind: str) -> Path:
-        """Where a job of this kind (train, evaluate, export) on this run writes its output."""
-        return self.path / {"train": LOG, "evaluate": EVAL_LOG, "export": EXPORT_LOG}[kind]
+        """Where a job of this kind (train, evaluate, export: a merge, gguf) on this run writes its output."""
+        return self.path / {"train": LOG, "evaluate": EVAL_LOG, "export": EXPORT_LOG, "gguf": GGUF_LOG}[kind]
 
     def examples(self, split: str) -> Path:
         """``train.jsonl`` or ``dev.jsonl``: the examples trained on or held out."""
