@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 Role = Literal["system", "user", "assistant"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant")
+
+
+def is_role(value: str) -> TypeGuard[Role]:
+    """A role a Message may have (a role map may also say "drop", and readers pass roles on as plain text)."""
+    return value in ROLES
 
 
 @dataclass(slots=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from builder.config.recipe import FieldMapping
-from builder.core.conversation import Conversation, Message
+from builder.core.conversation import Conversation, Message, Role, is_role
 from builder.importers.types import ReadItem, RecordError, snippet
 from builder.importers.vocabulary import (
     CONTENT_KEYS,
@@ -36,7 +36,7 @@ from builder.importers.vocabulary import (
     map_role,
 )
 
-ALTERNATING = ("user", "assistant")
+ALTERNATING: tuple[Role, Role] = ("user", "assistant")
 
 
 @dataclass(frozen=True)
@@ -201,21 +201,23 @@ def _conversation_from_turns(
         if content_key is None or content_key not in turn:
             present = ", ".join(turn)
             raise RecordError("bad_turn", f"turn {index} has no text field (keys: {present}); set content_field")
+        role: str | None
         if role_key is None:
             role = ALTERNATING[index % 2]
         elif role_key not in turn:
             raise RecordError("bad_turn", f"turn {index} has no {role_key!r} field")
         else:
             role = _role_or_tool(turn[role_key], mapping, left_out)
-        if role is None or role == "drop":
+        if role is None or not is_role(role):  # tool traffic, or a role mapped to "drop"
             continue
         text = text_of(turn[content_key])
-        calls = turn.get("tool_calls") if isinstance(turn.get("tool_calls"), list) else []
+        tool_calls = turn.get("tool_calls")
+        calls = tool_calls if isinstance(tool_calls, list) else []
         left_out["tool_calls"] += len(calls) + isinstance(turn.get("function_call"), dict)
         if not text.strip() and _only_media(turn[content_key]):
             left_out["media_only"] += 1
         elif text.strip() or not (calls or turn.get("function_call")):  # an empty call message is not a turn
-            messages.append(Message(role, text))  # type: ignore[arg-type]
+            messages.append(Message(role, text))
     return Conversation(messages, id=conv_id, metadata=meta)
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from builder.config.recipe import FieldMapping
-from builder.importers.chats import SESSION_GAP, ChatMessage
+from builder.importers.chats import SESSION_GAP, ChatMessage, MessageKind
 from builder.importers.formats.linechat import (
     CUT,
     MONTHS,
@@ -123,7 +123,8 @@ def _stamp(line: str) -> tuple[time, str | None, str | None, str | None, str] | 
     parts = [int(p) for p in g["time"].split(":")]
     if parts[0] > 23 or parts[1] > 59 or (len(parts) > 2 and parts[2] > 59):
         return None
-    return time(*parts), g.get("iso"), g.get("mon"), g.get("mday"), g["rest"]
+    second = parts[2] if len(parts) > 2 else 0
+    return time(parts[0], parts[1], second), g.get("iso"), g.get("mon"), g.get("mday"), g["rest"]
 
 
 def _speaker(rest: str) -> tuple[str | None, str, str]:
@@ -226,8 +227,8 @@ class ChatLogReader:
             return Header(when, speaker, text, {"at": measured})
 
         def finish(header: Header, text: str, line: int) -> ChatMessage:
-            kind = "system" if header.speaker is None else "text"
-            return ChatMessage(header.speaker or "", text.strip(), header.time, line, kind, dict(header.meta))  # type: ignore[arg-type]
+            kind: MessageKind = "system" if header.speaker is None else "text"
+            return ChatMessage(header.speaker or "", text.strip(), header.time, line, kind, dict(header.meta))
 
         stray = stray_line(
             source,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from builder.config.recipe import FieldMapping
-from builder.importers.chats import ChatMessage
+from builder.importers.chats import ChatMessage, MessageKind
 from builder.importers.formats.linechat import (
     MONTHS,
     Header,
@@ -104,7 +104,7 @@ def _when(text: str) -> datetime | None:
         return None
 
 
-def _markdown_message(speaker: str | None, text: str) -> tuple[str, str]:
+def _markdown_message(speaker: str | None, text: str) -> tuple[MessageKind, str]:
     """(kind, text) of a signal-export message: quotes and reactions left out, attachments counted."""
     kept: list[str] = []
     media = False
@@ -122,7 +122,7 @@ def _markdown_message(speaker: str | None, text: str) -> tuple[str, str]:
     return _kind(speaker, body, media)
 
 
-def _backup_message(speaker: str | None, text: str, is_file: bool) -> tuple[str, str]:
+def _backup_message(speaker: str | None, text: str, is_file: bool) -> tuple[MessageKind, str]:
     if is_file:
         return "media", plain(text).strip()
     lines = text.split("\n")
@@ -130,7 +130,7 @@ def _backup_message(speaker: str | None, text: str, is_file: bool) -> tuple[str,
     return _kind(speaker, "\n".join(lines).strip(), False)
 
 
-def _kind(speaker: str | None, body: str, media: bool) -> tuple[str, str]:
+def _kind(speaker: str | None, body: str, media: bool) -> tuple[MessageKind, str]:
     if speaker is None or _CALL.match(body) or _DELETED.match(body):
         return "system", body
     if not body:
@@ -207,7 +207,7 @@ class SignalReader:
                 kind, body = _markdown_message(header.speaker, text)
             else:
                 kind, body = _backup_message(header.speaker, text, bool(header.meta.get("media")))
-            return ChatMessage(header.speaker or "", body, header.time, line, kind)  # type: ignore[arg-type]
+            return ChatMessage(header.speaker or "", body, header.time, line, kind)
 
         stray = stray_line(
             source,

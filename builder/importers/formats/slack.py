@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 from builder.config.recipe import FieldMapping
 from builder.importers.bundle import Bundle
-from builder.importers.chats import SESSION_GAP, ChatMessage, conversation_item
+from builder.importers.chats import SESSION_GAP, ChatMessage, MessageKind, conversation_item
 from builder.importers.formats.slack_text import message_text, speaker_name
 from builder.importers.jsonstream import JsonStream, StreamError
 from builder.importers.registry import NOT_JSON, Sample, register
@@ -282,7 +282,7 @@ class _Channel:
         if subtype in SYSTEM_SUBTYPES:
             return ChatMessage(speaker, text or str(subtype), time, line, kind="system", meta=meta)
         if not text.strip():
-            kind = "media" if record.get("files") or record.get("attachments") else "system"
+            kind: MessageKind = "media" if record.get("files") or record.get("attachments") else "system"
             return ChatMessage(speaker, "", time, line, kind=kind, meta=meta)
         return ChatMessage(speaker, text, time, line, meta=meta)
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from builder.config.recipe import FieldMapping
-from builder.importers.chats import ChatMessage, conversation_item, sessions
+from builder.importers.chats import ChatMessage, MessageKind, conversation_item, sessions
 from builder.importers.jsonstream import JsonStream, StreamError
 from builder.importers.registry import NOT_JSON, Sample, register
 from builder.importers.types import Container, DetectedFormat, ReadItem, snippet
@@ -258,7 +258,7 @@ def chat_message(record: dict[str, Any], line: int) -> ChatMessage:
     speaker = record.get("from") or ("Deleted Account" if "from" in record else str(record.get("from_id") or "?"))
     text = text_of(record.get("text", record.get("text_entities")))
     if not text.strip():
-        kind = "media" if any(record.get(k) for k in MEDIA_KEYS) else "system"
+        kind: MessageKind = "media" if any(record.get(k) for k in MEDIA_KEYS) else "system"
         label = str(
             record.get("media_type") or ("photo" if record.get("photo") else "file" if record.get("file") else "")
         )

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from builder.config.recipe import FieldMapping
-from builder.importers.chats import SESSION_GAP, ChatMessage
+from builder.importers.chats import SESSION_GAP, ChatMessage, MessageKind
 from builder.importers.encoding import sniff_encoding
 from builder.importers.formats.linechat import (
     Header,
@@ -225,8 +225,9 @@ class WhatsAppReader:
             return Header(parsed.stamp.when(day_first), speaker, text)
 
         def finish(header: Header, text: str, line: int) -> ChatMessage:
+            kind: MessageKind
             kind, clean = ("system", plain(text).strip()) if header.speaker is None else kind_of(text)
-            return ChatMessage(header.speaker or "", clean, header.time, line, kind)  # type: ignore[arg-type]
+            return ChatMessage(header.speaker or "", clean, header.time, line, kind)
 
         stray = stray_line(
             source,

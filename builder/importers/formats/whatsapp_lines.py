@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from builder.importers.chats import MessageKind
 from builder.importers.formats.linechat import LRM, plain, spaces_only
 
 # 12-hour markers: AM/PM, a.m./p.m., Spanish "a. m."/"p. m.", Greek; East Asian ones come before the time.
@@ -149,7 +150,7 @@ def split_speaker(rest: str) -> tuple[str | None, str]:
     return speaker, rest[m.end() :]
 
 
-def kind_of(text: str) -> tuple[str, str]:
+def kind_of(text: str) -> tuple[MessageKind, str]:
     """(kind, text): ``text`` for a message, ``media`` for an attachment placeholder, ``system`` for a notice.
 
     ``text`` still has its marks: one leading U+200E is how iOS marks what the app wrote.

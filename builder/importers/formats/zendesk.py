@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from builder.config.recipe import FieldMapping
-from builder.importers.chats import ChatMessage
+from builder.importers.chats import ChatMessage, MessageKind
 from builder.importers.helpdesk import (
     JsonValue,
     first_values,
@@ -133,7 +133,7 @@ def _add_comment(ticket: _Ticket, comment: dict[str, Any], time: Any, author: An
     author = comment.get("author_id", author)
     text = _comment_text(comment)
     media = bool(comment.get("attachments")) or html_has_image(str(comment.get("html_body") or ""))
-    kind = "text" if text else ("media" if media else "text")
+    kind: MessageKind = "text" if text else ("media" if media else "text")
     ticket.messages.append(ChatMessage(str(author), text, parse_time(comment.get("created_at", time)), kind=kind))
     ticket.authors.append(author)
 
