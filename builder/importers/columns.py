@@ -213,7 +213,7 @@ def _message_layout(
     notes = list(found.notes)
     if found.conversation_id is None:
         notes.append(Note("no_id_column"))
-    names = {"role": columns[found.role], "content": columns[found.content]}
+    names: dict[str, str | None] = {"role": columns[found.role], "content": columns[found.content]}
     names["id"] = columns[found.conversation_id] if found.conversation_id is not None else None
     names["timestamp"] = columns[found.timestamp] if found.timestamp is not None else None
     return "csv_messages", layout, names, notes
@@ -231,7 +231,7 @@ def _pair_layout(columns: list[str], found: Columns) -> tuple[str, PairColumns, 
             raise DataError(f"cannot tell which column is the reply; the columns are {', '.join(columns)}")
         notes.append(Note("guessed_columns", {"prompt": columns[prompt], "response": columns[response]}))
     layout = PairColumns(prompt, response, found.system, found.conversation_id)
-    names = {"prompt": columns[prompt], "response": columns[response]}
+    names: dict[str, str | None] = {"prompt": columns[prompt], "response": columns[response]}
     names["system"] = columns[found.system] if found.system is not None else None
     names["id"] = columns[found.conversation_id] if found.conversation_id is not None else None
     return "csv_pairs", layout, names, notes

@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from builder.importers.types import Quoting
 from builder.importers.vocabulary import CONTENT_KEYS, ID_KEYS, PROMPT_KEYS, RESPONSE_KEYS, ROLE_KEYS, TIME_KEYS
 
 SAMPLE_LINES = 200
@@ -23,7 +24,7 @@ _WORD = re.compile(r"[^\W\d][\w.-]{0,40}")  # one word in any alphabet: quién, 
 class Dialect:
     rows: list[list[str]]  # the sample, cut into rows
     delimiter: str
-    quoting: int
+    quoting: Quoting
 
 
 def sniff_dialect(text: str, forced: str | None, suffix: str) -> Dialect:

@@ -16,6 +16,7 @@ from builder.importers.formats import READERS_LOADED  # noqa: F401  (registers e
 from builder.importers.jsonfile import detect_json
 from builder.importers.registry import (
     FITS,
+    Sample,
     bundle_sample,
     candidates,
     describe,
@@ -67,7 +68,7 @@ def detect_format(path: Path | str, mapping: FieldMapping | None = None) -> Dete
         return DetectedFormat(path, "binary", Container.NONE, encoding=encoding, notes=[Note("binary")])
     sample = sample_of(path, encoding, text)
     if mapping.format != "auto":
-        return _forced(sample, mapping)
+        return _forced(sample, encoding, mapping)
     det = detect(sample, mapping)
     if det is None:  # no reader claims it: read it as a delimited file, which says what it guessed
         det = detect_csv(path, encoding, sample.text, mapping)
@@ -75,15 +76,15 @@ def detect_format(path: Path | str, mapping: FieldMapping | None = None) -> Dete
     return det
 
 
-def _forced(sample, mapping: FieldMapping) -> DetectedFormat:  # type: ignore[no-untyped-def]
-    """The format the user named: a reader's name, or a shape of the generic readers."""
+def _forced(sample: Sample, encoding: str, mapping: FieldMapping) -> DetectedFormat:
+    """The format the user named: a reader's name, or a shape of the generic readers (``encoding``: the file's)."""
     fmt = mapping.format
     if fmt in ("csv_messages", "csv_pairs"):
-        det = detect_csv(sample.path, sample.encoding, sample.text, mapping)
+        det = detect_csv(sample.path, encoding, sample.text, mapping)
     elif fmt in _GENERIC:
-        det = detect_json(sample.path, sample.encoding, mapping)
+        det = detect_json(sample.path, encoding, mapping)
     elif fmt == "text":
-        det = DetectedFormat(sample.path, "text", Container.TEXT, encoding=sample.encoding)
+        det = DetectedFormat(sample.path, "text", Container.TEXT, encoding=encoding)
         det.reader = "transcript"
         return det
     else:

@@ -6,7 +6,7 @@ import csv
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 from builder.config.recipe import ImportFormat
 from builder.core.conversation import Conversation
@@ -17,6 +17,20 @@ DATA_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".txt", ".text", 
 FORMATS: tuple[str, ...] = get_args(ImportFormat)
 RAW_SNIPPET_CHARS = 1000
 SNIFF_BYTES = 64 * 1024
+# csv.QUOTE_MINIMAL, QUOTE_ALL, QUOTE_NONNUMERIC, QUOTE_NONE: the values csv.reader takes on Python 3.11.
+Quoting = Literal[0, 1, 2, 3]
+
+
+def object_at(record: dict[str, Any], key: str) -> dict[str, Any]:
+    """``record[key]`` when it is a JSON object, else an empty one (exports leave keys out, null or odd)."""
+    value = record.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def text_at(record: dict[str, Any], key: str) -> str:
+    """``record[key]`` when it is a string, else the empty string."""
+    value = record.get(key)
+    return value if isinstance(value, str) else ""
 
 
 class DataError(ValueError):
@@ -161,7 +175,7 @@ class DetectedFormat:
     columns: list[str] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)  # for people: which key or column holds what
     notes: list[Note] = field(default_factory=list)
-    quoting: int = csv.QUOTE_MINIMAL
+    quoting: Quoting = csv.QUOTE_MINIMAL
     layout: MessageColumns | PairColumns | None = None  # CSV only: the columns the reader uses
     reader: str | None = None  # the registered reader (builder.importers.registry) that reads the file
     owner: str | None = None  # the export's own account (the business side), where the format says it

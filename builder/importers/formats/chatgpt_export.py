@@ -27,7 +27,7 @@ from builder.importers.chats import ChatMessage
 from builder.importers.helpdesk import first_values, parse_time, ticket_item, wrong_value
 from builder.importers.jsonstream import JsonStream, StreamError
 from builder.importers.registry import Sample, register
-from builder.importers.types import Container, DetectedFormat, ReadItem, snippet
+from builder.importers.types import Container, DetectedFormat, ReadItem, object_at, snippet
 
 CONVERSATIONS = "conversations.json"
 _EXPORT_SIBLINGS = ("user.json", "chat.html", "message_feedback.json", "shared_conversations.json")
@@ -135,9 +135,9 @@ def _text_and_media(content: dict[str, Any]) -> tuple[str, bool]:
 
 def _message(message: dict[str, Any], tools: dict[str, int]) -> ChatMessage | None:
     """One message on the path as a chat message; None for tool traffic (counted in ``tools``)."""
-    author = message.get("author") if isinstance(message.get("author"), dict) else {}
+    author = object_at(message, "author")
     role = str(author.get("role") or "unknown")
-    content = message.get("content") if isinstance(message.get("content"), dict) else {}
+    content = object_at(message, "content")
     kind = str(content.get("content_type") or "text")
     time = parse_time(message.get("create_time"))
     if role == "tool":
@@ -146,7 +146,7 @@ def _message(message: dict[str, Any], tools: dict[str, int]) -> ChatMessage | No
     if role == "assistant" and message.get("recipient") not in (None, "all"):
         tools["tool_calls"] += 1
         return None
-    meta = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+    meta = object_at(message, "metadata")
     text, media = _text_and_media(content)
     if kind in _HIDDEN_TYPES or meta.get("is_visually_hidden_from_conversation") or (role == "system" and not text):
         return ChatMessage("ChatGPT", kind if role != "system" else "system message", time, kind="system")

@@ -32,7 +32,7 @@ from builder.importers.bundle import Bundle
 from builder.importers.chats import ChatMessage, conversation_item, sessions
 from builder.importers.jsonstream import JsonStream, StreamError
 from builder.importers.registry import NOT_JSON, Sample, register
-from builder.importers.types import DATA_SUFFIXES, Container, DetectedFormat, ReadItem, snippet
+from builder.importers.types import DATA_SUFFIXES, Container, DetectedFormat, ReadItem, object_at, snippet, text_at
 
 TEXT_TYPES = frozenset({"Default", "Reply", "ChatInputCommand", "ContextMenuCommand", "ThreadStarterMessage"})
 _HEAD = re.compile(r'"guild"\s*:\s*\{.*?"channel"\s*:\s*\{', re.S)
@@ -127,8 +127,8 @@ def _read_export(f: TextIO, source: str, member: str, mapping: FieldMapping) -> 
 def _conversations(
     stream: JsonStream, header: dict[str, Any], source: str, member: str, mapping: FieldMapping
 ) -> Iterator[ReadItem]:
-    channel = header.get("channel") if isinstance(header.get("channel"), dict) else {}
-    guild = header.get("guild") if isinstance(header.get("guild"), dict) else {}
+    channel = object_at(header, "channel")
+    guild = object_at(header, "guild")
     thread = _is_thread(member, channel)
     meta = {"guild": guild.get("name"), "channel": channel.get("name"), "thread": thread}
     if thread and channel.get("category"):
@@ -203,7 +203,7 @@ def chat_message(record: dict[str, Any], line: int, agents: set[str]) -> ChatMes
     speaker = _speaker(author, agents)
     meta = {"id": record.get("id"), "bot": bool(author.get("isBot"))}
     time = _time(record.get("timestamp"))
-    content = record.get("content") if isinstance(record.get("content"), str) else ""
+    content = text_at(record, "content")
     kind = str(record.get("type") or "Default")
     if kind not in TEXT_TYPES:
         return ChatMessage(speaker, content or kind, time, line, kind="system", meta=meta)

@@ -46,7 +46,7 @@ from builder.importers.helpdesk import (
     wrong_value,
 )
 from builder.importers.registry import Sample, register
-from builder.importers.types import SNIFF_BYTES, Container, DetectedFormat, ReadItem
+from builder.importers.types import SNIFF_BYTES, Container, DetectedFormat, ReadItem, object_at
 
 _JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _DATA_SUFFIXES = (*_JSON_SUFFIXES, ".csv", ".tsv", ".txt", ".text", ".log")
@@ -132,10 +132,10 @@ class FreshdeskReader:
         if sample.is_bundle:
             with Bundle(sample.path) as bundle:
                 kinds = _kinds(bundle)
-            fields = {
+            members = {
                 kind: ", ".join(m for m, k in kinds.items() if k == kind) for kind in ("tickets", "conversations")
             }
-            return DetectedFormat(sample.path, self.name, Container.JSON, fields=fields)
+            return DetectedFormat(sample.path, self.name, Container.JSON, fields=members)
         values = first_values(sample)
         kind = "conversations" if values and is_reply(values[0]) else "tickets"
         fields: dict[str, Any] = {"holds": kind}
@@ -259,7 +259,7 @@ def _ticket_item(
     source: str, line: int, ticket: dict[str, Any], replies: list[dict[str, Any]], mapping: FieldMapping
 ) -> ReadItem:
     requester = ticket.get("requester_id")
-    included = ticket.get("requester") if isinstance(ticket.get("requester"), dict) else {}
+    included = object_at(ticket, "requester")
     customer = str(included.get("name") or f"requester {requester}")
     opening = ticket.get("description_text")
     if not isinstance(opening, str) or not opening.strip():

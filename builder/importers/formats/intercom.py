@@ -33,7 +33,7 @@ from builder.importers.helpdesk import (
     wrong_value,
 )
 from builder.importers.registry import Sample, register
-from builder.importers.types import Container, DetectedFormat, ReadItem
+from builder.importers.types import Container, DetectedFormat, ReadItem, text_at
 
 AGENT_TYPES = frozenset(("admin", "bot", "team"))
 NOTE_TYPES = frozenset(("note", "note_and_reopen"))
@@ -116,7 +116,7 @@ def _speaker(author: Any) -> tuple[str, bool]:
 
 def _message(part: dict[str, Any], time: Any, agents: set[str]) -> ChatMessage:
     speaker, agent = _speaker(part.get("author"))
-    body = part.get("body") if isinstance(part.get("body"), str) else ""
+    body = text_at(part, "body")
     text = html_to_text(body)
     when = parse_time(time)
     if text:

@@ -35,7 +35,7 @@ from builder.importers.bundle import Bundle
 from builder.importers.chats import SESSION_GAP, ChatMessage, conversation_item
 from builder.importers.jsonstream import JsonStream, StreamError
 from builder.importers.registry import NOT_JSON, Sample, is_bundle_path, register
-from builder.importers.types import DATA_SUFFIXES, Container, DetectedFormat, ReadItem, snippet
+from builder.importers.types import DATA_SUFFIXES, Container, DetectedFormat, ReadItem, object_at, snippet
 
 MESSAGE_FILE = re.compile(r"(?:^|/)message_(\d+)\.json$")
 MEDIA_KEYS = ("photos", "videos", "gifs", "audio_files", "files", "sticker", "share")
@@ -176,10 +176,10 @@ class MessengerExport:
             yield from _Thread(path.parent.name, [p.name for p in files], opener, str(path), mapping, owners).read()
             return
         with Bundle(path) as bundle:
-            for folder, files in _threads(bundle.members).items():
-                source = bundle.source(files[0])
+            for folder, members in _threads(bundle.members).items():
+                source = bundle.source(members[0])
                 name = folder.rpartition("/")[2] or path.stem
-                yield from _Thread(name, files, bundle.open, source, mapping, owners).read()
+                yield from _Thread(name, members, bundle.open, source, mapping, owners).read()
 
 
 def messenger_owner(paths: list[Path]) -> str | None:
@@ -336,7 +336,7 @@ def chat_message(record: dict[str, Any], line: int) -> ChatMessage:
     if record.get("is_unsent") or record.get("type") in SYSTEM_TYPES or _SYSTEM_NOTICE.match(content):
         return ChatMessage(speaker, content or str(record.get("type") or "unsent"), time, line, "system", meta)
     if any(record.get(key) for key in MEDIA_KEYS):
-        share = record.get("share") if isinstance(record.get("share"), dict) else {}
+        share = object_at(record, "share")
         if not content or _MEDIA_NOTICE.match(content) or content == share.get("link"):
             return ChatMessage(speaker, "", time, line, "media", meta)
     if not content:

@@ -54,8 +54,8 @@ def message_text(record: dict[str, Any], users: dict[str, str]) -> str:
         if not isinstance(attachment, dict):
             continue
         own = [attachment.get(k) for k in ("pretext", "title", "text")]
-        own = [p for p in own if isinstance(p, str) and p.strip()]
-        if not own and isinstance(attachment.get("fallback"), str):
-            own = [attachment["fallback"]]
-        parts.extend(own)
+        texts = [p for p in own if isinstance(p, str) and p.strip()]
+        if not texts and isinstance(attachment.get("fallback"), str):
+            texts = [attachment["fallback"]]
+        parts.extend(texts)
     return render("\n".join(parts), users)
