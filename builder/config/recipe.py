@@ -111,8 +111,9 @@ def parse_role_map(value: str | dict[str, str] | None) -> dict[str, str]:
     """Accept ``"USER=user,SYSTEM=assistant"`` or a mapping; keys are matched case-insensitively."""
     if value is None or value == "":
         return {}
+    pairs: list[tuple[str, str]]
     if isinstance(value, dict):
-        pairs = value.items()
+        pairs = list(value.items())
     else:
         pairs = []
         for part in str(value).split(","):

@@ -15,11 +15,15 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from builder.config.recipe import cleaning_default
 from builder.core.conversation import Conversation, Message
+
+if TYPE_CHECKING:
+    from langdetect.detector_factory import DetectorFactory
 
 # --------------------------------------------------------------------------- normalisation
 
@@ -221,9 +225,9 @@ class Deduplicator:
         memo = self._word_hashes
         if len(memo) > 500_000:
             memo.clear()  # the vocabulary of a corpus is bounded; this only guards odd inputs
-        for w in words:
-            if w not in memo:
-                memo[w] = zlib.crc32(w.encode())
+        for word in words:
+            if word not in memo:
+                memo[word] = zlib.crc32(word.encode())
         w = (
             np.fromiter((memo[x] for x in words), dtype=np.uint64, count=len(words))
             if words
@@ -265,7 +269,7 @@ class LanguageDetector:
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
-        self._factory = None
+        self._factory: DetectorFactory | None = None
         self.calls_langdetect = 0
         self.calls_stopwords = 0
 
@@ -299,14 +303,14 @@ class LanguageDetector:
             return "unknown", 1.0
         return best.lang, best.prob
 
-    def _get_factory(self):  # type: ignore[no-untyped-def]
+    def _get_factory(self) -> DetectorFactory:
         if self._factory is None:
             self._factory = _langdetect_factory(self.seed)
         return self._factory
 
 
 @lru_cache(maxsize=4)
-def _langdetect_factory(seed: int):  # type: ignore[no-untyped-def]
+def _langdetect_factory(seed: int) -> DetectorFactory:
     """Loading langdetect's profiles takes about a second: once per process and seed."""
     from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 

@@ -55,7 +55,8 @@ def record_vote(
     if shown_first not in (None, "base", "tuned"):
         raise ValueError(f"shown_first must be base or tuned, not {shown_first!r}")
     # The chat engine's Sampling (a dataclass) or its fields as a mapping.
-    settings = dataclasses.asdict(sampling) if dataclasses.is_dataclass(sampling) else sampling
+    is_instance = dataclasses.is_dataclass(sampling) and not isinstance(sampling, type)
+    settings = dataclasses.asdict(sampling) if is_instance else sampling
     record = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "prompt": prompt,
