@@ -1,7 +1,7 @@
 """What the line-based chat readers (WhatsApp, chat logs, Signal) say about a file, in Spanish.
 
 The English is in the readers' own modules (``builder/importers/formats/whatsapp.py``, ``chat_log.py``,
-``signal.py``, added to ``NOTES``); ``builder.ui.i18n`` adds these to its table of importer notes by the same
+``signal.py``, added to ``NOTES``); ``builder.ui.i18n_messages`` adds these to its table of importer notes by the same
 keys, and its test checks that every English note has a Spanish one with the same placeholders.
 """
 

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from builder.data.advisor import ADVICE
 from builder.users.store import ACCOUNT_PROBLEMS
 
 _AUDIT_ACTIONS: dict[str, tuple[str, str]] = {
@@ -108,9 +107,4 @@ TEAM_STRINGS: dict[str, tuple[str, str]] = {
     "round_leave_out": ("Leave out the feedback of", "Dejar fuera las opiniones de"),
     **{f"audit_{key}": pair for key, pair in _AUDIT_ACTIONS.items()},
     **{f"acct_{key}": (english, _ACCOUNTS_ES[key]) for key, english in ACCOUNT_PROBLEMS.items()},
-    "adv_one_author": (
-        ADVICE["one_author"],
-        "{author} emitió {count} de los {total} votos ({share}): la ronda aprendería sobre todo el gusto de una "
-        "persona. Pide a otros que voten, o deja fuera a {author} en esta ronda.",
-    ),
 }

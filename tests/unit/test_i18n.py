@@ -30,6 +30,19 @@ def test_every_english_text_has_a_spanish_one_with_the_same_placeholders() -> No
     assert {f"adv_{key}" for key in ADVICE} <= set(STRINGS["es"])
 
 
+def test_every_key_has_one_owner() -> None:
+    """The tables are merged into one; a key two tables define would silently take the later one's words."""
+    from collections import Counter
+
+    from builder.ui.i18n import TABLES
+
+    counts = Counter(key for table in TABLES.values() for key in table)
+    twice = {key: [name for name, table in TABLES.items() if key in table] for key, n in counts.items() if n > 1}
+    assert twice == {}
+    assert set(STRINGS["en"]) == set(counts)  # nothing reaches the merged table but through TABLES
+    assert len(TABLES) >= 8 and all(TABLES.values())
+
+
 def test_every_key_the_tabs_ask_for_exists() -> None:
     asked: set[str] = set()
     for source in UI.glob("*.py"):
@@ -163,7 +176,7 @@ def test_the_importers_notes_on_single_files_in_spanish(tmp_path: Path) -> None:
 def test_pydantic_messages_translated_here_name_the_same_values_as_pydantics() -> None:
     from pydantic_core._pydantic_core import list_all_errors
 
-    from builder.ui.i18n import _PYDANTIC_ES
+    from builder.ui.i18n_messages import _PYDANTIC_ES
 
     english = {e["type"]: e["message_template_python"] for e in list_all_errors()}
     assert set(_PYDANTIC_ES) <= set(english), "an error type pydantic no longer has"
