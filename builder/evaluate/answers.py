@@ -10,7 +10,7 @@ label differently from the generation prompt, scoring and generation run as two 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from builder.models.generation import Generations, Messages, adapter_state, render_prompt, reply_ids, stop_token_ids
 from builder.models.labels import LabelScores, label_rows, pad_token_id, probabilities_from_sums
@@ -73,7 +73,7 @@ def answer_prompts(
     for ids in generated.generated:
         kept = reply_ids(list(ids), stops, tokenizer.pad_token_id)
         new_tokens.append(len(kept))
-        texts.append(tokenizer.decode(kept, skip_special_tokens=True).strip())
+        texts.append(cast(str, tokenizer.decode(kept, skip_special_tokens=True)).strip())  # a list of ids: one str
     generation_seconds = generated.prompt_seconds + generated.generation_seconds
     generations = Generations(texts, [len(r) for r in generation_rows], new_tokens, generation_seconds)
     if not label_list:

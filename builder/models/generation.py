@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -35,7 +35,8 @@ class Generations:
 
 def render_prompt(tokenizer: PreTrainedTokenizerBase, messages: Messages) -> str:
     """The chat template applied to a conversation that ends where the assistant should speak."""
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    # tokenize=False gives the text; the stubs give every return type of the method.
+    return cast(str, tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
 
 
 def count_prompt_tokens(tokenizer: PreTrainedTokenizerBase, messages: Messages) -> int:
@@ -106,7 +107,8 @@ def generate(
                 encoded = tokenizer(
                     [rendered[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False
                 ).to(device)
-                output = model.generate(
+                # transformers 5 types PreTrainedModel without GenerationMixin (a causal LM has it at run time).
+                output = model.generate(  # type: ignore[operator]
                     **encoded,
                     max_new_tokens=max_new_tokens,
                     **(sampling or {"do_sample": False}),
@@ -117,7 +119,8 @@ def generate(
                 for row, index in enumerate(batch):
                     ids = reply_ids(generated[row].tolist(), stops, tokenizer.pad_token_id)
                     new_tokens[index] = len(ids)
-                    texts[index] = tokenizer.decode(ids, skip_special_tokens=True).strip()
+                    text = cast(str, tokenizer.decode(ids, skip_special_tokens=True))  # a list of ids: one str
+                    texts[index] = text.strip()
     finally:
         tokenizer.padding_side = previous_side
     return Generations(texts, lengths, new_tokens, time.perf_counter() - started)

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from transformers import DynamicCache
+from transformers.cache_utils import CacheLayerMixin
 
 
 def common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
@@ -45,7 +46,13 @@ def cache_from_layers(layers: Sequence[tuple[torch.Tensor, torch.Tensor]], repea
 
 
 def cache_layers(cache: DynamicCache) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    return [(layer.keys, layer.values) for layer in cache.layers]
+    """The keys and values of each layer of a filled attention cache (linear-attention and dummy layers hold none)."""
+    layers = []
+    for index, layer in enumerate(cache.layers):
+        if not isinstance(layer, CacheLayerMixin) or layer.keys is None or layer.values is None:
+            raise TypeError(f"cache layer {index} ({type(layer).__name__}) holds no keys and values")
+        layers.append((layer.keys, layer.values))
+    return layers
 
 
 @dataclass(slots=True)

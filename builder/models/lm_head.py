@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -53,7 +53,7 @@ class LabelledLogProbs(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         hidden: torch.Tensor,  # [N, H]
         weight: torch.Tensor,  # [V, H]
@@ -92,7 +92,7 @@ class LabelledLogProbs(torch.autograd.Function):
         return log_probs, entropy, top1
 
     @staticmethod
-    def backward(ctx: Any, grad_log_probs: torch.Tensor | None, *_: Any) -> tuple[Any, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_log_probs: torch.Tensor | None, *_: Any) -> tuple[Any, ...]:
         hidden, weight, bias, targets, log_z, row_ids, rows = ctx.saved_tensors
         chunk, softcap, scale, dtype = ctx.options
         needs_hidden, needs_weight, needs_bias = ctx.needs_input_grad[:3]
@@ -138,11 +138,14 @@ class LabelledLogProbs(torch.autograd.Function):
         )[:inputs]
 
 
-def _with_rows(weight: torch.Tensor, row_ids: torch.Tensor | None, rows: torch.Tensor | None, dtype: torch.dtype):
+def _with_rows(
+    weight: torch.Tensor, row_ids: torch.Tensor | None, rows: torch.Tensor | None, dtype: torch.dtype
+) -> torch.Tensor:
     """``weight`` in ``dtype`` with the trained rows swapped in (a copy only when there are rows)."""
     w = weight.to(dtype)
     if row_ids is None:
         return w
+    assert rows is not None, "trained row ids come with their rows (head_parts)"
     return (w if w is not weight else w.clone()).index_copy_(0, row_ids, rows.to(dtype))
 
 
@@ -192,15 +195,20 @@ def head_parts(
     """(weight, bias, row_ids, rows) of the output layer: for a head with trained token rows (PEFT's
     ``trainable_token_indices`` on a tied head), the frozen matrix and the trained rows that replace
     ``row_ids`` of it; the rows' gradient then flows to the shared embedding rows."""
-    base = _base_head(head)
+    weight, bias = _weight_and_bias(_base_head(head))
     adapter = getattr(head, "token_adapter", None)
     if adapter is None or adapter.disable_adapters or not adapter.active_adapters:
-        return base.weight, base.bias, None, None
+        return weight, bias, None, None
     if len(adapter.active_adapters) > 1:  # several row sets: PEFT merges them; autograd takes [V, H] grads
-        return adapter.get_merged_weights(adapter.active_adapters), base.bias, None, None
+        return adapter.get_merged_weights(adapter.active_adapters), bias, None, None
     name = adapter.active_adapters[0]
-    row_ids = torch.tensor(adapter.token_indices[name], device=base.weight.device)
-    return base.weight, base.bias, row_ids, adapter.trainable_tokens_delta[name]
+    row_ids = torch.tensor(adapter.token_indices[name], device=weight.device)
+    return weight, bias, row_ids, adapter.trainable_tokens_delta[name]
+
+
+def _weight_and_bias(layer: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A linear layer's parameters (torch's stubs type any Module attribute as Tensor | Module)."""
+    return cast(torch.Tensor, layer.weight), cast("torch.Tensor | None", layer.bias)
 
 
 def _base_head(head: torch.nn.Module) -> torch.nn.Module:
@@ -238,7 +246,8 @@ def install_labelled_lm_head(model: Any, chunk_elements: int = CHUNK_ELEMENTS) -
         return None
     softcap, scale = options
     previous = base.forward
-    chunk = chunk_tokens(_base_head(base.get_output_embeddings()).weight.shape[0], chunk_elements)
+    weight, _ = _weight_and_bias(_base_head(base.get_output_embeddings()))
+    chunk = chunk_tokens(weight.shape[0], chunk_elements)
 
     @functools.wraps(type(base).forward)
     def forward(self: Any, *args: Any, fused_lm_head: bool = False, labels: Any = None, **kwargs: Any) -> Any:

@@ -114,9 +114,10 @@ def _convert_bundled(name: str) -> Path:
             tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_file)
             model = AutoModelForCausalLM.from_pretrained(source, gguf_file=gguf_file, dtype=torch.float32)
             # The GGUF loader leaves a quantizer attached that forbids saving; the weights
-            # are already dequantized to float32, so dropping it is lossless.
-            model.hf_quantizer = None
-            model.is_quantized = False
+            # are already dequantized to float32, so dropping it is lossless. Both attributes are set at
+            # load time, undeclared on the class: mypy sees torch's Module.__setattr__ (tensors, modules).
+            model.hf_quantizer = None  # type: ignore[assignment]
+            model.is_quantized = False  # type: ignore[assignment]
             if hasattr(model.config, "quantization_config"):
                 del model.config.quantization_config
             if ensure_chat_template(tokenizer):  # a base model: stop generating at the end of a turn too
@@ -295,7 +296,7 @@ def load_model(
     except OSError as err:
         raise ModelNotAvailableError(f"cannot load base_model {name!r} from {path}: {err}") from None
     if qconfig is None:
-        model.to(device)
+        model.to(device)  # type: ignore[arg-type]  # transformers wraps Module.to, and its stub loses the signature
     if for_training and used in ("4bit", "8bit"):
         from peft import prepare_model_for_kbit_training
 

@@ -97,7 +97,8 @@ def _sections_to_passages(doc: str, sections: Iterable[tuple[str, str]], chunk_c
 
 def _markdown_sections(text: str, fallback_title: str) -> list[tuple[str, str]]:
     sections: list[tuple[str, str]] = []
-    title, lines = fallback_title, []
+    title = fallback_title
+    lines: list[str] = []
     for line in text.splitlines():
         heading = re.match(r"^#{1,4}\s+(.*)", line)
         if heading:
@@ -135,8 +136,8 @@ def _json_sections(data: Any, where: str) -> list[tuple[str, str]]:
     A nested mapping such as ``{"Product Defect": {"subflows": {"Initiate Refund": {...}}}}`` gives one
     section per innermost object, titled by its key path ("Product Defect > Initiate Refund").
     """
+    sections: list[tuple[str, str]] = []
     if isinstance(data, list):
-        sections = []
         for i, record in enumerate(data):
             if not isinstance(record, dict) or not str(record.get("text", "")).strip():
                 raise KnowledgeBaseError(f"{where}: record {i + 1} needs a non-empty 'text' field")
@@ -144,7 +145,6 @@ def _json_sections(data: Any, where: str) -> list[tuple[str, str]]:
         return sections
     if not isinstance(data, dict):
         raise KnowledgeBaseError(f"{where}: expected a list of {{title, text}} records or a mapping")
-    sections: list[tuple[str, str]] = []
 
     def walk(node: dict[str, Any], path: list[str]) -> None:
         children = {k: v for k, v in node.items() if isinstance(v, dict)}

@@ -21,7 +21,7 @@ Gemma turn tokens, a reply ends with its own end-of-sequence token instead.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -72,7 +72,8 @@ def given_turn_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     """
     if getattr(tokenizer, "chat_template", None) != turn_template(END_OF_TURN):
         return []
-    return [tokenizer.convert_tokens_to_ids(START_OF_TURN), tokenizer.convert_tokens_to_ids(END_OF_TURN)]
+    # One token in, one id out (the stubs type the list form's result too).
+    return [cast(int, tokenizer.convert_tokens_to_ids(token)) for token in (START_OF_TURN, END_OF_TURN)]
 
 
 def _jinja_literal(text: str) -> str:
