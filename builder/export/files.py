@@ -7,8 +7,10 @@
 - the merged model folder is ``builder.export.merge``, the GGUF file ``builder.export.gguf``, the error they
   share ``builder.export.base``.
 
-``python -m builder.export merge RUN_DIR [--out DIR]`` merges from the command line; the web app
-queues that command as a job, so a merge waits for its turn like a training.
+``python -m builder.export merge RUN_DIR [--out DIR]`` merges from the command line, and
+``python -m builder.export gguf RUN_DIR [--quant q8_0] [--out DIR]`` writes the GGUF file; the web app
+queues these commands as jobs, so an export waits for its turn like a training, and its Stop button
+ends it without leaving a half-written model behind.
 """
 
 from __future__ import annotations
@@ -134,33 +136,42 @@ def export_feedback(run_dir: Path | str, dest_dir: Path | str | None = None) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m builder.export merge RUN_DIR [--out DIR]`` (the app's merge job), or the flag form
-    ``python -m builder.export RUN_DIR --gguf [--quant q8_0] [--out DIR]`` (also --zip, --merge, --data, --vllm)."""
+    """``python -m builder.export merge|gguf RUN_DIR [--quant q8_0] [--out DIR]`` (the app's export jobs), or the
+    flag form ``python -m builder.export RUN_DIR --gguf [--quant q8_0] [--out DIR]`` (also --zip, --merge, --data,
+    --vllm)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["merge"]:
-        return _merge_command(argv[1:])
+    if argv[:1] in (["merge"], ["gguf"]):
+        return _job_command(argv[0], argv[1:])
     return _flag_command(argv)
 
 
-def _merge_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m builder.export merge", description="Merge a run's adapter.")
+def _job_command(what: str, argv: list[str]) -> int:
+    """One export as the app's job runs it: a merge, or a GGUF file with its Modelfile."""
+    from builder.export.gguf import DEFAULT_QUANT, QUANTS
+
+    doing = {"merge": "Merge a run's adapter.", "gguf": "Write a run as one GGUF file and its Modelfile."}[what]
+    parser = argparse.ArgumentParser(prog=f"python -m builder.export {what}", description=doing)
     parser.add_argument("run_dir", type=Path, help="a run directory written by `python -m builder.sft`")
     parser.add_argument("--out", type=Path, default=None, help="the folder to write (default: in the run's exports)")
+    if what == "gguf":
+        parser.add_argument("--quant", default=DEFAULT_QUANT, choices=QUANTS, help=f"default {DEFAULT_QUANT}")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, lambda signum, frame: _exit_on_sigterm(what, signum))
     try:
-        out = merge_adapter(args.run_dir, args.out)
+        if what == "gguf":
+            _export_gguf_cli(args.run_dir, args.quant, args.out)
+        else:
+            print(f"merged into {merge_adapter(args.run_dir, args.out)}")
     except (ExportError, OSError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"merged into {out}")
     return 0
 
 
-def _exit_on_sigterm(signum: int, frame: Any) -> None:
-    """The app's Stop button sends SIGTERM: exit through Python so the half-written hidden merge folder
-    (as large as the model) is removed on the way out instead of being left beside the target."""
-    print("merge stopped", file=sys.stderr, flush=True)
+def _exit_on_sigterm(what: str, signum: int) -> None:
+    """The app's Stop button sends SIGTERM: exit through Python so that the half-written hidden merge folder
+    or GGUF file (as large as the model) is removed on the way out instead of being left beside the target."""
+    print(f"{what} stopped", file=sys.stderr, flush=True)
     raise SystemExit(128 + signum)
 
 

@@ -24,7 +24,6 @@ presets keep that tensor at a higher precision: it costs little and decides ever
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +36,7 @@ from builder.export.gguf_arch import Architecture, architecture_for
 from builder.export.gguf_vocab import Vocabulary, adds_bos, build_vocabulary, end_of_turn_token
 from builder.export.merge import load_merged
 from builder.models.templates import framed_chat_template
+from builder.run.rundir import atomic_path
 from builder.usecases import PromptForm, get_usecase
 
 if TYPE_CHECKING:
@@ -141,36 +141,33 @@ def write_gguf(
         template = framed_chat_template(template, prompt.system, prompt.before, prompt.after)
     vocab = build_vocabulary(tokenizer, int(config.vocab_size))
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    writer = gguf.GGUFWriter(tmp, gguf.MODEL_ARCH_NAMES[arch.gguf_arch], use_temp_file=True)
-    try:
-        writer.add_type(gguf.GGUFType.MODEL)
-        writer.add_name(name)
-        writer.add_file_type(_file_type(quant))
-        if quant not in ("f32", "f16"):
-            writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
-        arch.write_hparams(writer, config)
-        eot, add_bos = _write_tokenizer(writer, tokenizer, vocab, template)
-        writer.add_sampling_temp(float(sampling.temperature))
-        writer.add_sampling_top_p(float(sampling.top_p))
-        writer.add_sampling_penalty_repeat(float(sampling.repeat_penalty))
-        writer.add_string(KEY_SYSTEM, prompt.system)
-        writer.add_string(KEY_BEFORE, prompt.before)
-        writer.add_string(KEY_AFTER, prompt.after)
-        for key, value in (extra or {}).items():
-            writer.add_string(key, value)
-        count = _add_tensors(writer, model, arch, quant, progress)
-        progress(0.95, "writing the file")
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-        os.replace(tmp, dest)
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
+    # A hidden file beside ``dest``, renamed over it once complete: a stopped export (the Stop button's
+    # SIGTERM exits through Python) or a failed one leaves no half-written file, and an earlier file stays.
+    with atomic_path(dest) as tmp:
+        writer = gguf.GGUFWriter(tmp, gguf.MODEL_ARCH_NAMES[arch.gguf_arch], use_temp_file=True)
+        try:
+            writer.add_type(gguf.GGUFType.MODEL)
+            writer.add_name(name)
+            writer.add_file_type(_file_type(quant))
+            if quant not in ("f32", "f16"):
+                writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
+            arch.write_hparams(writer, config)
+            eot, add_bos = _write_tokenizer(writer, tokenizer, vocab, template)
+            writer.add_sampling_temp(float(sampling.temperature))
+            writer.add_sampling_top_p(float(sampling.top_p))
+            writer.add_sampling_penalty_repeat(float(sampling.repeat_penalty))
+            writer.add_string(KEY_SYSTEM, prompt.system)
+            writer.add_string(KEY_BEFORE, prompt.before)
+            writer.add_string(KEY_AFTER, prompt.after)
+            for key, value in (extra or {}).items():
+                writer.add_string(key, value)
+            count = _add_tensors(writer, model, arch, quant, progress)
+            progress(0.95, "writing the file")
+            writer.write_header_to_file()
+            writer.write_kv_data_to_file()
+            writer.write_tensors_to_file()
+        finally:
+            writer.close()
     stops = [t for t in dict.fromkeys([eot, tokenizer.eos_token]) if t]
     progress(1.0, "done")
     return GgufExport(
@@ -256,6 +253,11 @@ def default_out_dir(run_dir: Path | str, quant: str) -> Path:
     return Path(run_dir) / "exports" / f"gguf-{quant}"
 
 
+def gguf_file(run_dir: Path | str, quant: str, out_dir: Path | str | None = None) -> Path:
+    """Where ``export_gguf`` writes a run's file: ``<out>/<run>-<quant>.gguf``, its Modelfile beside it."""
+    return (Path(out_dir) if out_dir else default_out_dir(run_dir, quant)) / f"{Path(run_dir).name}-{quant}.gguf"
+
+
 def export_gguf(
     run_dir: Path | str,
     quant: str = DEFAULT_QUANT,
@@ -272,12 +274,12 @@ def export_gguf(
     progress(0.0, "merging the adapter into the base model")
     model, tokenizer, recipe = load_merged(run_dir)
     architecture_for(model.config)
-    out_dir = Path(out_dir) if out_dir else default_out_dir(run_dir, quant)
+    dest = gguf_file(run_dir, quant, out_dir)
     sampling = SamplingDefaults(max_new_tokens=recipe.eval.max_new_tokens)
     result = write_gguf(
         model,
         tokenizer,
-        out_dir / f"{run_dir.name}-{quant}.gguf",
+        dest,
         quant,
         name=run_dir.name,
         prompt=get_usecase(recipe.use_case).prompt_form(recipe),
@@ -289,7 +291,7 @@ def export_gguf(
         from builder.export.ollama import OllamaError, write_modelfile
 
         try:
-            write_modelfile(result, tokenizer, out_dir / "Modelfile")
+            write_modelfile(result, tokenizer, dest.parent / "Modelfile")
         except OllamaError as err:  # the GGUF stands on its own; say why Ollama gets no Modelfile
             result.notes.append(str(err))
     progress(1.0, "done")

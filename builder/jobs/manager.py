@@ -1,11 +1,11 @@
 """Long jobs as detached subprocesses, one per device, in one FIFO queue: training (`python -m
-builder.cli.sft`), evaluation (`python -m builder.evaluate`) and merging an adapter (`python -m
-builder.export.files merge`). Whatever its kind, a job waits for its device, so an evaluation never
-shares a GPU with a training.
+builder.cli.sft`), evaluation (`python -m builder.evaluate`), merging an adapter (`python -m
+builder.export.files merge`) and writing a GGUF file (`python -m builder.export.files gguf`). Whatever
+its kind, a job waits for its device, so an evaluation never shares a GPU with a training.
 
-The UI never trains (or evaluates, or merges) in its own process. A job is launched in a new session, so it goes
-on when the browser closes or the app stops; everything the UI shows is read back from
-files: the job's own state under ``<runs>/.jobs/<run id>.json`` (queued, running, done,
+The UI never trains (or evaluates, or merges, or exports a model) in its own process. A job is launched
+in a new session, so it goes on when the browser closes or the app stops; everything the UI shows is
+read back from files: the job's own state under ``<runs>/.jobs/<run id>.json`` (queued, running, done,
 its pid) and the run directory the trainer writes (read through ``builder.run.rundir.RunDir``).
 A page reload or an app restart therefore re-attaches by reading files.
 
@@ -48,6 +48,7 @@ REPO_ROOT = Path(builder.__file__).resolve().parents[1]
 DEFAULT_TRAINER_CMD = (sys.executable, "-m", "builder.cli.sft")
 DEFAULT_EVALUATE_CMD = (sys.executable, "-m", "builder.evaluate.runner")
 DEFAULT_MERGE_CMD = (sys.executable, "-m", "builder.export.files", "merge")
+DEFAULT_GGUF_CMD = (sys.executable, "-m", "builder.export.files", "gguf")
 
 # ---------------------------------------------------------------- the manager
 
@@ -62,6 +63,7 @@ class JobManager:
         trainer_cmd: Sequence[str] = DEFAULT_TRAINER_CMD,
         evaluate_cmd: Sequence[str] = DEFAULT_EVALUATE_CMD,
         merge_cmd: Sequence[str] = DEFAULT_MERGE_CMD,
+        gguf_cmd: Sequence[str] = DEFAULT_GGUF_CMD,
         devices: Sequence[str] | None = None,
         cwd: Path = REPO_ROOT,
         stop_grace_s: float = 15.0,
@@ -74,6 +76,7 @@ class JobManager:
             "train": self.trainer_cmd,
             "evaluate": list(evaluate_cmd),
             "export": list(merge_cmd),
+            "gguf": list(gguf_cmd),
         }
         self.devices = list(devices) if devices else detect_devices()
         self.cwd = Path(cwd)
@@ -81,7 +84,8 @@ class JobManager:
         self._children: dict[int, subprocess.Popen] = {}
         self._thread: threading.Thread | None = None
         self._stop_event = threading.Event()
-        # Told of each user action, (action, job): "started", "resumed", "stopped", "evaluated", "merged" (the audit).
+        # Told of each user action, (action, job): "started", "resumed", "stopped", "evaluated", "merged",
+        # "exported" (the audit).
         self.observers: list[Callable[[str, Job], None]] = []
 
     def _tell(self, action: str, job: Job) -> Job:
@@ -156,7 +160,11 @@ class JobManager:
         """Queue merging a run's adapter into its base model, written to ``target``."""
         return self._submit_on_run(run_id, "export", target=str(target))
 
-    def _submit_on_run(self, run_id: str, kind: JobKind, target: str | None = None) -> Job:
+    def export_gguf(self, run_id: str, quant: str, target: Path | str) -> Job:
+        """Queue writing a run as one GGUF file (and its Ollama Modelfile) of ``quant`` into the folder ``target``."""
+        return self._submit_on_run(run_id, "gguf", target=str(target), quant=quant)
+
+    def _submit_on_run(self, run_id: str, kind: JobKind, target: str | None = None, quant: str | None = None) -> Job:
         """A job on a finished run; while one of that kind is queued or running, that one is returned."""
         run = RunDir(self.runs_dir / run_id)
         if not run.has_adapter():
@@ -165,10 +173,11 @@ class JobManager:
         with self._locked():
             job = self.get(ident)
             if job is None or job.state == "done":
-                job = Job(id=ident, run_dir=str(run.path), kind=kind, target=target)
+                job = Job(id=ident, run_dir=str(run.path), kind=kind, target=target, quant=quant)
                 self._save(job)
         self.tick()
-        return self._tell("evaluated" if kind == "evaluate" else "merged", self.get(ident) or job)
+        action = {"evaluate": "evaluated", "export": "merged"}.get(kind, "exported")
+        return self._tell(action, self.get(ident) or job)
 
     def resume(self, job_id: str) -> Job:
         """Queue a stopped or failed run again; the trainer continues from its last checkpoint."""
@@ -359,7 +368,7 @@ class JobManager:
         run.mark_ended("failed", error)
 
     def _settle_by_exit_status(self, job: Job) -> None:
-        """An evaluation or an export: its exit status (written by its shell) says how it ended."""
+        """An evaluation, a merge or a GGUF export: its exit status (written by its shell) says how it ended."""
         if job.pid is not None:
             self._children.pop(job.pid, None)
         exit_file = self._exit_path(job)

@@ -16,7 +16,7 @@ from typing import Literal
 from builder.run.rundir import RunDir
 
 JobState = Literal["queued", "running", "done"]
-JobKind = Literal["train", "evaluate", "export"]
+JobKind = Literal["train", "evaluate", "export", "gguf"]  # export: a merge; gguf: one GGUF file
 KIND_SEPARATOR = "~"  # never in a run id (new_run_id keeps [A-Za-z0-9._-]): "<run>~evaluate" is that run's job
 
 
@@ -30,7 +30,8 @@ class Job:
     overrides: list[str] = field(default_factory=list)
     resume: bool = False
     kind: JobKind = "train"
-    target: str | None = None  # export: the folder the merge writes
+    target: str | None = None  # export: the folder the merge writes; gguf: the folder of the GGUF file
+    quant: str | None = None  # gguf: its quantization (None: the export's default)
     state: JobState = "queued"
     device: str | None = None
     pid: int | None = None
@@ -87,6 +88,9 @@ def command_line(job: Job, base: Sequence[str]) -> list[str]:
         return [*base, job.run_dir]
     if job.kind == "export":
         return [*base, job.run_dir, "--out", job.target or str(RunDir(job.run_dir).merged)]
+    if job.kind == "gguf":
+        quant = ["--quant", job.quant] if job.quant else []
+        return [*base, job.run_dir, *quant, *(["--out", job.target] if job.target else [])]
     cmd = [*base, job.recipe_path, "--output-dir", job.run_dir]
     for item in job.overrides:
         cmd += ["--set", item]

@@ -1,49 +1,70 @@
 """Export tab: the adapter as a zip, a merged model folder, the cleaned data as OpenAI chat JSONL,
-a GGUF file with its Ollama Modelfile (progress bar), and the checked ``vllm serve`` command.
+a GGUF file with its Ollama Modelfile, and the checked ``vllm serve`` command.
 
-A merge loads the whole base model for minutes, so it is a queued job (``JobManager.merge``) like a
-training, and a timer follows it; the zip and the data export take a moment and run in the handler.
+A merge and a GGUF export load the whole base model for minutes, so each is a queued job
+(``JobManager.merge``, ``JobManager.export_gguf``) like a training: the web process never loads a model,
+a timer follows the job, and its Stop button ends it without leaving a half-written model at the
+target. The zip and the data export take a moment and run in the handler.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
 
 from builder.config.confine import ConfinementError
-from builder.jobs.manager import job_id
+from builder.jobs.process import Job, JobKind, job_id
 from builder.ui.common import AppContext, log_exception
 from builder.ui.i18n import status_text, t
 
 REFRESH_S = 2.0
+# Per export job kind: (nothing to stop, stopping).
+STOP_TEXTS: dict[JobKind, tuple[str, str]] = {
+    "export": ("no_merge", "merge_stopping"),
+    "gguf": ("no_gguf", "gguf_stopping"),
+}
 
 
-def merge_status(ctx: AppContext, run_id: str | None, lang: str) -> str:
-    """Where the run's merge job stands: queued, running, where it wrote, or why it failed."""
-    job = ctx.jobs.get(job_id(run_id, "export")) if run_id else None
+def _export_job(ctx: AppContext, run_id: str | None, kind: JobKind) -> Job | None:
+    return ctx.jobs.get(job_id(run_id, kind)) if run_id else None
+
+
+def job_status(ctx: AppContext, run_id: str | None, kind: JobKind, lang: str, done: Callable[[Job], str]) -> str:
+    """Where the run's export job stands: queued, running, ``done`` once it completed, or why it failed."""
+    job = _export_job(ctx, run_id, kind)
     if job is None:
         return ""
     progress = ctx.jobs.progress(job.id)
     if progress.status == "queued":
         return t("queued_at", lang, pos=progress.queue_position or "?")
     if progress.status == "completed":
-        return t("merged_to", lang, path=ctx.confinement.shown(job.target or ""))
+        return done(job)
     if progress.status == "failed":
         return ctx.confinement.shown_text(f"**{status_text('failed', lang)}**\n```\n{progress.error or ''}\n```")
     return f"{status_text(progress.status, lang)} …"
 
 
-def stop_merge(ctx: AppContext, run_id: str | None, lang: str) -> str:
-    """Take the run's merge out of the queue, or end it; the half-written folder is removed, the target untouched."""
-    job = ctx.jobs.get(job_id(run_id, "export")) if run_id else None
+def merge_status(ctx: AppContext, run_id: str | None, lang: str) -> str:
+    """Where the run's merge job stands, and where it wrote once done."""
+    return job_status(
+        ctx, run_id, "export", lang, lambda job: t("merged_to", lang, path=ctx.confinement.shown(job.target or ""))
+    )
+
+
+def stop_export(ctx: AppContext, run_id: str | None, kind: JobKind, lang: str) -> str:
+    """Take the run's merge or GGUF export out of the queue, or end it: the half-written hidden folder or
+    file is removed, the target keeps what it had."""
+    job = _export_job(ctx, run_id, kind)
+    nothing, stopping = STOP_TEXTS[kind]
     if job is None or job.state not in ("queued", "running"):
-        return t("no_merge", lang)
+        return t(nothing, lang)
     try:
         ctx.jobs.stop(job.id)
     except Exception as err:
         return ctx.error_message(err, lang)
-    return t("merge_stopping", lang, run=run_id)
+    return t(stopping, lang, run=run_id)
 
 
 def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
@@ -64,7 +85,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     merge_refused = gr.State("")
     timer = gr.Timer(REFRESH_S)
     download = labels.add(gr.File(label=t("download"), interactive=False, elem_id="export-file"), label="download")
-    _build_gguf(ctx, lang, run_select)
+    _build_gguf(ctx, lang, run_select, timer)
 
     def default_merge_dir(run_id: str | None) -> str:
         # Relative to the runs folder: the page never shows the server's absolute paths.
@@ -128,7 +149,9 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     zip_button.click(do_zip, [run_select, lang], [result, download])
     data_button.click(do_data, [run_select, lang], [result, download])
     merge_button.click(do_merge, [run_select, merge_dir, lang], [merge_state, merge_refused])
-    merge_stop.click(lambda r, lg: stop_merge(ctx, r, lg), [run_select, lang], [merge_state], concurrency_limit=None)
+    merge_stop.click(
+        lambda r, lg: stop_export(ctx, r, "export", lg), [run_select, lang], [merge_state], concurrency_limit=None
+    )
     # The refusal goes once the user changes the folder or the run.
     gr.on([merge_dir.input, run_select.change], lambda: "", None, [merge_refused], show_progress="hidden")
     timer.tick(
@@ -140,11 +163,58 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
     )
 
 
-PROGRESS = gr.Progress()
+def gguf_written(ctx: AppContext, job: Job, lang: str) -> str:
+    """A completed GGUF job: its file, the Ollama commands where its Modelfile was written, and llama.cpp's."""
+    from builder.export.gguf import DEFAULT_QUANT, gguf_file
+    from builder.export.ollama import commands
+
+    quant = job.quant or DEFAULT_QUANT
+    path = gguf_file(job.run_dir, quant, job.target)
+    shown = ctx.confinement.shown
+    size = f"{path.stat().st_size / 1e6:.0f}" if path.is_file() else "?"
+    lines = [t("gguf_done", lang, path=shown(path), mb=size, quant=quant)]
+    if (path.parent / "Modelfile").is_file():
+        lines += ["", t("gguf_ollama", lang, folder=shown(path.parent)), "```", *commands(job.run_id), "```"]
+    lines += ["", t("gguf_llamacpp", lang), "```", f"llama-server -m {shown(path)}", "```"]
+    return "\n".join(lines)
 
 
-def _build_gguf(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
-    """GGUF (with a progress bar), its Modelfile, and the vLLM command after the adapter check."""
+def gguf_view(ctx: AppContext, run_id: str | None, lang: str) -> tuple[str, str, str | None]:
+    """The GGUF job in words; its Modelfile once written; its log while it runs, or when it failed or wrote
+    no Modelfile (the log says why)."""
+    from builder.export.gguf import DEFAULT_QUANT, gguf_file
+    from builder.run.rundir import tail
+
+    said = job_status(ctx, run_id, "gguf", lang, lambda job: gguf_written(ctx, job, lang))
+    job = _export_job(ctx, run_id, "gguf")
+    if job is None:
+        return said, "", None
+    modelfile = gguf_file(job.run_dir, job.quant or DEFAULT_QUANT, job.target).parent / "Modelfile"
+    text = modelfile.read_text(encoding="utf-8") if job.outcome == "completed" and modelfile.is_file() else ""
+    if job.outcome in ("completed", "stopped") and (text or job.outcome == "stopped"):
+        return said, text, None
+    return said, text, ctx.confinement.shown_text(tail(ctx.jobs.log_path(job), 12))
+
+
+def start_gguf(ctx: AppContext, run_id: str | None, quant: str, lang: str) -> str | None:
+    """Queue the run's GGUF export into its exports folder; why not, or None once queued (or already queued)."""
+    from builder.export.gguf import QUANTS, default_out_dir
+
+    run = ctx.run(run_id)
+    if run is None or run_id is None:
+        return t("no_run", lang)
+    try:
+        if quant not in QUANTS:
+            raise ValueError(f"unknown GGUF quantization {quant!r}; choose one of {', '.join(QUANTS)}")
+        ctx.jobs.export_gguf(run_id, quant, default_out_dir(run.path, quant))
+    except Exception as err:
+        log_exception(err)
+        return ctx.error_message(err, lang)
+    return None
+
+
+def _build_gguf(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, timer: gr.Timer) -> None:
+    """The GGUF job (queued, followed, stoppable), its Modelfile, and the vLLM command after the adapter check."""
     from builder.export.gguf import DEFAULT_QUANT, QUANTS
 
     labels = ctx.labels
@@ -155,38 +225,27 @@ def _build_gguf(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> Non
             label="gguf_quant",
         )
         gguf_button = labels.add(gr.Button(t("gguf_export"), scale=2, elem_id="export-gguf"), value="gguf_export")
+        gguf_stop = labels.add(gr.Button(t("stop"), scale=0, variant="stop", elem_id="export-gguf-stop"), value="stop")
         vllm_button = labels.add(gr.Button(t("vllm_check"), scale=2, elem_id="export-vllm"), value="vllm_check")
     gguf_result = gr.Markdown(elem_id="export-gguf-result")
+    gguf_log = gr.Code(language=None, lines=8, interactive=False, visible=False, elem_id="export-gguf-log")
+    vllm_result = gr.Markdown(elem_id="export-vllm-result")
     modelfile = labels.add(
         gr.Code(label=t("modelfile"), interactive=False, visible=False, elem_id="export-modelfile"), label="modelfile"
     )
+    refused = gr.State("")  # a refused export's reason, kept on screen until the user acts
 
-    # Gradio fills a gr.Progress default with the bar of this event (its documented pattern).
-    def do_gguf(run_id: str | None, kind: str, language: str, progress: Any = PROGRESS) -> tuple[Any, Any]:
-        from builder.export.gguf import export_gguf
-        from builder.export.ollama import commands
+    def view(run_id: str | None, language: str, refusal: str = "") -> tuple[Any, Any, Any]:
+        said, text, log = gguf_view(ctx, run_id, language)
+        return (
+            refusal or said,
+            gr.update(value=text, visible=bool(text)),
+            gr.update(value=log or "", visible=log is not None and not refusal),
+        )
 
-        run = ctx.run_dir(run_id)
-        if run is None:
-            return t("no_run", language), gr.update(visible=False)
-        try:
-            done = export_gguf(run, kind, progress=lambda fraction, message: progress(fraction, desc=message))
-        except Exception as err:
-            log_exception(err)
-            return ctx.error_message(err, language), gr.update(visible=False)
-        ctx.audit("exported", run_id, f"gguf {kind} {ctx.confinement.shown(done.path)}")
-        shown = ctx.confinement.shown
-        folder = done.path.parent
-        size = f"{done.bytes / 1e6:.0f}"
-        lines = [t("gguf_done", language, path=shown(done.path), mb=size, arch=done.architecture, quant=kind)]
-        text_file = folder / "Modelfile"
-        if text_file.is_file():
-            lines += ["", t("gguf_ollama", language, folder=shown(folder)), "```", *commands(done.name), "```"]
-        for note in done.notes:
-            lines.append(t("gguf_no_modelfile", language, why=note))
-        lines += ["", t("gguf_llamacpp", language), "```", f"llama-server -m {shown(done.path)}", "```"]
-        text = text_file.read_text(encoding="utf-8") if text_file.is_file() else ""
-        return "\n".join(lines), gr.update(value=text, visible=bool(text))
+    def start(run_id: str | None, kind: str, language: str) -> tuple[Any, ...]:
+        refusal = start_gguf(ctx, run_id, kind, language) or ""
+        return *view(run_id, language, refusal), refusal
 
     def do_vllm(run_id: str | None, language: str) -> str:
         from builder.export.vllm import check_run
@@ -205,5 +264,19 @@ def _build_gguf(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> Non
         problems = (f"- {ctx.confinement.shown_text(p)}" for p in check.problems)
         return "\n".join([t("vllm_bad", language), *problems])
 
-    gguf_button.click(do_gguf, [run_select, quant, lang], [gguf_result, modelfile], concurrency_limit=1)
-    vllm_button.click(do_vllm, [run_select, lang], [gguf_result])
+    gguf_button.click(start, [run_select, quant, lang], [gguf_result, modelfile, gguf_log, refused])
+    gguf_stop.click(
+        lambda r, lg: (stop_export(ctx, r, "gguf", lg), ""),
+        [run_select, lang],
+        [gguf_result, refused],
+        concurrency_limit=None,
+    )
+    vllm_button.click(do_vllm, [run_select, lang], [vllm_result])
+    gr.on([run_select.change], lambda: "", None, [refused], show_progress="hidden")
+    timer.tick(
+        view,
+        [run_select, lang, refused],
+        [gguf_result, modelfile, gguf_log],
+        show_progress="hidden",
+        concurrency_limit=None,
+    )

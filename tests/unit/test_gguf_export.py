@@ -165,6 +165,24 @@ def test_unknown_architecture_and_quantization_are_refused_by_name(tmp_path: Pat
         export_gguf(tmp_path, "f16")
 
 
+def test_a_stop_midway_leaves_no_file_and_keeps_an_earlier_one(tmp_path: Path, merged) -> None:
+    """The Stop button's SIGTERM exits through Python (``SystemExit``) while tensors are written."""
+    model, tokenizer = merged
+    dest = tmp_path / "run-f16.gguf"
+
+    def stop_midway(fraction: float, message: str) -> None:
+        if fraction > 0.3:
+            raise SystemExit(143)
+
+    with pytest.raises(SystemExit):
+        write_gguf(model, tokenizer, dest, "f16", progress=stop_midway)
+    assert list(tmp_path.iterdir()) == [], "no half-written file, hidden or not"
+    dest.write_bytes(b"an earlier export")
+    with pytest.raises(SystemExit):
+        write_gguf(model, tokenizer, dest, "f16", progress=stop_midway)
+    assert list(tmp_path.iterdir()) == [dest] and dest.read_bytes() == b"an earlier export"
+
+
 def _sentencepiece_style_tokenizer():
     """A small byte-fallback BPE tokenizer shaped like Gemma's (``▁`` for spaces, no leading one)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, processors

@@ -377,17 +377,19 @@ def test_a_merge_stops_from_the_export_tab_and_leaves_no_half_written_folder(
     manager: JobManager, tmp_path: Path
 ) -> None:
     from builder.ui.common import AppContext
-    from builder.ui.export_tab import stop_merge
+    from builder.ui.export_tab import stop_export
 
     run_id = trained_run(manager, tmp_path)
     ctx = AppContext(runs_dir=manager.runs_dir, jobs=manager)
-    assert stop_merge(ctx, run_id, "es") == "No hay ninguna fusión de esta ejecución en cola ni en curso."
+    assert stop_export(ctx, run_id, "export", "es") == "No hay ninguna fusión de esta ejecución en cola ni en curso."
     manager.commands["export"] = [sys.executable, "-c", SLOW_MERGE]
     target = tmp_path / "merged"
     merge = manager.merge(run_id, target)
     assert merge.state == "running"
     wait_for(lambda: list(tmp_path.glob(".merged-*/model.safetensors")), what="the half-written merge")
-    assert stop_merge(ctx, run_id, "en") == f"Stopping the merge of `{run_id}`: its folder keeps what it had."
+    assert (
+        stop_export(ctx, run_id, "export", "en") == f"Stopping the merge of `{run_id}`: its folder keeps what it had."
+    )
     assert wait_done(manager, merge.id) == "stopped"
     assert not list(tmp_path.glob(".merged-*")), "the hidden folder of a stopped merge is removed"
     assert not target.exists()
