@@ -23,7 +23,8 @@ CSS = """
 #lang-select { max-width: 260px; }
 #logout { max-width: 140px; }
 /* A command is read whole: wrapped, never cut off on the right. */
-#export-gguf-result pre, #export-gguf-result code { white-space: pre-wrap; word-break: break-all; }
+#export-gguf-result pre, #export-gguf-result code, #export-vllm-result pre, #export-vllm-result code {
+  white-space: pre-wrap; word-break: break-all; }
 """
 
 

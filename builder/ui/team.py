@@ -136,6 +136,8 @@ class Team:
             detail = " ".join([job.recipe_path, *job.overrides])
         elif job.kind == "export" and job.target:
             detail = job.target
+        elif job.kind == "gguf":
+            detail = f"gguf {job.quant} {job.target}"
         self.record(action, job.run_id, detail)
 
 
