@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # Folders with more entries than this are refused rather than scanned for links.
 MAX_SCANNED_ENTRIES = 200_000
 
-# Why a path may not be used, by key: the English here; the web app's Spanish in builder/ui/i18n.py.
+# Why a path may not be used, by key: the English here; the web app's Spanish in builder/ui/i18n_messages.py.
 PATH_PROBLEMS: dict[str, str] = {
     "url": "{field}: {value!r} is a URL; the web app reads and writes only local folders it serves",
     "unusable": "{field}: {value!r} is not a usable path ({error})",

@@ -34,7 +34,7 @@ BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
 MULTILINGUAL_MODEL = "bundled:gemma3-270m"  # builder.models.bundled describes both
 
 
-# What is wrong with a recipe, by key: the English here; the web app's Spanish in builder/ui/i18n.py.
+# What is wrong with a recipe, by key: the English here; the web app's Spanish in builder/ui/i18n_messages.py.
 RECIPE_PROBLEMS: dict[str, str] = {
     "not_valid": "{source}: the recipe is not valid",
     "unknown_key": "{field}: unknown key (check its spelling and section)",

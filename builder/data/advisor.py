@@ -24,7 +24,7 @@ DUPLICATE_SHARE = 0.30
 
 
 # One English template per kind of advice; the web app shows them in other languages by the same key
-# (builder/ui/i18n.py holds the translations, and a test checks that every key has them).
+# (builder/ui/i18n_messages.py holds the translations, and a test checks that every key has them).
 ADVICE: dict[str, str] = {
     "nothing_kept": "No usable conversations: nothing to train on. See the quarantine file for the reasons.",
     "too_few": (

@@ -115,7 +115,7 @@ ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UT
 
 
 # What the importers say about a file, by key: the English here; the web app's other languages in
-# builder/ui/i18n.py by the same keys. Notes come with the file's format; the ``file_`` ones are the
+# builder/ui/i18n_messages.py by the same keys. Notes come with the file's format; the ``file_`` ones are the
 # import report's warnings about one file (builder/data/report.py).
 NOTES: dict[str, str] = {
     "empty": "the file holds nothing to import",
