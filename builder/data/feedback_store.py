@@ -80,7 +80,7 @@ def append_locked(path: Path, record: dict[str, Any]) -> None:
         fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def vote_summary(run_dir: Path | str) -> dict[str, Any]:
+def vote_summary(run_dir: Path | str | RunDir) -> dict[str, Any]:
     """Counts and the tuned model's win rate (a tie counts half), over the run's votes (one per author per pair)."""
     counts = dict.fromkeys(WINNERS, 0)
     path = RunDir(run_dir).votes

@@ -155,6 +155,8 @@ def build_trainer(
         callbacks=callbacks,
     )
     show_loss_in_progress_bar(trainer)
-    # After SFTTrainer: its constructor installs TRL's fused head, which ours sits in front of.
-    trainer.lm_head_chunk_tokens = install_labelled_lm_head(trainer.model) if t.labelled_lm_head else None
+    # After SFTTrainer: its constructor installs TRL's fused head, which ours sits in front of. The chunk size
+    # rides on TRL's trainer for builder.train.run and the benchmarks: an attribute its class does not declare.
+    chunk = install_labelled_lm_head(trainer.model) if t.labelled_lm_head else None
+    trainer.lm_head_chunk_tokens = chunk  # type: ignore[attr-defined]
     return trainer, quantization, tokenizer

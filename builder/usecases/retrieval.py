@@ -121,8 +121,8 @@ class RetrievalUseCase(UseCase):
         if opts.questions == "knowledge_base":
             sections = itertools.groupby(kb_passages, key=lambda p: p.id.split("~")[0])
             items = []
-            for n, (section_id, pieces) in enumerate(sections):
-                pieces = list(pieces)
+            for n, (section_id, grouped) in enumerate(sections):
+                pieces = list(grouped)
                 answer = _cut("\n".join(p.text for p in pieces), opts.answer_chars)
                 items.append((_question_from_title(pieces[0].title, n), answer, [section_id], section_id))
             return items, []

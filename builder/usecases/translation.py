@@ -142,7 +142,9 @@ class TranslationUseCase(UseCase):
                     continue
                 source = options.source_lang or detect_language(source_text, options.candidate_langs)
                 meta = {"id": conversation.id, "source": where(conversation), "source_lang": source}
-                directions = [(source_text, target_text, source, options.target_lang)]
+                directions: list[tuple[str, str, str | None, str | None]] = [
+                    (source_text, target_text, source, options.target_lang)
+                ]
                 if options.both_directions:
                     directions.append((target_text, source_text, options.target_lang, source))
                 for text, reference, src, tgt in directions:
