@@ -7,8 +7,10 @@ through ``plain_markdown``, and the speakers table is plain text cells.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -27,7 +29,7 @@ COUNT_KEYS = ("system_lines", "media_only", "dropped")  # shown after the messag
 
 def peek_entries(peeks: list[FilePeek]) -> list[dict[str, Any]]:
     """The quick look at each file as report-like entries (an unreadable file: its path and error)."""
-    entries = []
+    entries: list[dict[str, Any]] = []
     for seen in peeks:
         if seen.stats is None:
             entries.append({"path": str(seen.path), "error": seen.error})
@@ -96,7 +98,7 @@ def speaker_table(entries: list[dict[str, Any]], lang: str) -> dict[str, Any]:
     return {"headers": [t(key, lang) for key in SPEAKER_COLUMNS], "data": rows[:SPEAKER_ROWS_SHOWN]}
 
 
-def speaker_choices(entries: list[dict[str, Any]], keep: list[str] = ()) -> list[str]:
+def speaker_choices(entries: list[dict[str, Any]], keep: Sequence[str] = ()) -> list[str]:
     """Every speaker found, most messages first, for the agent and drop pickers; ``keep``: names already chosen."""
     total: Counter[str] = Counter()
     for entry in entries:
@@ -146,5 +148,10 @@ _FLAGS = (
 def ui_fields(text: str, lang: str) -> str:
     """An importer's message with each command-line flag replaced by the Data tab's field, in ``lang``."""
     for pattern, key in _FLAGS:
-        text = pattern.sub(lambda m, k=key: t(k, lang, value=m.group(1) or "") if m.groups() else t(k, lang), text)
+        text = pattern.sub(functools.partial(_field_text, key, lang), text)
     return text
+
+
+def _field_text(key: str, lang: str, flag: re.Match[str]) -> str:
+    """The field's name for a flag; a flag with a group (``on the command line``) passes it on as ``value``."""
+    return t(key, lang, value=flag.group(1) or "") if flag.groups() else t(key, lang)

@@ -265,8 +265,8 @@ def build(ctx: AppContext, lang: gr.Radio, data_state: gr.State) -> None:
             shutil.copyfile(source, dest)
             paths.append(str(dest))
         state = {"paths": paths, "use_case": state.get("use_case"), "mapping": {}, "uploaded": True}
-        files, entries = look(paths, FieldMapping(), language)
-        return state, files, *form_values(FieldMapping()), entries, *cleared_import()
+        shown, entries = look(paths, FieldMapping(), language)
+        return state, shown, *form_values(FieldMapping()), entries, *cleared_import()
 
     def do_import(state: dict[str, Any], *values: Any) -> tuple[Any, ...]:
         *mapping_form, language = values

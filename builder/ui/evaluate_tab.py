@@ -108,10 +108,11 @@ def eval_estimate(ctx: AppContext, run_id: str, lang: str) -> str:
     pace = None
     evaluated = sorted(ctx.runs_dir.glob("*/eval.json"), key=lambda p: p.stat().st_mtime, reverse=True)
     for path in evaluated:
-        result = ctx.run(path.parent.name).eval_result() if ctx.run(path.parent.name) else None
+        evaluated_run = ctx.run(path.parent.name)
+        result = evaluated_run.eval_result() if evaluated_run else None
         systems = (result or {}).get("systems") or {}
         seconds = [s.get("seconds") for s in systems.values() if isinstance(s.get("seconds"), int | float)]
-        if seconds and result.get("n_examples"):
+        if seconds and result and result.get("n_examples"):
             pace = (sum(seconds) / result["n_examples"], path.parent.name)
             break
     if pace is None:

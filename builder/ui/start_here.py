@@ -20,8 +20,8 @@ REFRESH_S = 5.0
 
 def steps_done(ctx: AppContext, data_state: dict[str, Any] | None) -> list[bool]:
     """Whether each step is done: data imported, a recipe saved (or a run started), a run trained, a run tried."""
-    runs = [ctx.run(r) for r in ctx.run_choices()]
-    runs = [r for r in runs if r is not None]
+    found = [ctx.run(r) for r in ctx.run_choices()]
+    runs = [r for r in found if r is not None]
     trained = [r for r in runs if r.has_adapter()]
     tried = any(r.path.joinpath("votes.jsonl").is_file() or r.corrections.is_file() for r in trained)
     saved = ctx.user_recipes_dir.is_dir() and any(ctx.user_recipes_dir.glob("*.yaml"))

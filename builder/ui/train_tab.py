@@ -30,6 +30,7 @@ def loss_figure(progress: RunProgress | None, lang: str = DEFAULT_LANG) -> Any:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, axes = plt.subplots(figsize=(9, 3.2), dpi=100)
     if progress is not None and progress.train_points:
@@ -43,7 +44,9 @@ def loss_figure(progress: RunProgress | None, lang: str = DEFAULT_LANG) -> Any:
     axes.grid(alpha=0.3)
     if axes.lines:
         axes.legend(loc="best")
-        axes.xaxis.get_major_locator().set_params(integer=True)
+        locator = axes.xaxis.get_major_locator()
+        if isinstance(locator, MaxNLocator):  # the default AutoLocator is one; a plain Locator takes no options
+            locator.set_params(integer=True)
     figure.tight_layout()
     plt.close(figure)  # Gradio renders the figure object; pyplot must not keep it alive
     return figure
