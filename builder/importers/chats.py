@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from builder.config.recipe import FieldMapping
-from builder.core.conversation import Conversation, Message
+from builder.core.conversation import Conversation, Message, is_role
 from builder.importers.speakers import assign_roles
 from builder.importers.types import ReadItem, RecordError, snippet
 
@@ -89,7 +89,7 @@ def conversation_item(
         return ReadItem(
             source, line, reason=err.reason, message=str(err), raw=raw, shape=shape, speakers=speakers, counts=counts
         )
-    turns = [Message(roles.roles[m.speaker], m.text) for m in texts if roles.roles[m.speaker] != "drop"]  # type: ignore[arg-type]
+    turns = [Message(role, text) for role, text in ((roles.roles[m.speaker], m.text) for m in texts) if is_role(role)]
     counts["dropped"] = len(texts) - len(turns)
     counts["messages"] = len(turns)
     meta: dict[str, Any] = {"speakers": {s: roles.roles[s] for s in speakers}, **(metadata or {})}

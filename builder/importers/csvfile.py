@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from builder.config.recipe import FieldMapping
-from builder.core.conversation import Conversation, Message
+from builder.core.conversation import Conversation, Message, is_role
 from builder.importers.encoding import BadLine, iter_lines
 from builder.importers.types import DetectedFormat, MessageColumns, PairColumns, ReadItem, RecordError, snippet
 from builder.importers.vocabulary import map_role
@@ -153,7 +153,7 @@ class _OpenConversation:
         except RecordError as err:
             raw = snippet("\n".join(f"{r}: {t}" for _, r, t, _ in self.rows))
             return ReadItem.problem(source, first_line, err, raw)
-        messages = [Message(r, t) for r, (_, _, t, _) in zip(roles, self.rows, strict=True) if r != "drop"]  # type: ignore[arg-type]
+        messages = [Message(r, t) for r, (_, _, t, _) in zip(roles, self.rows, strict=True) if is_role(r)]  # not "drop"
         meta = {"started_at": self.rows[0][3]} if self.rows[0][3] else {}
         conv = Conversation(messages, id=self.id, source=source, line=first_line, metadata=meta)
         return ReadItem(source, first_line, conversation=conv, shape="messages")

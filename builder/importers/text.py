@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.config.recipe import FieldMapping
-from builder.core.conversation import Conversation, Message
+from builder.core.conversation import Conversation, Message, is_role
 from builder.importers.encoding import BadLine, iter_lines
 from builder.importers.types import Container, DetectedFormat, Note, ReadItem, RecordError, snippet
 from builder.importers.vocabulary import speaker_roles
@@ -97,7 +97,7 @@ def _text_block(source: str, block: list[tuple[int, str]], mapping: FieldMapping
         roles, guessed = speaker_roles([s for s, _ in turns], mapping)
     except RecordError as err:
         return ReadItem.problem(source, first_line, err, raw)
-    messages = [Message(roles[s], t) for s, t in turns if roles[s] != "drop"]  # type: ignore[arg-type]
+    messages = [Message(role, t) for role, t in ((roles[s], t) for s, t in turns) if is_role(role)]  # not "drop"
     meta: dict[str, Any] = {"speakers": {s: roles[s] for s in dict.fromkeys(s for s, _ in turns)}}
     if guessed:
         meta["speakers_guessed"] = True
