@@ -1,5 +1,5 @@
 # Two commands: `make demo` installs everything into .venv and starts the app;
-# `make test` installs everything and runs the whole test suite.
+# `make test` installs everything and runs the whole test suite; `make lint` checks style, layers and types.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
@@ -39,8 +39,12 @@ go:
 test: install browser go
 	$(PY) -m pytest
 
+# Ruff's rules and formatting, the package layers of .importlinter, and mypy ([tool.mypy] in pyproject.toml).
 lint: install
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
