@@ -206,7 +206,7 @@ def test_a_run_records_its_precision_estimate_and_measured_peak(support_recipe, 
 def test_recipe_tab_shows_the_estimate_for_this_machine_and_each_gpu_size(tmp_path, lang, words):
     from builder.jobs.manager import JobManager
     from builder.ui.common import AppContext
-    from builder.ui.recipe_tab import capacity_markdown
+    from builder.ui.recipe_reports import capacity_markdown
 
     ctx = AppContext(runs_dir=tmp_path, jobs=JobManager(tmp_path))
     text = (REPO / "recipes" / "support.yaml").read_text(encoding="utf-8")

@@ -60,7 +60,7 @@ def test_too_little_data_is_not_valid_and_says_how_much_it_has_and_how_much_is_a
 
 
 def test_the_recipe_says_which_files_it_trains_on_and_when_the_imported_ones_are_ignored(tmp_path) -> None:
-    from builder.ui.recipe_tab import data_markdown
+    from builder.ui.recipe_reports import data_markdown
 
     ctx = web_context(tmp_path)
     files = [SUPPORT / "conversations_en.jsonl"]
@@ -82,7 +82,7 @@ def test_the_recipe_says_which_files_it_trains_on_and_when_the_imported_ones_are
 
 
 def test_the_fit_table_gives_the_total_time_and_the_pace_measured_here(tmp_path) -> None:
-    from builder.ui.recipe_tab import capacity_markdown
+    from builder.ui.recipe_reports import capacity_markdown
 
     ctx = web_context(tmp_path)
     text = recipe_text([SUPPORT / "conversations_en.jsonl"], training={"max_steps": 30})

@@ -95,7 +95,7 @@ def test_the_steps_and_minutes_fields_write_the_overrides() -> None:
 
 
 def test_the_train_tab_estimate_is_the_recipe_tabs(tmp_path) -> None:
-    from builder.ui.recipe_tab import capacity_markdown
+    from builder.ui.recipe_reports import capacity_markdown
     from builder.ui.train_tab import estimate_markdown
 
     ctx = web_context(tmp_path)
