@@ -6,7 +6,8 @@ at the last column and padding sits on its left, hidden by the mask and skipped 
 that join are left-padded to the batch's width (or the batch to theirs); when rows leave, the columns
 that are padding in every row left are cut, so the cache is never wider than its longest row.
 
-A row's next token comes from transformers' own logits processors (repetition penalty, temperature,
+A row's next token comes from one argmax over all plain greedy rows at once, or, for a row with a
+repetition penalty or sampling, from transformers' own logits processors (repetition penalty, temperature,
 top-k, top-p: what ``model.generate`` applies), given that row's own ids, so a request is answered as
 ``generate`` answers it alone.
 """
@@ -79,8 +80,22 @@ class Rows:
         mask = torch.cat([self.mask.new_zeros(self.mask.shape[0], extra), self.mask], dim=1)
         return Rows(self.jobs, DynamicCache(layers), mask, self.position, self.logits)
 
-    def next_token(self, row: int) -> int:
-        """Row ``row``'s next token, chosen as ``generate`` would choose it for that request alone."""
+    def next_tokens(self, rows: Sequence[int]) -> list[int]:
+        """The next token of each row in ``rows``, each chosen as ``generate`` would choose it for that request
+        alone. The plain greedy rows (no processor) take one argmax over all of them and one copy to Python;
+        a row with processors or sampling is scored on its own (its own ids, its own random generator)."""
+        plain = [i for i in rows if not self.jobs[i].sample and not self.jobs[i].processors]
+        chosen: dict[int, int] = {}
+        if plain:
+            index = torch.tensor(plain, device=self.logits.device)
+            picks = self.logits.index_select(0, index).argmax(-1).tolist()
+            chosen.update(zip(plain, picks, strict=True))
+        for i in rows:
+            if i not in chosen:
+                chosen[i] = self._own_token(i)
+        return [chosen[i] for i in rows]
+
+    def _own_token(self, row: int) -> int:
         job = self.jobs[row]
         scores = self.logits[row : row + 1]
         if job.processors:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -166,7 +166,7 @@ class ChatEngine:
         messages: list[dict[str, str]],
         sampling: Sampling | None = None,
         stats: GenerationStats | None = None,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """The answer of one side, growing token by token (each value is the whole text so far), decoded in
         the run's batch with whatever else is being answered (``builder.models.batch_engine``)."""
         from builder.models.generation import stop_token_ids

@@ -42,7 +42,7 @@ from starlette.exceptions import HTTPException
 from builder.serve.api_request import ApiError, ChatRequest, parse_request
 
 if TYPE_CHECKING:
-    from builder.serve.chat import ChatEngine
+    from builder.serve.chat import ChatEngine, Side
 
 DEFAULT_PORT = 8000
 
@@ -99,7 +99,8 @@ class ChatService:
             return
         stats = GenerationStats()
         sent = 0
-        stream = self.engine.stream(self.run_dir, request.side, prompt, sampling, stats)
+        side: Side = "base" if request.side == "base" else "tuned"
+        stream = self.engine.stream(self.run_dir, side, prompt, sampling, stats)
         try:
             for text in stream:
                 cut = _stop_at(text, request.stop)
@@ -212,6 +213,8 @@ def _completion(service: ChatService, request: ChatRequest, completion_id: str) 
             text += value
         else:
             stats = value
+    if stats is None:
+        raise RuntimeError("the answer ended without its usage")
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -276,7 +279,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the key clients must send (Authorization: Bearer KEY); default: $BUILDER_API_KEY. "
         "Required when --host is not a loopback address",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for the model's arithmetic (default: the cores less one, at least one; see serving_threads)",
+    )
     return parser.parse_args(argv)
+
+
+def serving_threads(cores: int | None) -> int:
+    """Torch's CPU threads while serving: one core is left to the HTTP side (and to clients on the same
+    machine). Torch's threads wait for one another at the end of each of the ~600 operations of a decoding
+    step; when another process holds one of their cores, every operation waits for the OS to give it back.
+    On the 2-core benchmark machine an 8-row step took 460-520 ms with 2 threads beside one busy process
+    and 130-150 ms with 1 (BENCHMARKS.md, serving); alone, 2 threads were no faster than 1."""
+    return max(1, (cores or 1) - 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     from builder.users import record_command_line
 
     record_command_line("served", args.run_dir, f"{args.host}:{args.port}")  # the team's audit trail, if it has one
+    import torch
+
+    threads = args.threads if args.threads and args.threads > 0 else serving_threads(os.cpu_count())
+    if not torch.cuda.is_available():
+        torch.set_num_threads(threads)
+        print(f"CPU threads for generation: {threads} (--threads)", flush=True)
     print(f"Loading {args.run_dir} ...", flush=True)
     service = ChatService(args.run_dir)
     app = create_app(service, api_key=args.api_key)

@@ -208,3 +208,38 @@ def test_the_engine_streams_from_the_batch_and_reports_usage(tmp_path: Path) -> 
     assert texts[-1] == loaded.tokenizer.decode(expected, skip_special_tokens=True)
     assert (stats.prompt_tokens, stats.completion_tokens) == (len(ids), len(expected))
     assert stats.finish_reason == ("stop" if expected[-1] in stops else "length")
+
+
+def test_greedy_rows_of_different_lengths_and_sides_answer_as_alone_in_one_gated_forward(
+    loaded: LoadedRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plain greedy rows take one argmax for all; base and tuned rows share each forward through the per-row
+    LoRA scale, never PEFT's split by adapter name, and the adapter's scales are as before afterwards."""
+    from peft.tuners.lora import LoraLayer
+
+    from builder.models.batch_engine import lora_layers
+
+    def split(*args: object, **kwargs: object) -> None:
+        raise AssertionError("PEFT's mixed-batch path was used")
+
+    monkeypatch.setattr(LoraLayer, "_mixed_batch_forward", split)
+    scales = [dict(m.scaling) for m in lora_layers(loaded.model)]
+    scheduler = BatchScheduler(loaded.model, pad_token_id(loaded.tokenizer), threading.Lock())
+    assert scheduler.mix
+    stops = stop_token_ids(loaded.model, loaded.tokenizer)
+    greedy = Sampling(max_new_tokens=8, temperature=0, repetition_penalty=1.0)
+    texts = ["hola", QUESTIONS[2] * 3, "ok", QUESTIONS[1] * 2, QUESTIONS[2]]
+    requests = [(prompt_ids(loaded, t), i % 2 == 1, greedy) for i, t in enumerate(texts)]
+    assert len({len(ids) for ids, _, _ in requests}) == len(requests)  # every row its own length
+    jobs = submit_all(scheduler, requests, stops)
+    assert max(scheduler.rows_per_step) == len(requests)
+    for job, (ids, tuned, sampling) in zip(jobs, requests, strict=True):
+        assert job.tokens == alone(loaded, ids, tuned, sampling, stops)
+    assert [dict(m.scaling) for m in lora_layers(loaded.model)] == scales
+
+
+def test_the_server_leaves_a_core_to_the_http_side() -> None:
+    from builder.serve.server import parse_args, serving_threads
+
+    assert [serving_threads(n) for n in (None, 1, 2, 16)] == [1, 1, 1, 15]
+    assert parse_args(["run", "--threads", "2"]).threads == 2 and parse_args(["run"]).threads is None
