@@ -275,7 +275,7 @@ def _input_positions(fn: Callable[..., Any], n_inputs: int) -> list[int] | None:
     except (TypeError, ValueError):
         return None
     hints = get_type_hints(fn)
-    positions = []
+    positions: list[int] = []
     for i, parameter in enumerate(parameters):
         if parameter.kind not in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
             if parameter.kind == parameter.VAR_POSITIONAL:

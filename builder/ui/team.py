@@ -222,7 +222,7 @@ class SessionGuard:
             tokens = gradio_app.tokens = IssuedTokens(tokens)
         token = _cookie_token(scope, getattr(gradio_app, "cookie_id", ""))
         name = tokens.get(token) if token else None
-        if name is None:
+        if name is None or token is None:
             return None
         if not self.team.session_valid(name, tokens.issued.get(token, 0.0)):
             del tokens[token]

@@ -183,7 +183,12 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown) -> None:
 
 
 def attach_screen(demo: gr.Blocks, ctx: AppContext, lang: gr.Radio, user_line: Any, logout: Any) -> None:
-    """On load and on a language change: the tabs, timers and panels the caller's role may use, and who they are."""
+    """On load and on a language change: the tabs, timers and panels the caller's role may use, and who they are.
+
+    With logins, the trainer tabs start hidden and are shown on load to admins and trainers; a reviewer's page
+    opens on the playground. Gradio 6.31 does not take a tab's header away when ``gr.update(visible=False)``
+    hides it after the page is built (only its panel goes), but a tab hidden from the start has no header,
+    and one shown later gets it (tests/e2e/test_team_browser.py checks both in Chromium)."""
     team = ctx.team
     assert team is not None
     blocks = list(demo.blocks.values())
@@ -192,6 +197,11 @@ def attach_screen(demo: gr.Blocks, ctx: AppContext, lang: gr.Radio, user_line: A
     by_id = {getattr(b, "elem_id", None): b for b in blocks}
     panels = [by_id["team-users-box"], by_id["team-audit-box"]]
     blind = by_id["play-blind"]
+    tab_bar, playground = by_id["tabs"], by_id["tab-playground"]
+    assert isinstance(playground, gr.Tab)
+    if team.logins:  # without logins every caller is an admin: the page is built as everyone sees it
+        for block in tabs:
+            block.visible = False
 
     def screen(language: str) -> list[Any]:
         caller = current_caller()
@@ -203,6 +213,7 @@ def attach_screen(demo: gr.Blocks, ctx: AppContext, lang: gr.Radio, user_line: A
             line = ""
         return [
             *(gr.update(visible=staff) for _ in tabs),
+            gr.update() if staff else gr.update(selected=playground.id),  # the first tab, hidden, is not theirs
             *(gr.update(active=staff) for _ in timers),  # a reviewer's page polls nothing it may not read
             *(gr.update(visible=role == "admin") for _ in panels),
             gr.update(value=True, interactive=False) if not staff else gr.update(interactive=True),
@@ -213,5 +224,5 @@ def attach_screen(demo: gr.Blocks, ctx: AppContext, lang: gr.Radio, user_line: A
     def who(language: str) -> Any:
         return screen(language)[-2]
 
-    demo.load(screen, [lang], [*tabs, *timers, *panels, blind, user_line, logout])
+    demo.load(screen, [lang], [*tabs, tab_bar, *timers, *panels, blind, user_line, logout])
     lang.change(who, [lang], [user_line], show_progress="hidden")

@@ -3,9 +3,9 @@ the reviewer logs in, sees only that run and the playground, votes blind and wri
 sees the votes under the reviewer's name and starts a DPO round from them (the real trainer, one step on
 the tiny model). Screenshots go to ``test-output/screenshots/team-*.png``.
 
-Not collected yet (the file name does not start with ``test_``): it fails at the reviewer's first screen,
-which still shows the headers of the trainer and admin tabs (the server refuses their handlers, but the
-page should show the playground alone). Rename it to ``test_team_browser.py`` with that fix (issue 28).
+The reviewer's page shows the playground alone, in English and in Spanish: no header of a trainer or admin
+tab (the server refuses their handlers too, see test_team_api.py). In Gradio 6.31 a tab hidden by an update
+keeps its header, so ``team_tab.attach_screen`` builds those tabs hidden and shows them to admins and trainers.
 """
 
 from __future__ import annotations
@@ -67,17 +67,29 @@ def log_in(browser, url: str, name: str, password: str):
     return context, page
 
 
+def tab_names(page) -> list[str]:
+    """The tab headers the page shows, in order."""
+    return [name.strip() for name in page.get_by_role("tab").all_inner_texts()]
+
+
+def selected_tab(page) -> str:
+    return page.locator("[role=tab][aria-selected=true]").inner_text().strip()
+
+
 def run_options(page) -> list[str]:
     page.locator("#run-select input").click()
     page.get_by_role("option").first.wait_for()
     options = page.get_by_role("option").all_inner_texts()
     page.keyboard.press("Escape")
-    return [option.strip() for option in options]
+    page.locator("#run-select input").blur()  # a focused dropdown does not open again on a click
+    return [option.strip().splitlines()[-1].strip() for option in options]  # without the chosen one's check mark
 
 
 def test_an_admin_adds_a_reviewer_whose_blind_votes_start_the_next_round(team_app, browser) -> None:
     url, runs, parent, store, log = team_app
     admin_context, admin = log_in(browser, url, ADMIN, ADMIN_PASSWORD)
+    assert tab_names(admin) == ["Data", "Recipe", "Train", "Playground", "Evaluate", "Export", "Team"]
+    assert selected_tab(admin) == "Data"
 
     # The admin creates the reviewer in the Users panel and shares one run with them.
     open_tab(admin, "Team")
@@ -101,10 +113,11 @@ def test_an_admin_adds_a_reviewer_whose_blind_votes_start_the_next_round(team_ap
     # The reviewer: the playground and the shared run only, blind mode on and fixed.
     reviewer_context, reviewer = log_in(browser, url, REVIEWER, REVIEWER_PASSWORD)
     shot(reviewer, "team-2-reviewer-first-screen")
-    for tab in ("Data", "Recipe", "Train", "Evaluate", "Export", "Team"):
-        assert not reviewer.get_by_role("tab", name=tab).is_visible(), tab
+    assert tab_names(reviewer) == ["Playground"] and selected_tab(reviewer) == "Playground"
+    assert reviewer.locator("#play-send").is_visible()  # its panel open, nothing to click first
+    for hidden in ("tab-data", "tab-recipe", "tab-train", "tab-evaluate", "tab-export", "tab-team", "start-here"):
+        assert reviewer.locator(f"#{hidden}").count() == 0, hidden  # not on the page at all
     assert run_options(reviewer) == [PARENT]
-    open_tab(reviewer, "Playground")
     blind = reviewer.locator("#play-blind input")
     assert blind.is_checked() and blind.is_disabled()
     pick(reviewer, "run-select", PARENT)
@@ -116,6 +129,12 @@ def test_an_admin_adds_a_reviewer_whose_blind_votes_start_the_next_round(team_ap
     wait_text(reviewer, "#play-status", "Correction saved")
     assert "Votes by author" not in text_of(reviewer, "#play-win-rate")  # who voted is for those who train
     shot(reviewer, "team-3-reviewer-votes-blind")
+    # In Spanish: the labels of every tab change (hidden ones included), and still only the playground shows.
+    reviewer.get_by_label("Español").check()
+    reviewer.get_by_role("tab", name="Pruebas").wait_for()
+    wait_text(reviewer, "#user-line", f"Has entrado como {REVIEWER}")
+    assert tab_names(reviewer) == ["Pruebas"] and selected_tab(reviewer) == "Pruebas"
+    shot(reviewer, "team-3b-reviewer-in-spanish")
     reviewer_context.close()
 
     votes = [json.loads(line) for line in (parent / "votes.jsonl").read_text().splitlines()]
