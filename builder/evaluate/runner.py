@@ -26,8 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from builder.config.recipe import Recipe
 from builder.evaluate.progress import EvalProgress
-from builder.models.labels import format_probabilities
+from builder.models.generation import Generations
+from builder.models.labels import LabelScores, format_probabilities
 from builder.run import rundir
 from builder.run.rundir import RunDir
 from builder.usecases import Example, get_usecase, label_set
@@ -35,7 +37,7 @@ from builder.usecases import Example, get_usecase, label_set
 SYSTEMS = ("base", "base_few_shot", "tuned")
 # One system's answers: (model, tokenizer, prompts, labels, *, max_new_tokens, batch_size, adapter, on_progress)
 # -> (Generations, LabelScores | None); ``builder.evaluate.answers.answer_prompts`` is the one used.
-Answerer = Callable[..., tuple[Any, Any]]
+Answerer = Callable[..., tuple[Generations, LabelScores | None]]
 SYSTEM_TITLES = {"base": "base", "base_few_shot": "base + few-shot", "tuned": "tuned"}
 
 
@@ -99,7 +101,7 @@ def evaluate_loaded(
     run_dir: Path | RunDir,
     model: Any,
     tokenizer: Any,
-    recipe: Any,
+    recipe: Recipe,
     *,
     max_examples: int | None = None,
     batch_size: int = 8,

@@ -10,6 +10,7 @@ from typing import Any
 
 from transformers import ProgressCallback, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from builder.config.recipe import TrainingConfig
 from builder.run.rundir import RunDir, append_jsonl, write_json_atomic
 
 
@@ -200,7 +201,7 @@ class TrainingBudget(TrainerCallback):
         control.should_evaluate = args.eval_strategy != "no"
 
 
-def budget_callbacks(training: Any, has_dev: bool) -> list[TrainerCallback]:
+def budget_callbacks(training: TrainingConfig, has_dev: bool) -> list[TrainerCallback]:
     """The callbacks a recipe's budget asks for: minutes/tokens, and early stopping on the dev loss."""
     from transformers import EarlyStoppingCallback
 
@@ -212,7 +213,7 @@ def budget_callbacks(training: Any, has_dev: bool) -> list[TrainerCallback]:
     return callbacks
 
 
-def best_model_arguments(training: Any, has_dev: bool) -> dict[str, Any]:
+def best_model_arguments(training: TrainingConfig, has_dev: bool) -> dict[str, Any]:
     """Trainer arguments that keep the checkpoint with the lowest dev loss (early stopping needs them too)."""
     if not has_dev or not (training.keep_best or training.early_stopping_patience):
         return {}

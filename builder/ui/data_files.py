@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from builder.ui.i18n import message_text, t, t_known
 
 if TYPE_CHECKING:
     from builder.data.peek import FilePeek
+    from builder.importers import DetectedFormat
 
 SPEAKER_COLUMNS = ("col_file", "col_format", "col_speaker", "col_messages", "col_speaker_role")
 SPEAKER_ROWS_SHOWN = 300  # a misread file may have thousands of "speakers"; the report has them all
@@ -40,8 +41,9 @@ def peek_entries(peeks: list[FilePeek]) -> list[dict[str, Any]]:
     return entries
 
 
-def format_description(detected: Any, lang: str) -> str:
-    """The importer's description of a detected file (``DetectedFormat.description``) in ``lang``, notes too."""
+def format_description(detected: DetectedFormat | SimpleNamespace, lang: str) -> str:
+    """The importer's description of a detected file (``DetectedFormat.description``) in ``lang``, notes too;
+    a report's file entry comes as a namespace of the same fields (``_detected``)."""
     container = str(getattr(detected.container, "value", detected.container))
     parts = [
         f"{t_known(f'fmt_c_{container}', lang, container)}, {t_known(f'fmt_{detected.format}', lang, detected.format)}"
@@ -67,7 +69,7 @@ def _detected(entry: dict[str, Any]) -> SimpleNamespace:
     return SimpleNamespace(**{k: entry.get(k) for k in keys}, fields=entry.get("fields") or {}, notes=notes)
 
 
-def files_markdown(entries: list[dict[str, Any]], lang: str, shown: Any = str) -> str:
+def files_markdown(entries: list[dict[str, Any]], lang: str, shown: Callable[[str], str] = str) -> str:
     """The files in use: each file's name and how it is read, as text."""
     lines = [f"**{t('files', lang)}:**"]
     for entry in entries:

@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -13,6 +14,9 @@ from builder.data.advisor import MIN_CORRECTIONS, MIN_PAIRS
 from builder.ui.common import AppContext, error_text, log_exception
 from builder.ui.i18n import message_text, t
 from builder.ui.team import current_author
+
+if TYPE_CHECKING:
+    from builder.ui.job_actions import Said
 
 
 def feedback_markdown(ctx: AppContext, run_id: str | None, lang: str, method: str | None = None) -> str:
@@ -87,8 +91,13 @@ def save_correction(ctx: AppContext, text: str, run_id: str | None, state: dict[
 
 
 def build_next_round(
-    ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, overrides: Any, message: Any, said: Any
-) -> Any:
+    ctx: AppContext,
+    lang: gr.Radio,
+    run_select: gr.Dropdown,
+    overrides: gr.Textbox,
+    message: gr.Markdown,
+    said: gr.State,
+) -> tuple[gr.Markdown, gr.Radio, Callable[[str | None, str, str], str]]:
     """The Train tab's panel: the selected run's feedback, the method, and a button that queues the round.
 
     It speaks on the Train tab's message line (``said`` keeps what it said, as the tab's own buttons do).
@@ -116,7 +125,7 @@ def build_next_round(
         from builder.ui.job_actions import parse_overrides, said_markdown, start_job
 
         run = ctx.run_dir(run_id)
-        told: Any = ("round_no_run", {})
+        told: Said = ("round_no_run", {})
         job_id = None
         if run is not None and ctx.has_adapter(run_id):
             try:

@@ -20,6 +20,9 @@ from builder.ui.i18n import UIText
 
 if TYPE_CHECKING:
     from builder.config.recipe import Recipe
+    from builder.models.capacity_plan import Plan
+    from builder.models.devices import Device
+    from builder.models.shape import ModelShape
 
 # Fewer training examples than this and a run has nothing to learn from (a batch or two, no dev split).
 MIN_EXAMPLES = 10
@@ -152,7 +155,7 @@ def planned_steps(recipe: Recipe, train_examples: int) -> int:
     return max(1, int(-(-max(1, train_examples) * t.num_epochs // per_step)))
 
 
-def time_estimate(recipe: Recipe, runs_dir: Path) -> tuple[Any, Any, Any, TimeEstimate]:
+def time_estimate(recipe: Recipe, runs_dir: Path) -> tuple[ModelShape, Plan, Device, TimeEstimate]:
     """(model shape, plan, this device, time) of the recipe here, as the trainer's log will say it."""
     from builder.models import capacity, devices
     from builder.run.pace import calibrated_seconds
