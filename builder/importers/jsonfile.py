@@ -115,7 +115,7 @@ _SEPARATORS = re.compile(r"[\s,]*")
 def _iter_json_array(text: str, pos: int, decoder: json.JSONDecoder, limit: int | None) -> Iterator[tuple[int, Any]]:
     line, counted_to, count = 1, 0, 0
     while True:
-        pos = _SEPARATORS.match(text, pos).end()  # type: ignore[union-attr]
+        pos = _SEPARATORS.match(text, pos).end()  # type: ignore[union-attr]  # [\s,]* always matches
         line += text.count("\n", counted_to, pos)
         counted_to = pos
         if pos >= len(text):

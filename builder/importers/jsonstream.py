@@ -81,6 +81,7 @@ class JsonStream:
     def _peek(self) -> str:
         """The next character that is not whitespace ("" at the end of the file)."""
         while True:
+            # A starred class always matches (re's stubs say Match | None); no check in this hot loop.
             self._pos = _WHITESPACE.match(self._buf, self._pos).end()  # type: ignore[union-attr]
             if self._pos < len(self._buf):
                 return self._buf[self._pos]

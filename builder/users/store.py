@@ -205,7 +205,9 @@ class AccountStore:
                 "INSERT INTO accounts (name, role, hash, created) VALUES (?, ?, ?, ?)", (name, role, hashed, now_text())
             )
             self._audit(db, actor, "user_added", name, role)
-        return self.get(name)  # type: ignore[return-value]
+        account = self.get(name)
+        assert account is not None, name  # inserted above, in this call
+        return account
 
     def set_password(self, name: str, password: str, *, actor: str | None) -> None:
         """A new password; every session the user has open ends."""
