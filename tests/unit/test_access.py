@@ -122,6 +122,29 @@ def test_the_guard_refuses_below_the_role_and_runs_as_the_caller(team: Team) -> 
     assert seen == [("shared-run", "rita"), (0, "tess"), (1, "tess"), ("other-run", "boss")]
 
 
+TRAINER_TAB_IDS = {"tab-data", "tab-recipe", "tab-train", "tab-evaluate", "tab-export", "tab-team", "start-here"}
+
+
+def test_with_logins_the_trainer_tabs_are_built_hidden_and_shown_on_load_to_admins_and_trainers(
+    tmp_path: Path, team: Team
+) -> None:
+    """A tab hidden by an update keeps its header in Gradio 6.31: a reviewer's must never have been shown."""
+    from builder.ui import build_app
+
+    demo, _ = build_app(tmp_path / "runs", team=team)
+    by_id = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
+    assert all(by_id[elem_id].visible is False for elem_id in TRAINER_TAB_IDS)
+    assert by_id["tab-playground"].visible is True
+    screen = next(f for f in demo.fns.values() if f.fn is not None and f.fn.__name__ == "screen")
+    outputs = [getattr(b, "elem_id", None) for b in screen.outputs]
+    for name, shown in (("rita", False), ("tess", True), ("boss", True)):
+        updates = dict(zip(outputs, call_as(screen, name, "es"), strict=True))
+        assert {updates[elem_id]["visible"] for elem_id in TRAINER_TAB_IDS} == {shown}, name
+        assert updates["tabs"].get("selected") == (None if shown else "playground"), name
+    with_no_login, _ = build_app(tmp_path / "open", team=Team(AccountStore(tmp_path / "empty.db")))
+    assert all(b.visible for b in with_no_login.blocks.values() if getattr(b, "elem_id", None) in TRAINER_TAB_IDS)
+
+
 def test_without_accounts_everyone_is_an_admin(tmp_path: Path) -> None:
     open_team = Team(AccountStore(tmp_path / "empty.db"))
     assert not open_team.logins
