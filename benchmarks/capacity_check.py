@@ -97,13 +97,15 @@ def predicted_times(rows: list[dict[str, Any]], reference: dict[str, Any]) -> No
     """Calibrate the device on ``reference``'s measured step, then predict every run's step time."""
     from builder.config.recipe import BUNDLED_MODEL
     from builder.models import capacity, devices
+    from builder.models.capacity_plan import Plan
     from builder.models.loading import resolve_base_model
+    from builder.models.shape import model_shape
 
-    shape = capacity.model_shape(resolve_base_model(BUNDLED_MODEL))
+    shape = model_shape(resolve_base_model(BUNDLED_MODEL))
     device = devices.present_device()
 
-    def plan(row: dict[str, Any]) -> capacity.Plan:
-        return capacity.Plan(
+    def plan(row: dict[str, Any]) -> Plan:
+        return Plan(
             row["quantization"], row["batch_size"], row["max_length"], labelled_fraction=row["labelled_fraction"]
         )
 

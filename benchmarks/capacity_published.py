@@ -1,6 +1,6 @@
 """The capacity estimate against published GPU figures for 7-8B LoRA and QLoRA (sources in docs/capacity.md).
 
-Each row rebuilds the published setup as a ``capacity.Plan`` on a config.json of the model's shape (no
+Each row rebuilds the published setup as a ``capacity_plan.Plan`` on a config.json of the model's shape (no
 weights) and compares the estimated peak with the published one. Figures published as
 ``torch.cuda.max_memory_allocated`` are compared without the CUDA context and the allocator's slack, which
 that counter leaves out; "fits in N GB" figures are compared with the whole estimate.
@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from builder.models import capacity, devices
-from builder.models.capacity import Plan
+from builder.models.capacity_plan import Plan
+from builder.models.shape import ModelShape, model_shape
 
 TOLERANCE = 0.20
 LLAMA2_7B = {"vocab_size": 32000, "intermediate_size": 11008, "num_key_value_heads": 32}
@@ -67,14 +68,14 @@ ROWS: list[tuple[str, str, Plan, float, str]] = [
 ]
 
 
-def _shape(folder: Path, overrides: dict[str, int]) -> capacity.ModelShape:
+def _shape(folder: Path, overrides: dict[str, int]) -> ModelShape:
     from transformers import LlamaConfig
 
     config = LlamaConfig(hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, tie_word_embeddings=False)
     for key, value in overrides.items():
         setattr(config, key, value)
     config.save_pretrained(folder)
-    return capacity.model_shape(str(folder))
+    return model_shape(str(folder))
 
 
 def run() -> dict[str, Any]:

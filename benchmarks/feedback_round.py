@@ -24,7 +24,7 @@ number in it, is a prompt. A held-out set (every dev prompt, then seeded train p
 ``--heldout``) is kept apart. Each remaining prompt is answered ``--rounds`` times by the base and
 the tuned model with the playground's sampling (temperature 0.7, top-p 0.9, repetition penalty 1.1),
 exactly the pair the playground shows; the rule votes (one side follows it: that side wins; both or
-neither: a tie) and the vote is saved with ``builder.serve.chat.record_vote`` like a blind playground vote.
+neither: a tie) and the vote is saved with ``builder.data.feedback_store.record_vote`` like a blind playground vote.
 
 ``measure``: the run's tuned model answers each held-out prompt greedily (the evaluation's decoding)
 and ``--samples`` times with the playground's sampling. Reported: the share that follows the rule,
@@ -132,7 +132,7 @@ def sampled(model: Any, tokenizer: Any, prompts: list, seed: int, adapter: bool,
 
 
 def cmd_votes(args: argparse.Namespace) -> int:
-    from builder.serve.chat import record_vote
+    from builder.data.feedback_store import record_vote
 
     run = args.run.resolve()
     pairs, heldout = prompt_pools(run, args.heldout, args.seed)

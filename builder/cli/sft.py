@@ -16,9 +16,7 @@ from typing import Any
 from builder.config.recipe import Recipe, RecipeError, load_recipe
 from builder.run import rundir
 from builder.train import run as training_run
-from builder.train.run import data_warnings, fit_check, planned_steps, resolved_recipe, summarize
-
-__all__ = ["planned_steps", "resolved_recipe", "train"]  # the training run's names callers take from here
+from builder.train.run import data_warnings, fit_check, resolved_recipe, summarize
 
 HELP_EPILOG = f"""\
 examples:

@@ -221,7 +221,7 @@ def _parameter_count(path: str, trust_remote_code: bool) -> int:
     from transformers import AutoConfig, AutoModelForCausalLM
 
     config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
-    with torch.device("meta"):  # per thread, unlike accelerate's init_empty_weights (see capacity.model_shape)
+    with torch.device("meta"):  # per thread, unlike accelerate's init_empty_weights (see shape.model_shape)
         model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
     return sum(p.numel() for p in model.parameters())
 

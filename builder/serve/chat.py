@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from builder.data.feedback_store import record_vote, vote_summary  # noqa: F401 (moved there; old path kept)
 from builder.run.rundir import RunDir
 
 if TYPE_CHECKING:

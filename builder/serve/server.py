@@ -63,7 +63,7 @@ class ChatService:
     """The run behind the endpoint: its model names, its prompt rules, and answers from the shared engine."""
 
     def __init__(self, run_dir: Path | str, engine: ChatEngine | None = None) -> None:
-        from builder.export.gguf import SamplingDefaults
+        from builder.export.base import SamplingDefaults
         from builder.serve.chat import ChatEngine
 
         self.run_dir = Path(run_dir).resolve()

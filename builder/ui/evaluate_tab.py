@@ -14,10 +14,10 @@ import gradio as gr
 import pandas as pd
 
 from builder.evaluate.progress import read_progress
-from builder.jobs.manager import job_id
+from builder.jobs.process import job_id
 from builder.ui.common import AppContext, log_exception
 from builder.ui.i18n import DEFAULT_LANG, status_text, t, t_known
-from builder.ui.train_tab import format_duration
+from builder.ui.recipe_check import format_duration
 
 SYSTEMS = ("base", "base_few_shot", "tuned")
 REFRESH_S = 2.0

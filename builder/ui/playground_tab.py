@@ -211,7 +211,7 @@ def build(ctx: AppContext, lang: gr.Radio, run_select: gr.Dropdown, tab: gr.Tab)
         yield frame(new_state, said("answered"))
 
     def vote(choice: str, run_id: str | None, state: dict[str, Any], language: str) -> tuple[str, str, list[Any]]:
-        from builder.serve.chat import record_vote
+        from builder.data.feedback_store import record_vote
 
         last = state.get("last")
         run = ctx.run_dir(run_id)

@@ -28,7 +28,7 @@ from builder.ui.login_guard import UserThrottle
 from builder.users import AccountStore
 
 if TYPE_CHECKING:
-    from builder.jobs.manager import Job
+    from builder.jobs.process import Job
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]

@@ -275,7 +275,8 @@ def test_recipe_tab_refuses_remote_code_from_the_runs_folder(web: WebApp) -> Non
 
 def test_merge_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from builder.export.files import ExportError, merge_adapter
+    from builder.export.base import ExportError
+    from builder.export.merge import merge_adapter
     from tests.unit.test_chat import make_tiny_run
 
     run = make_tiny_run(tmp_path)
@@ -315,7 +316,8 @@ def test_export_tab_merge_refuses_a_folder_outside(web: WebApp) -> None:
 
 def test_file_exports_replace_only_their_own_earlier_exports(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from builder.export.files import ExportError, export_conversations, zip_adapter
+    from builder.export.base import ExportError
+    from builder.export.files import export_conversations, zip_adapter
     from tests.unit.test_chat import make_tiny_run
 
     run = make_tiny_run(tmp_path)

@@ -11,9 +11,9 @@ from builder.cli import feedback
 from builder.core.authors import latest_votes, leave_out, votes_by_author
 from builder.data import feedback_store
 from builder.data.advisor import feedback_advice, one_author
+from builder.data.feedback_store import record_vote, vote_summary
 from builder.feedback import rounds
 from builder.run.rundir import RunDir
-from builder.serve.chat import record_vote, vote_summary
 
 PROMPT = [{"role": "user", "content": "Where is my order?"}]
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from builder.models import capacity, devices
-from builder.models.capacity import Plan, estimate, model_shape
+from builder.models.capacity import estimate
+from builder.models.capacity_plan import Plan
 from builder.models.devices import Device, GiB
+from builder.models.shape import ModelShape, model_shape
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -133,7 +135,7 @@ def test_cpu_bf16_auto_follows_the_hardware(monkeypatch):
 
 
 def test_calibration_reproduces_the_measured_step_and_scales_with_tokens():
-    shape = capacity.ModelShape((("l.0", 1000, 1000),), 0, 100, 1000, 1, 1, 1, 1000, 1000, True, 0)
+    shape = ModelShape((("l.0", 1000, 1000),), 0, 100, 1000, 1, 1, 1, 1000, 1000, True, 0)
     plan = Plan("none", 4, 100, labelled_fraction=1.0)
     device = capacity.calibrate(shape, plan, Device("cpu", "x", GiB, False, flops=1.0), 2.0)
     assert estimate(shape, plan, device).seconds_per_step == pytest.approx(2.0)

@@ -14,7 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from builder.serve.chat import ChatEngine, Sampling, record_vote, vote_summary  # noqa: E402
+from builder.data.feedback_store import record_vote, vote_summary  # noqa: E402
+from builder.serve.chat import ChatEngine, Sampling  # noqa: E402
 
 CHARS = list(" abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?'¿¡áéíóúñ:\n")
 SPECIALS = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]

@@ -11,7 +11,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from builder.core.conversation import Conversation, Message  # noqa: E402
-from builder.export.files import ExportError, export_conversations, export_run_data, merge_adapter, zip_adapter  # noqa: E402
+from builder.export.base import ExportError  # noqa: E402
+from builder.export.files import export_conversations, export_run_data, zip_adapter  # noqa: E402
+from builder.export.merge import merge_adapter  # noqa: E402
 from tests.unit.test_chat import make_tiny_run  # noqa: E402  (same tiny run directory as the chat tests)
 
 

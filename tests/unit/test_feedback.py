@@ -13,7 +13,8 @@ from builder.cli.sft import train
 from builder.config.recipe import RecipeError, load_recipe, recipe_from_dict
 from builder.data import feedback_store
 from builder.data.advisor import MIN_PAIRS, advise_feedback, contradicting_corrections, lopsided_votes
-from builder.serve.chat import Sampling, record_vote
+from builder.data.feedback_store import record_vote
+from builder.serve.chat import Sampling
 from tests.conftest import write_support_jsonl
 
 # Early stopping on, as in the shipped support recipe: a DPO round has no dev loss to stop on and must train anyway.

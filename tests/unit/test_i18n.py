@@ -8,7 +8,7 @@ import string
 from pathlib import Path
 
 from builder.data.advisor import ADVICE, advice
-from builder.jobs.manager import RunProgress
+from builder.run.rundir import RunProgress
 from builder.ui.i18n import STRINGS, t
 
 REPO = Path(__file__).resolve().parents[2]
@@ -242,7 +242,7 @@ def test_recipe_and_path_problems_in_spanish(tmp_path: Path) -> None:
 def test_the_train_tabs_message_line_in_spanish(tmp_path: Path) -> None:
     """What Start, Stop and Resume say is kept and said again in the language the user switches to."""
     from builder.config.confine import ConfinementError
-    from builder.ui.train_tab import resume_job, said_markdown, start_job, stop_job
+    from builder.ui.job_actions import resume_job, said_markdown, start_job, stop_job
 
     ctx = web_context(tmp_path)
     recipe = ctx.user_recipes_dir / "here.yaml"

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from builder.jobs.manager import JobManager, job_id
+from builder.jobs.manager import JobManager
+from builder.jobs.process import job_id
 from builder.run.rundir import RunDir, error_from_log
-from builder.ui.train_tab import format_duration
+from builder.ui.recipe_check import format_duration
 
 FAKE_TRAINER = textwrap.dedent(
     """

@@ -172,10 +172,10 @@ class _WideMatmuls(TorchDispatchMode):
 def test_training_through_the_product_scores_only_labelled_positions(support_recipe, tmp_path):
     """Two real training steps of builder.cli.sft's trainer: the vocabulary-wide matmuls cover the labelled
     tokens only (once forward, once in the backward's recomputation), a chunk at a time."""
-    from builder.cli.sft import resolved_recipe
     from builder.config.recipe import load_recipe
     from builder.data.dataset import prepare_splits, tokenize_examples
     from builder.models.loading import load_tokenizer
+    from builder.train.run import resolved_recipe
     from builder.train.trainer import build_trainer
 
     recipe = resolved_recipe(load_recipe(support_recipe, ["training.max_steps=2", "training.batch_size=4"]))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.export.gguf import GgufExport, SamplingDefaults
+from builder.export.base import GgufExport, SamplingDefaults
 from builder.export.ollama import OllamaError, chat_format, modelfile_text, read_template, reference_prompt
 from builder.usecases import PromptForm
 

@@ -64,11 +64,11 @@ def make_run(root: Path, use_case: str, base_model: Path, tokenizer: Any) -> tup
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from builder.cli.sft import resolved_recipe
     from builder.config.recipe import load_recipe
     from builder.data.dataset import example_to_record, prepare_splits
     from builder.run import rundir
     from builder.run.rundir import RunDir
+    from builder.train.run import resolved_recipe
 
     overrides = [f"base_model={base_model}", "quantization=none", "data.redact_pii=false"]
     recipe = resolved_recipe(load_recipe(REPO / "recipes" / f"{use_case}.yaml", overrides))

@@ -172,7 +172,7 @@ def test_a_base_given_the_turn_format_trains_its_turn_tokens_and_merges_them(sup
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from builder.export.files import merge_adapter
+    from builder.export.merge import merge_adapter
     from tests.conftest import save_tiny_turn_token_base
 
     tokenizer = AutoTokenizer.from_pretrained(load_recipe(support_recipe).base_model)

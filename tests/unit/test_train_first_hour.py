@@ -86,7 +86,8 @@ def test_the_status_says_when_the_dev_set_is_scored_and_which_step_the_run_is_at
 
 
 def test_the_steps_and_minutes_fields_write_the_overrides() -> None:
-    from builder.ui.train_tab import parse_overrides, with_budget
+    from builder.ui.job_actions import parse_overrides
+    from builder.ui.train_tab import with_budget
 
     text = with_budget("quantization=none\ntraining.max_steps=50", 3, None)
     assert parse_overrides(text) == ["quantization=none", "training.max_steps=3"]
