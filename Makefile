@@ -53,4 +53,4 @@ bench: install
 	$(PY) -m benchmarks --quick --json benchmarks/last.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-output
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache test-output
