@@ -35,8 +35,6 @@ def role_rows(runs_dir: Path, demo: Any | None = None) -> list[tuple[str, str, l
     from builder.ui.access import handler_roles
 
     demo = demo or team_app(runs_dir)
-
-    demo = team_app(runs_dir)
     merged: dict[str, tuple[str, list[str]]] = {}
     for key, role, trigger in handler_roles(demo):
         triggers = merged.setdefault(key, (role, []))[1]
