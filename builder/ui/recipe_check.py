@@ -147,7 +147,7 @@ class TimeEstimate:
 
 
 def planned_steps(recipe: Recipe, train_examples: int) -> int:
-    """As the trainer plans them (``builder.cli.sft.planned_steps``, which imports the trainer: too heavy here)."""
+    """As the trainer plans them (``builder.train.run.planned_steps``, which imports the trainer: too heavy here)."""
     t = recipe.training
     if t.max_steps > 0:
         return t.max_steps
