@@ -10,7 +10,9 @@ every other request the base model: both sides share the server's batches). Figu
 - ``aggregate_tokens_per_s``: completion tokens (the server's usage) of all requests over the level's wall
   time, from the first request sent to the last answer ended;
 - ``ttft_*_s``: from a request sent to its first content chunk, median / mean / 90th percentile over all
-  requests of the level (the first wave included).
+  requests of the level (the first wave included);
+- ``load_average_1min``: the machine's load before and after the level (other processes on the same cores
+  slow the server; the server leaves one core to the HTTP side and the clients, ``--threads``).
 
 Goals (issue 30): aggregate throughput at 8 clients >= 4x one client; median time to first token at 8
 clients <= 1.5x one client's.
@@ -60,6 +62,16 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "CPU"
 
 
 def start_server(run_dir: Path, port: int, log: Path) -> subprocess.Popen:
@@ -124,6 +136,7 @@ def level(url: str, models: list[str], clients: int, requests: int, max_tokens: 
             except Exception as err:  # reported, never hidden behind a lower figure
                 errors.append(err)
 
+    load_before = os.getloadavg()[0]  # the 2 cores are shared: a busy neighbour shows here
     threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
@@ -143,6 +156,7 @@ def level(url: str, models: list[str], clients: int, requests: int, max_tokens: 
         "ttft_median_s": round(statistics.median(ttfts), 3),
         "ttft_mean_s": round(statistics.fmean(ttfts), 3),
         "ttft_p90_s": round(ttfts[min(len(ttfts) - 1, int(0.9 * len(ttfts)))], 3),
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # before, after
     }
 
 
@@ -177,6 +191,7 @@ def run(
     throughput = eight["aggregate_tokens_per_s"] / one["aggregate_tokens_per_s"]
     ttft = eight["ttft_median_s"] / one["ttft_median_s"]
     return {
+        "cpu": f"{_cpu_name()}, {os.cpu_count()} cores",
         "base_model": base_model,
         "quantization": quantization,
         "max_tokens": max_tokens,
