@@ -38,7 +38,7 @@ from builder.jobs.process import (
     is_alive,
     job_id,
     proc_start_time,
-    process_args,
+    start_process,
     terminate,
 )
 from builder.run.rundir import FINAL_STATUSES, RunDir, RunProgress, error_from_log, read_json, write_json_atomic
@@ -316,28 +316,13 @@ class JobManager:
         return self.jobs_dir / f"{job.id}.exit"
 
     def _launch(self, job: Job, device: str) -> None:
-        env = dict(os.environ)
-        if device.startswith("cuda:"):
-            env["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
-        env["PYTHONUNBUFFERED"] = "1"
-        RunDir(job.run_dir).path.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path(job), "ab") as log:
-            log.write(f"$ {' '.join(command_line(job, self.commands[job.kind]))}\n".encode())
-            log.flush()
-            try:
-                proc = subprocess.Popen(
-                    process_args(job, command_line(job, self.commands[job.kind]), self._exit_path(job)),
-                    cwd=self.cwd,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its own process group: closing the app or browser does not stop it
-                )
-            except OSError as err:
-                command = " ".join(self.commands[job.kind])
-                self._finish(job, "failed", f"could not start the {job.kind} job ({command}): {err}")
-                return
+        cmd = command_line(job, self.commands[job.kind])
+        try:
+            proc = start_process(job, cmd, device, self.log_path(job), self._exit_path(job), self.cwd)
+        except OSError as err:
+            command = " ".join(self.commands[job.kind])
+            self._finish(job, "failed", f"could not start the {job.kind} job ({command}): {err}")
+            return
         self._children[proc.pid] = proc
         job.state, job.device, job.pid = "running", device, proc.pid
         job.pid_start = proc_start_time(proc.pid)

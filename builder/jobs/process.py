@@ -110,6 +110,30 @@ def process_args(job: Job, cmd: list[str], exit_file: Path) -> list[str]:
     return ["/bin/sh", "-c", 'trap : TERM; "$@"; echo $? > "$0"', str(exit_file), *cmd]
 
 
+def start_process(
+    job: Job, cmd: list[str], device: str, log_path: Path, exit_file: Path, cwd: Path
+) -> subprocess.Popen:
+    """Start the job's command on ``device`` in a session of its own (closing the app or the browser does not
+    stop it), its output appended to ``log_path`` after a line naming the command."""
+    env = dict(os.environ)
+    if device.startswith("cuda:"):
+        env["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
+    env["PYTHONUNBUFFERED"] = "1"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        log.write(f"$ {' '.join(cmd)}\n".encode())
+        log.flush()
+        return subprocess.Popen(
+            process_args(job, cmd, exit_file),
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, which the Stop button signals
+        )
+
+
 def is_alive(job: Job, child: subprocess.Popen | None) -> bool:
     """Whether the job's process still runs: our child's status, else /proc (its start time: a reused pid is not it)."""
     pid = job.pid
