@@ -15,8 +15,9 @@ token, and each step serves every running request. Base and tuned rows share the
 all, when the adapter allows it (plain LoRA: no DoRA or other variant, no trained token rows, not merged):
 each LoRA layer's scale becomes, for that forward, a column of the adapter's scale on tuned rows and 0 on
 base rows (``RowGate``). A base row then gets the base model's output plus exactly zero. PEFT's own
-mixed batches (``adapter_names``) give the same answers but cost a Python split of every layer's input per
-adapter and a hook on every module per forward: 0.3 ms x 210 layers a step here. Otherwise each side is a
+mixed batches (``adapter_names``) give the same answers but split every layer's input by adapter in Python
+and hook every module at each forward: an 8-row mixed step of the bundled model took 168-172 ms that way
+against 138-157 ms gated (float32, one thread; BENCHMARKS.md, serving). Otherwise each side is a
 batch of its own, both stepped in turn with the adapter switched around each
 (``builder.models.generation.adapter_state``).
 
