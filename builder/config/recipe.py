@@ -111,11 +111,8 @@ def parse_role_map(value: str | dict[str, str] | None) -> dict[str, str]:
     """Accept ``"USER=user,SYSTEM=assistant"`` or a mapping; keys are matched case-insensitively."""
     if value is None or value == "":
         return {}
-    pairs: list[tuple[str, str]]
-    if isinstance(value, dict):
-        pairs = list(value.items())
-    else:
-        pairs = []
+    pairs: list[tuple[str, str]] = list(value.items()) if isinstance(value, dict) else []
+    if not isinstance(value, dict):
         for part in str(value).split(","):
             if not part.strip():
                 continue
