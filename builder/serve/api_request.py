@@ -4,7 +4,10 @@ raises an ``ApiError`` that names the field, answered in OpenAI's error format b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from builder.export.base import SamplingDefaults
 
 MAX_TOKENS_LIMIT = 4096
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -83,7 +86,7 @@ def _messages(body: dict[str, Any]) -> list[dict[str, str]]:
     return messages
 
 
-def parse_request(body: Any, models: dict[str, str], defaults: Any) -> ChatRequest:
+def parse_request(body: Any, models: dict[str, str], defaults: SamplingDefaults) -> ChatRequest:
     """Check a /v1/chat/completions body; every problem is an ApiError that names the field."""
     if not isinstance(body, dict):
         raise ApiError(400, "the request body must be a JSON object")

@@ -31,6 +31,7 @@ from builder.run.rundir import RunDir
 
 if TYPE_CHECKING:
     from builder.config.recipe import Recipe
+    from builder.models.batch_engine import BatchScheduler
     from builder.models.labels import LabelScores
     from builder.usecases import PromptForm
 
@@ -249,7 +250,7 @@ class ChatEngine:
             return score_labels(loaded.model, loaded.tokenizer, [prompt], loaded.labels, adapter=side == "tuned")
 
 
-def _batcher(model: Any, tokenizer: Any, lock: threading.Lock) -> Any:
+def _batcher(model: Any, tokenizer: Any, lock: threading.Lock) -> BatchScheduler:
     from builder.models.batch_engine import BatchScheduler
     from builder.models.labels import pad_token_id
 

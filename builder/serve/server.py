@@ -42,7 +42,7 @@ from starlette.exceptions import HTTPException
 from builder.serve.api_request import ApiError, ChatRequest, parse_request
 
 if TYPE_CHECKING:
-    from builder.serve.chat import ChatEngine, Side
+    from builder.serve.chat import ChatEngine, GenerationStats, Side
 
 DEFAULT_PORT = 8000
 
@@ -192,7 +192,7 @@ def create_app(service: ChatService, *, api_key: str | None = None) -> FastAPI:
     return app
 
 
-def _usage(stats: Any) -> dict[str, int]:
+def _usage(stats: GenerationStats) -> dict[str, int]:
     return {
         "prompt_tokens": stats.prompt_tokens,
         "completion_tokens": stats.completion_tokens,
@@ -200,7 +200,7 @@ def _usage(stats: Any) -> dict[str, int]:
     }
 
 
-def _labelled(stats: Any) -> dict[str, Any]:
+def _labelled(stats: GenerationStats | None) -> dict[str, Any]:
     """A label task's choice carries every label's probability (an extension: OpenAI clients keep it as extra)."""
     probabilities = getattr(stats, "label_probabilities", None)
     return {"label_probabilities": probabilities} if probabilities else {}
@@ -235,7 +235,9 @@ def _completion(service: ChatService, request: ChatRequest, completion_id: str) 
 def _sse_events(service: ChatService, request: ChatRequest, completion_id: str) -> Iterator[str]:
     created = int(time.time())
 
-    def chunk(delta: dict[str, Any] | None, finish: str | None = None, stats: Any = None, **extra: Any) -> str:
+    def chunk(
+        delta: dict[str, Any] | None, finish: str | None = None, stats: GenerationStats | None = None, **extra: Any
+    ) -> str:
         # delta None: the usage chunk, which OpenAI sends with an empty choices list
         choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish, **_labelled(stats)}]
         payload = {

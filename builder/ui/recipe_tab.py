@@ -130,7 +130,7 @@ def recipe_problems(ctx: AppContext, text: str) -> tuple[dict[str, Any] | None, 
     return raw, problems
 
 
-def _usecase_problems(recipe: Any) -> list[Message | str]:
+def _usecase_problems(recipe: Recipe) -> list[Message | str]:
     """The use case's own check of its ``task:`` options, and training data where it needs some."""
     from builder.config.recipe import RecipeError
 
