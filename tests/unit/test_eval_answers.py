@@ -202,7 +202,7 @@ def test_a_tiny_runs_eval_json_numbers_are_those_of_the_full_computation(
 
 @pytest.mark.slow
 def test_the_sentiment_samples_eval_json_numbers_are_those_of_the_full_computation(tmp_path: Path) -> None:
-    """The bundled model, two training steps on sample_data/sentiment, 3-shot, a dev split of 40% (about 27)."""
+    """The bundled model, two training steps on sample_data/sentiment, 3-shot, a dev split of 25% (about 17)."""
     from builder.cli.sft import train
     from builder.config.recipe import load_recipe
     from builder.evaluate.runner import evaluate_loaded
@@ -210,11 +210,11 @@ def test_the_sentiment_samples_eval_json_numbers_are_those_of_the_full_computati
 
     repo = Path(__file__).resolve().parents[2]
     overrides = ["training.max_steps=2", "training.eval_steps=100", "training.save_steps=100", "eval.enabled=false"]
-    overrides += ["data.dev_fraction=0.4"]
+    overrides += ["data.dev_fraction=0.25"]  # kept small: the reference computation is slow
     run = train(load_recipe(repo / "recipes" / "sentiment.yaml", overrides), tmp_path / "run")
     model, tokenizer, recipe = load_tuned(run)
     new = evaluate_loaded(run, model, tokenizer, recipe)
     old = evaluate_loaded(run, model, tokenizer, recipe, answerer=answer_prompts_reference)
     print({s: (new["systems"][s]["metrics"]["macro_f1"], new["systems"][s]["label_seconds"]) for s in new["systems"]})
-    assert new["n_examples"] >= 20 and new["few_shot"] == 3 and new["answers"] == "label_scores"
+    assert new["n_examples"] >= 15 and new["few_shot"] == 3 and new["answers"] == "label_scores"
     assert_same_eval(new, old)
