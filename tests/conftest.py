@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,24 @@ def write_support_jsonl(path: Path, conversations=SUPPORT_CONVERSATIONS, copies:
                 messages = [{"role": r, "content": c + ("" if copy == 0 else f" (#{copy})")} for r, c in turns]
                 handle.write(json.dumps({"messages": messages, "metadata": {"id": f"c{copy}-{i}"}}) + "\n")
     return path
+
+
+def train_tiny_run_in(runs: Path, tiny_model_dir: Path, name: str) -> Path:
+    """A runs folder as the web app serves it: the tiny model and support chats inside it, and one finished
+    2-step run ``name`` trained on them (system prompt "Be a helpful store assistant.")."""
+    from builder.cli.sft import train
+    from builder.config.recipe import load_recipe
+
+    model = shutil.copytree(tiny_model_dir, runs / "models" / "tiny")
+    (runs / "data").mkdir()
+    write_support_jsonl(runs / "data" / "chats.jsonl")
+    recipe = runs / "data" / "tiny.yaml"
+    recipe.write_text(
+        f"name: tiny\nbase_model: {model}\nquantization: none\nsystem_prompt: Be a helpful store assistant.\n"
+        "data: {train: [chats.jsonl], dedupe: false, dev_fraction: 0}\n"
+        "training: {max_steps: 2, batch_size: 2, max_length: 128, save_steps: 10}\neval: {enabled: false}\n"
+    )
+    return train(load_recipe(recipe), runs / name)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -25,10 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from builder.cli.sft import train
-from builder.config.recipe import load_recipe
 from builder.users import ROLE_LEVEL, AccountStore
-from tests.conftest import write_support_jsonl
+from tests.conftest import train_tiny_run_in
 from tests.e2e.conftest import end_jobs, free_port, wait_http
 
 pytestmark = [pytest.mark.slow]
@@ -62,16 +59,7 @@ def served(runs: Path, log_path: Path) -> Iterator[str]:
 def team_app(tmp_path_factory, tiny_model_dir):
     """The runs folder (a trained tiny run, a run shared with nobody), its accounts, and the app serving it."""
     runs = tmp_path_factory.mktemp("team-runs")
-    model = shutil.copytree(tiny_model_dir, runs / "models" / "tiny")
-    (runs / "data").mkdir()
-    write_support_jsonl(runs / "data" / "chats.jsonl")
-    recipe = runs / "data" / "tiny.yaml"
-    recipe.write_text(
-        f"name: tiny\nbase_model: {model}\nquantization: none\nsystem_prompt: Be a helpful store assistant.\n"
-        "data: {train: [chats.jsonl], dedupe: false, dev_fraction: 0}\n"
-        "training: {max_steps: 2, batch_size: 2, max_length: 128, save_steps: 10}\neval: {enabled: false}\n"
-    )
-    train(load_recipe(recipe), runs / PARENT)
+    train_tiny_run_in(runs, tiny_model_dir, PARENT)
     secret = runs / SECRET_RUN
     secret.mkdir()
     (secret / "run.json").write_text(json.dumps({"status": "completed"}))

@@ -15,8 +15,6 @@ import shutil
 
 import pytest
 
-from builder.cli.sft import train
-from builder.config.recipe import load_recipe
 from builder.users import AccountStore
 from tests.e2e.conftest import require_chromium, served_app
 from tests.e2e.test_ui_browser import open_tab, pick, shot, text_of, wait_text
@@ -31,20 +29,11 @@ PARENT, OTHER = "tiny-parent", "other-run"
 @pytest.fixture(scope="module")
 def team_app(tmp_path_factory, tiny_model_dir):
     """A finished tiny run and a run nobody shares, one admin account, and the app serving them."""
-    from tests.conftest import write_support_jsonl
+    from tests.conftest import train_tiny_run_in
 
     require_chromium()  # before the training of the parent run
     runs = tmp_path_factory.mktemp("team-browser-runs")
-    model = shutil.copytree(tiny_model_dir, runs / "models" / "tiny")
-    (runs / "data").mkdir()
-    write_support_jsonl(runs / "data" / "chats.jsonl")
-    recipe = runs / "data" / "tiny.yaml"
-    recipe.write_text(
-        f"name: tiny\nbase_model: {model}\nquantization: none\nsystem_prompt: Be a helpful store assistant.\n"
-        "data: {train: [chats.jsonl], dedupe: false, dev_fraction: 0}\n"
-        "training: {max_steps: 2, batch_size: 2, max_length: 128, save_steps: 10}\neval: {enabled: false}\n"
-    )
-    parent = train(load_recipe(recipe), runs / PARENT)
+    parent = train_tiny_run_in(runs, tiny_model_dir, PARENT)
     shutil.copytree(parent, runs / OTHER)  # a second finished run, shared with nobody
     store = AccountStore(runs / ".team" / "accounts.db")
     store.add(ADMIN, "admin", ADMIN_PASSWORD, actor="test")

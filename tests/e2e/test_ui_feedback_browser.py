@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from builder.cli.sft import train
-from builder.config.recipe import load_recipe
 from tests.e2e.conftest import require_chromium, served_app
 from tests.e2e.test_ui_browser import open_page, open_tab, pick, shot, text_of, wait_text
 
@@ -21,22 +19,11 @@ ROUND_OVERRIDES = "training.max_steps=1\ntraining.batch_size=2\neval.enabled=fal
 @pytest.fixture(scope="module")
 def feedback_app(tmp_path_factory, tiny_model_dir):
     """A finished tiny run in the runs folder (its model and data there too), and the app serving it."""
-    import shutil
-
-    from tests.conftest import write_support_jsonl
+    from tests.conftest import train_tiny_run_in
 
     require_chromium()  # before the training of the parent run
     runs = tmp_path_factory.mktemp("feedback-runs")
-    model = shutil.copytree(tiny_model_dir, runs / "models" / "tiny")
-    (runs / "data").mkdir()
-    write_support_jsonl(runs / "data" / "chats.jsonl")
-    recipe = runs / "data" / "tiny.yaml"
-    recipe.write_text(
-        f"name: tiny\nbase_model: {model}\nquantization: none\nsystem_prompt: Be a helpful store assistant.\n"
-        "data: {train: [chats.jsonl], dedupe: false, dev_fraction: 0}\n"
-        "training: {max_steps: 2, batch_size: 2, max_length: 128, save_steps: 10}\neval: {enabled: false}\n"
-    )
-    parent = train(load_recipe(recipe), runs / "tiny-parent")
+    parent = train_tiny_run_in(runs, tiny_model_dir, "tiny-parent")
     with served_app(runs, runs.parent / "feedback-app.log") as url:
         yield url, runs, parent
 
